@@ -1,0 +1,448 @@
+// Package agent is the station service: it keeps the village's records in
+// a local SQLite store that works with no network, and syncs them with the
+// county server whenever a link gets through.
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"stationsync/internal/atomicfile"
+	"stationsync/internal/hlc"
+	"stationsync/internal/records"
+	"stationsync/syncproto"
+)
+
+// Version is the agent's build version, set by the linker.
+var Version = "dev"
+
+// Config is how an agent runs. Zero values take the defaults written
+// beside each field.
+type Config struct {
+	DataDir      string        // holds station.db and station.key
+	SyncInterval time.Duration // between rounds when all is well; default 1 min
+	BatchSize    int           // changes per push; default 1000
+	PageSize     int           // records per pull page; default 500
+	// Level is the compression effort; Best by default, since station
+	// links are slow and every byte costs more than CPU.
+	Level syncproto.Level
+	// Now is the station's clock; tests set a wrong one.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = time.Minute
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 1000
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Agent is one station.
+type Agent struct {
+	cfg    Config
+	Store  *Store
+	logger *slog.Logger
+
+	mu     sync.Mutex // one sync round at a time
+	nudge  chan struct{}
+	key    ed25519.PrivateKey
+	client *syncproto.Client
+}
+
+// Open opens the station's store in cfg.DataDir.
+func Open(ctx context.Context, cfg Config) (*Agent, error) {
+	cfg.setDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("agent: no data directory")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := OpenStore(ctx, filepath.Join(cfg.DataDir, "station.db"), cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, Store: st, logger: cfg.Logger.With("subsystem", "agent"), nudge: make(chan struct{}, 1)}
+	if err := a.loadKey(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close closes the store.
+func (a *Agent) Close() error {
+	if a.client != nil {
+		a.client.CloseIdle()
+	}
+	return a.Store.Close()
+}
+
+func (a *Agent) keyPath() string { return filepath.Join(a.cfg.DataDir, "station.key") }
+
+func (a *Agent) loadKey() error {
+	b, err := os.ReadFile(a.keyPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read station key: %w", err)
+	}
+	if len(b) != ed25519.PrivateKeySize {
+		return fmt.Errorf("station key %s is damaged (%d bytes)", a.keyPath(), len(b))
+	}
+	a.key = ed25519.PrivateKey(b)
+	return nil
+}
+
+// Enrolled reports whether the station has an identity.
+func (a *Agent) Enrolled(ctx context.Context) bool {
+	return a.key != nil && a.Store.Meta(ctx, "station_id") != ""
+}
+
+// Enroll exchanges a one-time code for a station identity. The key pair is
+// made here; the private key is written, readable by the service account
+// only, before the county ever sees the public one.
+func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.EnrollResponse, error) {
+	if a.Enrolled(ctx) {
+		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.Meta(ctx, "station_id") + "，无需再次注册")
+	}
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, fmt.Errorf("make station key: %w", err)
+	}
+	if err := atomicfile.Write(a.keyPath(), priv, 0o600); err != nil {
+		return nil, fmt.Errorf("save station key: %w", err)
+	}
+	c := a.newClient(serverURL, "", nil)
+	host, _ := os.Hostname()
+	resp, err := c.Enroll(ctx, syncproto.EnrollRequest{Code: code, PublicKey: pub, Hostname: host, AgentVersion: Version})
+	if err != nil {
+		os.Remove(a.keyPath())
+		return nil, err
+	}
+	err = a.Store.db.Tx(ctx, func(tx *sql.Tx) error {
+		for k, v := range map[string]string{"station_id": resp.StationID, "village": resp.Village, "county": resp.County, "server_url": serverURL} {
+			if err := setMetaTx(tx, k, v); err != nil {
+				return err
+			}
+		}
+		// Records entered before enrolment take the village now; their
+		// changes are still queued and carry no village of their own.
+		for _, k := range records.Kinds {
+			if _, err := tx.Exec(`UPDATE `+records.SchemaOf(k).Table+` SET village = ? WHERE village = ''`, resp.Village); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("save enrolment: %w", err)
+	}
+	a.key = priv
+	a.client = nil
+	a.logger.Info("station enrolled", "station", resp.StationID, "village", resp.Village)
+	return resp, nil
+}
+
+func (a *Agent) newClient(serverURL, station string, key ed25519.PrivateKey) *syncproto.Client {
+	c := syncproto.NewClient(serverURL)
+	c.Station, c.Key, c.Logger = station, key, a.logger.With("subsystem", "http")
+	clock := a.Store.Clock()
+	c.Now = clock.Physical
+	c.OnServerTime = func(offset, rtt time.Duration) {
+		// offset is server minus the raw local clock.
+		clock.SetOffset(offset)
+	}
+	return c
+}
+
+func (a *Agent) syncClient(ctx context.Context) (*syncproto.Client, error) {
+	if !a.Enrolled(ctx) {
+		return nil, ErrNotEnrolled
+	}
+	if a.client == nil {
+		a.client = a.newClient(a.Store.Meta(ctx, "server_url"), a.Store.Meta(ctx, "station_id"), a.key)
+	}
+	return a.client, nil
+}
+
+// ErrNotEnrolled says the station has no identity yet; records are kept
+// and go up once it enrols.
+var ErrNotEnrolled = errors.New("站点尚未注册：可以先离线录入，联网后再完成注册")
+
+// Nudge asks for a sync round soon, e.g. right after a local change.
+func (a *Agent) Nudge() {
+	select {
+	case a.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// SyncResult summarises one round.
+type SyncResult struct {
+	Pushed, Rejected, Pulled, Skipped int
+}
+
+// SyncOnce runs one round: push everything queued, then pull the county's
+// feed. It returns nil only when every queued change was acknowledged and
+// the feed was read to its end.
+func (a *Agent) SyncOnce(ctx context.Context) (SyncResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	res, err := a.syncOnce(ctx)
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	meta := map[string]string{"last_attempt_at": now, "clock_offset_ms": strconv.FormatInt(a.Store.Clock().Offset().Milliseconds(), 10)}
+	if err != nil {
+		meta["last_error"] = err.Error()
+		meta["last_error_at"] = now
+	} else {
+		meta["last_ok_at"] = now
+		meta["last_error"] = ""
+	}
+	if merr := a.Store.SetMeta(context.Background(), meta); merr != nil && err == nil {
+		err = merr
+	}
+	return res, err
+}
+
+func (a *Agent) syncOnce(ctx context.Context) (SyncResult, error) {
+	var res SyncResult
+	c, err := a.syncClient(ctx)
+	if err != nil {
+		return res, err
+	}
+	if err := a.push(ctx, c, &res); err != nil {
+		return res, err
+	}
+	if err := a.pull(ctx, c, &res); err != nil {
+		return res, err
+	}
+	// A clock that ran far ahead before the station ever heard from the
+	// county stamped its changes in the future. Once all of them are
+	// acknowledged nothing depends on those values, and the clock may
+	// come back to the county's time.
+	if n, _ := a.Store.Pending(ctx); n == 0 {
+		clock := a.Store.Clock()
+		if clock.Last().WallMs() > clock.Physical().Add(syncproto.SkewWindow).UnixMilli() {
+			a.logger.Warn("station clock was ahead; HLC reset to the county's time", "last", clock.Last())
+			clock.Reset()
+			a.Store.SetMeta(ctx, map[string]string{"hlc": strconv.FormatUint(uint64(clock.Last()), 10)})
+		}
+	}
+	return res, nil
+}
+
+func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) error {
+	for {
+		epoch, rows, err := a.Store.nextBatch(ctx, a.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			// Changes of an older epoch (before a rotation) would be stuck:
+			// there are none, since rotation renumbers them all.
+			return nil
+		}
+		pending, _ := a.Store.Pending(ctx)
+		b := &syncproto.Batch{
+			Version: syncproto.Version, Station: c.Station, Epoch: epoch, Village: a.Store.Meta(ctx, "village"),
+			SentHLC: uint64(a.Store.Clock().Now()), Pending: pending, AgentVersion: Version,
+			Changes: make([]syncproto.Change, len(rows)),
+		}
+		for i := range rows {
+			b.Changes[i] = rows[i].c
+		}
+		env, err := syncproto.SealBatch(b, a.key, a.cfg.Level)
+		if err != nil {
+			return fmt.Errorf("seal batch: %w", err)
+		}
+		pr, err := c.Push(ctx, env)
+		var pe *syncproto.Error
+		if errors.As(err, &pe) && pe.Code == syncproto.CodeGap {
+			return a.handleGap(ctx, pe.HWM, rows[0].c.Seq)
+		}
+		if err != nil {
+			return err
+		}
+		if pr.Epoch != epoch {
+			return fmt.Errorf("push: answer names epoch %q, sent %q", pr.Epoch, epoch)
+		}
+		if pr.HWM > a.Store.maxSeq(ctx) {
+			// The county holds changes of this epoch this database never
+			// made: it was restored from an older copy. Acknowledging now
+			// would drop new changes as "duplicates".
+			ne, err := a.Store.rotateEpoch(ctx)
+			if err != nil {
+				return err
+			}
+			a.logger.Warn("station database was restored from an older copy; changes renumbered under a new epoch", "old", epoch, "new", ne, "county_hwm", pr.HWM)
+			continue
+		}
+		if pr.ServerHLC != 0 {
+			a.Store.Clock().Observe(hlc.Timestamp(min(pr.ServerHLC, uint64(hlc.FromTime(a.Store.Clock().Physical().Add(syncproto.SkewWindow))))))
+		}
+		n, err := a.Store.ack(ctx, epoch, rows, pr)
+		if err != nil {
+			return err
+		}
+		for _, r := range pr.Results {
+			if r.Status == syncproto.Rejected {
+				res.Rejected++
+				a.logger.Warn("county rejected a change", "seq", r.Seq, "code", r.Code, "reason", r.Reason)
+			}
+		}
+		res.Pushed += n
+		if n == 0 {
+			return errors.New("push: the county's answer acknowledged no change")
+		}
+	}
+}
+
+// handleGap deals with a county whose high-water mark is below the first
+// change still queued here.
+func (a *Agent) handleGap(ctx context.Context, hwm, first uint64) error {
+	return fmt.Errorf("push: county expects change %d of this epoch, station's next is %d; the county may have lost data (restored from a backup) — contact the county", hwm+1, first)
+}
+
+func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) error {
+	for {
+		cursor, _ := strconv.ParseInt(a.Store.Meta(ctx, "cursor"), 10, 64)
+		pending, _ := a.Store.Pending(ctx)
+		p, err := c.Pull(ctx, cursor, a.Store.Meta(ctx, "feed_epoch"), a.cfg.PageSize, pending, Version)
+		var pe *syncproto.Error
+		if errors.As(err, &pe) && pe.Code == syncproto.CodeClockSkew {
+			// The answer carried the county's time; the client has taken the
+			// new offset, so one more try is signed with a corrected clock.
+			p, err = c.Pull(ctx, cursor, a.Store.Meta(ctx, "feed_epoch"), a.cfg.PageSize, pending, Version)
+		}
+		if err != nil {
+			return err
+		}
+		applied, skipped, err := a.Store.applyPage(ctx, p)
+		if err != nil {
+			return fmt.Errorf("apply pulled page: %w", err)
+		}
+		res.Pulled += applied
+		res.Skipped += skipped
+		if !p.More {
+			return nil
+		}
+	}
+}
+
+// Run syncs until ctx ends: after each local change (Nudge), every
+// SyncInterval while all is well, and with capped, jittered backoff while
+// the link or the county is down, so that the county's stations do not all
+// return at the same second.
+func (a *Agent) Run(ctx context.Context) error {
+	failures := 0
+	wait := time.Duration(0)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-a.nudge:
+			t.Stop()
+		case <-t.C:
+		}
+		if !a.Enrolled(ctx) {
+			wait = a.cfg.SyncInterval
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+		res, err := a.SyncOnce(rctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			failures++
+			wait = syncproto.FullJitter(2*time.Second, 5*time.Minute, failures)
+			var pe *syncproto.Error
+			if errors.As(err, &pe) && pe.RetryAfter > wait {
+				wait = pe.RetryAfter
+			}
+			if failures == 1 || failures%20 == 0 {
+				a.logger.Warn("sync failed; will retry", "err", err, "failures", failures, "next", wait.Round(time.Second))
+			}
+			continue
+		}
+		if failures > 0 {
+			a.logger.Info("sync recovered", "after_failures", failures)
+		}
+		failures = 0
+		if res.Pushed > 0 || res.Pulled > 0 {
+			a.logger.Info("synced", "pushed", res.Pushed, "rejected", res.Rejected, "pulled", res.Pulled)
+		}
+		wait = a.cfg.SyncInterval
+	}
+}
+
+// Status is what `station-agent status` shows.
+type Status struct {
+	StationID     string `json:"station_id"`
+	Village       string `json:"village"`
+	Server        string `json:"server"`
+	Enrolled      bool   `json:"enrolled"`
+	Pending       int    `json:"pending"`
+	Rejected      int    `json:"rejected"`
+	Conflicts     int    `json:"conflicts"`
+	LastOK        string `json:"last_successful_sync,omitempty"`
+	LastAttempt   string `json:"last_attempt,omitempty"`
+	LastError     string `json:"last_error,omitempty"`
+	ClockOffsetMs int64  `json:"clock_offset_ms"`
+	Epoch         string `json:"epoch"`
+}
+
+// Status reads the station's sync state.
+func (a *Agent) Status(ctx context.Context) (Status, error) {
+	st := Status{
+		StationID: a.Store.Meta(ctx, "station_id"), Village: a.Store.Meta(ctx, "village"), Server: a.Store.Meta(ctx, "server_url"),
+		Enrolled: a.Enrolled(ctx), LastError: a.Store.Meta(ctx, "last_error"), Epoch: a.Store.Meta(ctx, "epoch"),
+		LastOK: msTime(a.Store.Meta(ctx, "last_ok_at")), LastAttempt: msTime(a.Store.Meta(ctx, "last_attempt_at")),
+	}
+	st.ClockOffsetMs, _ = strconv.ParseInt(a.Store.Meta(ctx, "clock_offset_ms"), 10, 64)
+	var err error
+	if st.Pending, err = a.Store.Pending(ctx); err != nil {
+		return st, err
+	}
+	rej, err := a.Store.Rejected(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Rejected = len(rej)
+	st.Conflicts, err = a.Store.ConflictCount(ctx)
+	return st, err
+}
+
+func msTime(s string) string {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return ""
+	}
+	return time.UnixMilli(ms).Format(time.RFC3339)
+}

@@ -1,0 +1,642 @@
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"stationsync/internal/hlc"
+	"stationsync/internal/records"
+	"stationsync/internal/sqlitedb"
+	"stationsync/syncproto"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is the station's SQLite database: records, outbox and sync state.
+type Store struct {
+	db    *sqlitedb.DB
+	clock *hlc.Clock
+}
+
+// OpenStore opens or creates the station database. now is the station's
+// clock source (tests inject a wrong one).
+func OpenStore(ctx context.Context, path string, now func() time.Time) (*Store, error) {
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlitedb.Open(ctx, path, sub)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db}
+	var offset int64
+	var last uint64
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		// The epoch names this database: made anew if the file is, so that
+		// change ids of a recreated database never collide with old ones.
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?), ('next_seq', '1')`, newEpoch()); err != nil {
+			return err
+		}
+		offset, _ = strconv.ParseInt(metaTx(tx, "clock_offset_ms"), 10, 64)
+		last, _ = strconv.ParseUint(metaTx(tx, "hlc"), 10, 64)
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init station store: %w", err)
+	}
+	s.clock = hlc.NewClock(now, time.Duration(offset)*time.Millisecond, hlc.Timestamp(last))
+	return s, nil
+}
+
+func newEpoch() string {
+	u := uuid.New()
+	return strings.ReplaceAll(u.String(), "-", "")[:16]
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the database for integrity checks and tests.
+func (s *Store) DB() *sqlitedb.DB { return s.db }
+
+// Clock is the station's hybrid logical clock.
+func (s *Store) Clock() *hlc.Clock { return s.clock }
+
+func metaTx(tx *sql.Tx, key string) string {
+	var v string
+	tx.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	return v
+}
+
+func setMetaTx(tx *sql.Tx, key, value string) error {
+	_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", key, err)
+	}
+	return nil
+}
+
+// Meta reads one value of the station's sync state ("" if unset).
+func (s *Store) Meta(ctx context.Context, key string) string {
+	var v string
+	s.db.R.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	return v
+}
+
+// SetMeta writes values of the station's sync state in one transaction.
+func (s *Store) SetMeta(ctx context.Context, kv map[string]string) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		for k, v := range kv {
+			if err := setMetaTx(tx, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// tick issues an HLC value inside a write transaction. It first observes
+// the persisted value, so another process writing the same database (the
+// command line beside the service) never issues an earlier one, then
+// persists the new value with the change it stamps.
+func (s *Store) tick(tx *sql.Tx) (hlc.Timestamp, error) {
+	last, _ := strconv.ParseUint(metaTx(tx, "hlc"), 10, 64)
+	s.clock.Observe(hlc.Timestamp(last))
+	h := s.clock.Now()
+	return h, setMetaTx(tx, "hlc", strconv.FormatUint(uint64(h), 10))
+}
+
+// ErrNotFound says a record does not exist at the station.
+var ErrNotFound = errors.New("record not found")
+
+// ValidationError is a bad field a cadre typed; Message is Chinese.
+type ValidationError = records.FieldError
+
+// Local is a record as the station holds it.
+type Local struct {
+	Kind      records.Kind
+	ID        string
+	Village   string
+	Fields    records.Fields
+	Versions  map[string]uint64
+	ServerRev int64
+	CreatedBy string
+	CreatedAt int64
+	UpdatedBy string
+	UpdatedAt int64
+}
+
+const localTail = ", versions, server_rev, created_by, created_at, updated_by, updated_at"
+
+func loadLocal(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, kind records.Kind, id string) (*Local, error) {
+	sc := records.SchemaOf(kind)
+	if sc == nil {
+		return nil, &records.FieldError{Message: fmt.Sprintf("未知的记录类型 %q", kind)}
+	}
+	l := &Local{Kind: kind}
+	targets := sc.ScanTargets()
+	var versions string
+	dest := append([]any{&l.ID, &l.Village}, targets...)
+	dest = append(dest, &versions, &l.ServerRev, &l.CreatedBy, &l.CreatedAt, &l.UpdatedBy, &l.UpdatedAt)
+	err := q.QueryRowContext(ctx, "SELECT id, village, "+strings.Join(sc.Columns(), ", ")+localTail+" FROM "+sc.Table+" WHERE id = ?", id).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s %s: %w", kind, id, err)
+	}
+	l.Fields = sc.FromScan(targets)
+	if err := json.Unmarshal([]byte(versions), &l.Versions); err != nil {
+		return nil, fmt.Errorf("load %s %s: %w", kind, id, err)
+	}
+	return l, nil
+}
+
+// Get returns one record.
+func (s *Store) Get(ctx context.Context, kind records.Kind, id string) (*Local, error) {
+	return loadLocal(ctx, s.db.R, kind, id)
+}
+
+func saveLocal(tx *sql.Tx, l *Local) error {
+	sc := records.SchemaOf(l.Kind)
+	cols := append(append([]string{"id", "village"}, sc.Columns()...), "versions", "server_rev", "created_by", "created_at", "updated_by", "updated_at")
+	set := make([]string, 0, len(cols))
+	for _, c := range cols[2:] {
+		if c != "created_by" && c != "created_at" {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	vals, err := sc.SQLValues(l.Fields)
+	if err != nil {
+		return err
+	}
+	versions, _ := json.Marshal(l.Versions)
+	args := append([]any{l.ID, l.Village}, vals...)
+	args = append(args, string(versions), l.ServerRev, l.CreatedBy, l.CreatedAt, l.UpdatedBy, l.UpdatedAt)
+	_, err = tx.Exec("INSERT INTO "+sc.Table+" ("+strings.Join(cols, ", ")+") VALUES ("+sqlitedb.Placeholders(len(cols))+
+		") ON CONFLICT(id) DO UPDATE SET "+strings.Join(set, ", "), args...)
+	if err != nil {
+		return fmt.Errorf("save %s %s: %w", l.Kind, l.ID, err)
+	}
+	return nil
+}
+
+// Save creates (id "") or edits a record at the station and queues the
+// change, in one transaction that is on disk when Save returns. It returns
+// the record id.
+func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields records.Fields, by string) (string, error) {
+	sc := records.SchemaOf(kind)
+	if sc == nil {
+		return "", &records.FieldError{Message: fmt.Sprintf("未知的记录类型 %q", kind)}
+	}
+	for name := range fields {
+		if f, ok := sc.Field(name); ok && f.Owner == records.County {
+			return "", &records.FieldError{Field: name, Message: "「" + f.Label + "」由县里决定，村站不能修改"}
+		}
+	}
+	create := id == ""
+	if err := records.Validate(kind, fields, create); err != nil {
+		return "", err
+	}
+	if create {
+		id = uuid.Must(uuid.NewV7()).String()
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		l, err := loadLocal(ctx, tx, kind, id)
+		if errors.Is(err, ErrNotFound) {
+			if !create {
+				return ErrNotFound
+			}
+			l = &Local{Kind: kind, ID: id, Village: metaTx(tx, "village"), Fields: records.Fields{}, Versions: map[string]uint64{}, CreatedBy: by}
+		} else if err != nil {
+			return err
+		}
+		if kind == records.Application {
+			st := records.TextValue(l.Fields, "status")
+			if !records.StationEditable(st) {
+				return &records.FieldError{Field: "status", Message: "申请已提交（" + records.StatusLabel[st] + "），不能再修改；请等县里退回后再改"}
+			}
+			if create {
+				fields["status"] = records.JSONText(records.StatusDraft)
+			}
+		}
+		if ref, refKind := reference(kind); ref != "" {
+			if _, ok := fields[ref]; ok {
+				if _, err := loadLocal(ctx, tx, refKind, records.TextValue(fields, ref)); err != nil {
+					return &records.FieldError{Field: ref, Message: "找不到关联的关爱对象，请先登记该对象"}
+				}
+			}
+		}
+		h, err := s.tick(tx)
+		if err != nil {
+			return err
+		}
+		base := map[string]uint64{}
+		changed := records.Fields{}
+		for name, v := range fields {
+			if name == "status" && kind == records.Application {
+				// Set locally as the county will on create; never sent.
+				l.Fields[name], l.Versions[name] = v, uint64(h)
+				continue
+			}
+			if f, _ := sc.Field(name); f.Owner == records.Both {
+				if ver, ok := l.Versions[name]; ok {
+					base[name] = ver
+				}
+			}
+			l.Fields[name], l.Versions[name] = v, uint64(h)
+			changed[name] = v
+		}
+		now := s.clock.Physical().UnixMilli()
+		if create {
+			l.CreatedAt = now
+		}
+		l.UpdatedBy, l.UpdatedAt = by, now
+		if err := saveLocal(tx, l); err != nil {
+			return err
+		}
+		urgent := kind == records.Visit && records.TextValue(fields, "risk") == "紧急"
+		return s.enqueue(tx, kind, id, records.OpUpsert, changed, base, l.ServerRev, h, by, now, urgent)
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func reference(k records.Kind) (string, records.Kind) {
+	switch k {
+	case records.Visit:
+		return "person_id", records.Person
+	case records.Application:
+		return "applicant_id", records.Person
+	}
+	return "", ""
+}
+
+// enqueue adds a change to the outbox under the next seq of the epoch.
+func (s *Store) enqueue(tx *sql.Tx, kind records.Kind, id string, op records.Op, fields records.Fields, base map[string]uint64, rev int64, h hlc.Timestamp, by string, at int64, urgent bool) error {
+	seq, _ := strconv.ParseUint(metaTx(tx, "next_seq"), 10, 64)
+	epoch := metaTx(tx, "epoch")
+	if seq == 0 || epoch == "" {
+		return errors.New("outbox: station store has no epoch")
+	}
+	fj, _ := json.Marshal(fields)
+	bj, _ := json.Marshal(base)
+	if _, err := tx.Exec(`INSERT INTO outbox (epoch, seq, kind, record_id, op, fields, base, rev, hlc, by_name, at, urgent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		epoch, seq, string(kind), id, string(op), string(fj), string(bj), rev, int64(h), by, at, urgent); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return setMetaTx(tx, "next_seq", strconv.FormatUint(seq+1, 10))
+}
+
+// Intent asks the county for an application transition (submit, resubmit,
+// withdraw). The station applies it locally at once, as the county will;
+// if the county refuses, the refusal and the county's state come back.
+func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment, by string) error {
+	if !records.IsIntent(op) || records.IsCountyOp(op) {
+		return &records.FieldError{Field: "status", Message: "村站只能提交、重新提交或撤回申请"}
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		l, err := loadLocal(ctx, tx, records.Application, appID)
+		if err != nil {
+			return err
+		}
+		from := records.TextValue(l.Fields, "status")
+		to, err := records.Transition(op, from)
+		if err != nil {
+			return err
+		}
+		h, err := s.tick(tx)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Physical().UnixMilli()
+		seq, _ := strconv.ParseUint(metaTx(tx, "next_seq"), 10, 64)
+		station := metaTx(tx, "station_id")
+		l.Fields["status"], l.Versions["status"] = records.JSONText(to), uint64(h)
+		l.UpdatedBy, l.UpdatedAt = by, now
+		if err := saveLocal(tx, l); err != nil {
+			return err
+		}
+		// The same id the county will give this history entry, so that the
+		// two sides hold one entry, not two. Before enrolment the station id
+		// is unknown; the county's copy replaces this one on the next pull.
+		if _, err := tx.Exec(`INSERT INTO application_history (id, application_id, from_status, to_status, op, by_name, origin, hlc, at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			historyID(station, metaTx(tx, "epoch"), seq), appID, from, to, string(op), by, station, int64(h), now, comment); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		var fields records.Fields
+		if comment != "" {
+			fields = records.Fields{"comment": records.JSONText(comment)}
+		}
+		return s.enqueue(tx, records.Application, appID, op, fields, nil, l.ServerRev, h, by, now, false)
+	})
+}
+
+func historyID(station, epoch string, seq uint64) string {
+	return fmt.Sprintf("%s.%s.%d", station, epoch, seq)
+}
+
+// Pending counts the changes waiting for the county.
+func (s *Store) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+	return n, err
+}
+
+// outboxRow is one queued change.
+type outboxRow struct {
+	id int64
+	c  syncproto.Change
+}
+
+// nextBatch returns up to n queued changes of the current epoch, in order.
+func (s *Store) nextBatch(ctx context.Context, n int) (epoch string, rows []outboxRow, err error) {
+	epoch = s.Meta(ctx, "epoch")
+	q, err := s.db.R.QueryContext(ctx, `SELECT id, seq, kind, record_id, op, fields, base, rev, hlc, by_name, at FROM outbox WHERE epoch = ? ORDER BY seq LIMIT ?`, epoch, n)
+	if err != nil {
+		return "", nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer q.Close()
+	for q.Next() {
+		var r outboxRow
+		var fields, base string
+		var h int64
+		if err := q.Scan(&r.id, &r.c.Seq, &r.c.Kind, &r.c.ID, &r.c.Op, &fields, &base, &r.c.Rev, &h, &r.c.By, &r.c.At); err != nil {
+			return "", nil, fmt.Errorf("read outbox: %w", err)
+		}
+		r.c.HLC = uint64(h)
+		if fields != "null" && fields != "{}" {
+			json.Unmarshal([]byte(fields), &r.c.Fields)
+		}
+		if base != "null" && base != "{}" {
+			json.Unmarshal([]byte(base), &r.c.Base)
+		}
+		rows = append(rows, r)
+	}
+	return epoch, rows, q.Err()
+}
+
+// ack applies the county's answer: every change it names leaves the
+// outbox (a rejected one moves to the rejected table), in one transaction.
+// Changes it does not name stay queued.
+func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *syncproto.PushResult) (acked int, err error) {
+	bySeq := make(map[uint64]*outboxRow, len(rows))
+	for i := range rows {
+		bySeq[rows[i].c.Seq] = &rows[i]
+	}
+	now := s.clock.Physical().UnixMilli()
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		acked = 0
+		del, err := tx.Prepare(`DELETE FROM outbox WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer del.Close()
+		for _, r := range res.Results {
+			row, ok := bySeq[r.Seq]
+			if !ok {
+				continue
+			}
+			switch r.Status {
+			case syncproto.Applied, syncproto.Duplicate:
+				if r.Clean && r.Rev > 0 {
+					sc := records.SchemaOf(records.Kind(row.c.Kind))
+					if _, err := tx.Exec(`UPDATE `+sc.Table+` SET server_rev = max(server_rev, ?) WHERE id = ?`, r.Rev, row.c.ID); err != nil {
+						return fmt.Errorf("ack: %w", err)
+					}
+				}
+			case syncproto.Rejected:
+				fields, _ := json.Marshal(row.c.Fields)
+				if _, err := tx.Exec(`INSERT INTO rejected (epoch, seq, kind, record_id, op, fields, code, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					epoch, row.c.Seq, row.c.Kind, row.c.ID, row.c.Op, string(fields), r.Code, r.Reason, now); err != nil {
+					return fmt.Errorf("ack: %w", err)
+				}
+			default:
+				continue // an answer we do not understand acknowledges nothing
+			}
+			if _, err := del.Exec(row.id); err != nil {
+				return fmt.Errorf("ack: %w", err)
+			}
+			acked++
+		}
+		return nil
+	})
+	return acked, err
+}
+
+// maxSeq is the highest seq this database ever issued in its epoch.
+func (s *Store) maxSeq(ctx context.Context) uint64 {
+	n, _ := strconv.ParseUint(s.Meta(ctx, "next_seq"), 10, 64)
+	return n - 1
+}
+
+// rotateEpoch starts a new epoch and renumbers the queued changes from 1.
+// It runs when the county already holds more changes of this epoch than the
+// database ever made: the database was restored from an old copy, and
+// reusing those ids would make the county drop new changes as duplicates.
+func (s *Store) rotateEpoch(ctx context.Context) (string, error) {
+	epoch := newEpoch()
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.Query(`SELECT id FROM outbox ORDER BY epoch = (SELECT value FROM meta WHERE key = 'epoch'), seq, id`)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for i, id := range ids {
+			if _, err := tx.Exec(`UPDATE outbox SET epoch = ?, seq = ? WHERE id = ?`, epoch, i+1, id); err != nil {
+				return err
+			}
+		}
+		if err := setMetaTx(tx, "epoch", epoch); err != nil {
+			return err
+		}
+		return setMetaTx(tx, "next_seq", strconv.Itoa(len(ids)+1))
+	})
+	if err != nil {
+		return "", fmt.Errorf("rotate epoch: %w", err)
+	}
+	return epoch, nil
+}
+
+// applyPage stores a page of the county's feed and advances the cursor in
+// the same transaction. A record with changes still queued here is left
+// alone: the county will send it again once those are acknowledged.
+func (s *Store) applyPage(ctx context.Context, p *syncproto.PullPage) (applied, skipped int, err error) {
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		applied, skipped = 0, 0
+		if p.Reset {
+			if err := setMetaTx(tx, "cursor", "0"); err != nil {
+				return err
+			}
+		}
+		pending, err := tx.Prepare(`SELECT count(*) FROM outbox WHERE kind = ? AND record_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer pending.Close()
+		for i := range p.Records {
+			r := &p.Records[i]
+			sc := records.SchemaOf(records.Kind(r.Kind))
+			if sc == nil {
+				continue // a kind this agent does not know yet (newer server)
+			}
+			var n int
+			if err := pending.QueryRow(r.Kind, r.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				skipped++
+				continue
+			}
+			l := &Local{Kind: records.Kind(r.Kind), ID: r.ID, Village: r.Village, Fields: r.Fields, Versions: r.Versions, ServerRev: r.Rev,
+				CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt}
+			if l.Fields == nil {
+				l.Fields = records.Fields{}
+			}
+			if l.Versions == nil {
+				l.Versions = map[string]uint64{}
+			}
+			if err := saveLocal(tx, l); err != nil {
+				return err
+			}
+			if r.Kind == string(records.Application) {
+				if _, err := tx.Exec(`DELETE FROM application_history WHERE application_id = ?`, r.ID); err != nil {
+					return err
+				}
+				for _, h := range r.History {
+					if _, err := tx.Exec(`INSERT OR REPLACE INTO application_history (id, application_id, from_status, to_status, op, by_name, origin, hlc, at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+						h.ID, r.ID, h.From, h.To, h.Op, h.By, h.Origin, int64(h.HLC), h.At, h.Comment); err != nil {
+						return err
+					}
+				}
+			}
+			if _, err := tx.Exec(`DELETE FROM conflicts WHERE kind = ? AND record_id = ?`, r.Kind, r.ID); err != nil {
+				return err
+			}
+			for _, c := range r.Conflicts {
+				if _, err := tx.Exec(`INSERT OR REPLACE INTO conflicts (id, kind, record_id, field, winner, winner_hlc, winner_origin, loser, loser_hlc, loser_origin, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					c.ID, r.Kind, r.ID, c.Field, string(c.Winner), int64(c.WinnerHLC), c.WinnerOrigin, string(c.Loser), int64(c.LoserHLC), c.LoserOrigin, c.At); err != nil {
+					return err
+				}
+			}
+			for _, v := range r.Versions {
+				s.clock.Observe(hlc.Timestamp(v))
+			}
+			applied++
+		}
+		if err := setMetaTx(tx, "cursor", strconv.FormatInt(p.Next, 10)); err != nil {
+			return err
+		}
+		if err := setMetaTx(tx, "feed_epoch", p.FeedEpoch); err != nil {
+			return err
+		}
+		return setMetaTx(tx, "hlc", strconv.FormatUint(uint64(s.clock.Last()), 10))
+	})
+	return applied, skipped, err
+}
+
+// List returns every record of a kind, ordered by id.
+func (s *Store) List(ctx context.Context, kind records.Kind) ([]Local, error) {
+	sc := records.SchemaOf(kind)
+	if sc == nil {
+		return nil, fmt.Errorf("unknown kind %q", kind)
+	}
+	rows, err := s.db.R.QueryContext(ctx, "SELECT id FROM "+sc.Table+" ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", kind, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := make([]Local, 0, len(ids))
+	for _, id := range ids {
+		l, err := s.Get(ctx, kind, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *l)
+	}
+	return out, nil
+}
+
+// Rejection is a change the county refused.
+type Rejection struct {
+	Kind, RecordID, Op, Code, Reason string
+	Seq                              uint64
+	Fields                           json.RawMessage
+	At                               int64
+}
+
+// Rejected lists the refused changes not yet dismissed.
+func (s *Store) Rejected(ctx context.Context) ([]Rejection, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT kind, record_id, op, code, reason, seq, fields, at FROM rejected WHERE dismissed_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("rejected: %w", err)
+	}
+	defer rows.Close()
+	var out []Rejection
+	for rows.Next() {
+		var r Rejection
+		var f string
+		if err := rows.Scan(&r.Kind, &r.RecordID, &r.Op, &r.Code, &r.Reason, &r.Seq, &f, &r.At); err != nil {
+			return nil, err
+		}
+		r.Fields = json.RawMessage(f)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// History returns an application's status history.
+func (s *Store) History(ctx context.Context, appID string) ([]syncproto.HistoryEntry, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, from_status, to_status, op, by_name, origin, hlc, at, comment FROM application_history WHERE application_id = ? ORDER BY hlc, id`, appID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []syncproto.HistoryEntry
+	for rows.Next() {
+		var h syncproto.HistoryEntry
+		var hv int64
+		if err := rows.Scan(&h.ID, &h.From, &h.To, &h.Op, &h.By, &h.Origin, &hv, &h.At, &h.Comment); err != nil {
+			return nil, err
+		}
+		h.HLC = uint64(hv)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ConflictCount counts the conflicts recorded on this village's records.
+func (s *Store) ConflictCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM conflicts`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,330 @@
+// Command station-agent is the village station's service and its command
+// line: run, enroll, status, sync, and record entry until the station's
+// pages exist.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"stationsync/agent"
+	"stationsync/internal/cli"
+	"stationsync/internal/gen"
+	"stationsync/internal/records"
+	"stationsync/installer"
+	"stationsync/syncproto"
+)
+
+// Version is set by the linker (-X main.Version=…).
+var Version = "dev"
+
+const usage = `station-agent — 村站通 station service
+
+Usage:
+  station-agent run      [--data DIR] [--interval 1m]       run the station service in the foreground
+  station-agent enroll   --server URL --code CODE [--data DIR]  enrol this station with the county
+  station-agent status   [--json] [--data DIR]              pending changes, last successful sync, last error
+  station-agent sync     [--data DIR]                       one sync round now; exit 0 when all is acknowledged
+  station-agent add      --kind KIND [--id ID] [--by NAME] [--file F.json|-]  save a record (JSON object of fields)
+  station-agent intent   --app ID --op submit|resubmit|withdraw [--by NAME] [--comment TEXT]
+  station-agent list     --kind KIND                         print the station's records as JSON
+  station-agent demo     [--persons N] [--seed S]            add generated demo records
+  station-agent version
+
+KIND is person, visit, application or disclosure. DIR defaults to $STATIONSYNC_DATA or
+` + "`/var/lib/stationsync/station`" + ` (%ProgramData%\stationsync\station on Windows).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Main runs one command and returns the exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	agent.Version = Version
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", installer.DefaultDataDir("station"), "data directory")
+	logger := cli.Logger(stderr)
+	openAgent := func(cfg agent.Config) (*agent.Agent, error) {
+		cfg.DataDir, cfg.Logger = *data, logger
+		if off := os.Getenv("STATIONSYNC_TEST_CLOCK_OFFSET"); off != "" {
+			// Test-only: Go reads time without libc, so faketime cannot move
+			// it; this shifts the agent's clock instead.
+			d, err := time.ParseDuration(off)
+			if err != nil {
+				return nil, fmt.Errorf("STATIONSYNC_TEST_CLOCK_OFFSET: %w", err)
+			}
+			cfg.Now = func() time.Time { return time.Now().Add(d) }
+		}
+		return agent.Open(ctx, cfg)
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, Version)
+		return 0
+	case "run":
+		interval := fs.Duration("interval", time.Minute, "time between sync rounds when all is well")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		a, err := openAgent(agent.Config{SyncInterval: *interval})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		logger.Info("station agent running", "data", *data, "version", Version)
+		a.Nudge()
+		if err := a.Run(ctx); err != nil {
+			return cli.Fail(stderr, err)
+		}
+		return 0
+	case "enroll":
+		server := fs.String("server", "", "county server URL, e.g. http://county.example:8870")
+		code := fs.String("code", "", "one-time enrolment code from the county")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		if *server == "" || *code == "" {
+			fmt.Fprintln(stderr, "需要 --server 和 --code")
+			return 2
+		}
+		a, err := openAgent(agent.Config{})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		resp, err := a.Enroll(ctx, *server, *code)
+		if err != nil {
+			return cli.Fail(stderr, explain(err))
+		}
+		fmt.Fprintf(stdout, "注册成功：站点 %s，村代码 %s\n", resp.StationID, resp.Village)
+		return 0
+	case "status":
+		asJSON := fs.Bool("json", false, "print JSON")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		a, err := openAgent(agent.Config{})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		st, err := a.Status(ctx)
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		if *asJSON {
+			cli.PrintJSON(stdout, st)
+			return 0
+		}
+		printStatus(stdout, st)
+		return 0
+	case "sync":
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		a, err := openAgent(agent.Config{})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		res, err := a.SyncOnce(ctx)
+		if err != nil {
+			return cli.Fail(stderr, explain(err))
+		}
+		fmt.Fprintf(stdout, "同步完成：上传 %d 条（被退回 %d 条），下载 %d 条\n", res.Pushed, res.Rejected, res.Pulled)
+		if n, _ := a.Store.Pending(ctx); n > 0 {
+			fmt.Fprintf(stdout, "仍有 %d 条待上传\n", n)
+			return 1
+		}
+		return 0
+	case "add":
+		kind := fs.String("kind", "", "person, visit, application or disclosure")
+		id := fs.String("id", "", "record id, to edit an existing record")
+		by := fs.String("by", "", "who records it")
+		file := fs.String("file", "-", "JSON object of fields; - reads standard input")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		var r io.Reader = stdin
+		if *file != "-" {
+			f, err := os.Open(*file)
+			if err != nil {
+				return cli.Fail(stderr, err)
+			}
+			defer f.Close()
+			r = f
+		}
+		var fields records.Fields
+		dec := json.NewDecoder(io.LimitReader(r, 1<<20))
+		if err := dec.Decode(&fields); err != nil {
+			return cli.Fail(stderr, fmt.Errorf("读取记录内容失败（应为 JSON 对象）: %w", err))
+		}
+		a, err := openAgent(agent.Config{})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		rid, err := a.Store.Save(ctx, records.Kind(*kind), *id, fields, *by)
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		fmt.Fprintln(stdout, rid)
+		return 0
+	case "intent":
+		app := fs.String("app", "", "application id")
+		op := fs.String("op", "", "submit, resubmit or withdraw")
+		by := fs.String("by", "", "who asks")
+		comment := fs.String("comment", "", "comment")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		a, err := openAgent(agent.Config{})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		if err := a.Store.Intent(ctx, *app, records.Op(*op), *comment, *by); err != nil {
+			return cli.Fail(stderr, err)
+		}
+		return 0
+	case "list":
+		kind := fs.String("kind", "", "person, visit, application or disclosure")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		a, err := openAgent(agent.Config{})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		list, err := a.Store.List(ctx, records.Kind(*kind))
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		cli.PrintJSON(stdout, list)
+		return 0
+	case "demo":
+		persons := fs.Int("persons", 5, "persons to add, each with two visits")
+		seed := fs.Int64("seed", 1, "generator seed")
+		by := fs.String("by", "村干部", "who records them")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		a, err := openAgent(agent.Config{})
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		defer a.Close()
+		n, err := addDemo(ctx, a, *seed, *persons, *by)
+		if err != nil {
+			return cli.Fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "已添加演示记录 %d 条\n", n)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "未知命令 %q\n\n%s", cmd, usage)
+	return 2
+}
+
+func addDemo(ctx context.Context, a *agent.Agent, seed int64, n int, by string) (int, error) {
+	g := gen.New(seed)
+	village := a.Store.Meta(ctx, "village")
+	if village == "" {
+		village = "340123101201"
+	}
+	added := 0
+	for i := 0; i < n; i++ {
+		p := g.Person(village)
+		pid, err := a.Store.Save(ctx, records.Person, "", toFields(p), by)
+		if err != nil {
+			return added, err
+		}
+		added++
+		for j := 0; j < 2; j++ {
+			v := g.Visit(pid, time.Now().AddDate(0, 0, -30*j))
+			if _, err := a.Store.Save(ctx, records.Visit, "", toFields(v), by); err != nil {
+				return added, err
+			}
+			added++
+		}
+		if i%2 == 0 {
+			if _, err := a.Store.Save(ctx, records.Application, "", toFields(g.Application(pid, p)), by); err != nil {
+				return added, err
+			}
+			added++
+		}
+	}
+	if _, err := a.Store.Save(ctx, records.Disclosure, "", toFields(g.Disclosure("")), by); err != nil {
+		return added, err
+	}
+	return added + 1, nil
+}
+
+func toFields(m map[string]any) records.Fields {
+	out := records.Fields{}
+	for k, v := range m {
+		b, _ := json.Marshal(v)
+		out[k] = b
+	}
+	return out
+}
+
+func printStatus(w io.Writer, st agent.Status) {
+	if !st.Enrolled {
+		fmt.Fprintln(w, "站点：尚未注册（可以先离线录入，联网后再完成注册）")
+	} else {
+		fmt.Fprintf(w, "站点：%s（村代码 %s）\n县级服务器：%s\n", st.StationID, st.Village, st.Server)
+	}
+	fmt.Fprintf(w, "待上传：%d 条\n", st.Pending)
+	if st.LastOK != "" {
+		fmt.Fprintf(w, "上次成功同步：%s\n", st.LastOK)
+	} else {
+		fmt.Fprintln(w, "上次成功同步：从未")
+	}
+	if st.LastError != "" {
+		fmt.Fprintf(w, "最近的错误：%s\n", st.LastError)
+	}
+	if st.Rejected > 0 {
+		fmt.Fprintf(w, "被县里退回的修改：%d 条，需要修正\n", st.Rejected)
+	}
+	if st.Conflicts > 0 {
+		fmt.Fprintf(w, "冲突记录：%d 条\n", st.Conflicts)
+	}
+	fmt.Fprintf(w, "与县里的时钟差：%d 毫秒\n", st.ClockOffsetMs)
+}
+
+// explain turns a sync error into a sentence a cadre can act on.
+func explain(err error) error {
+	var pe *syncproto.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s（%s）", pe.Message, pe.Code)
+	}
+	if syncproto.IsVersionMismatch(err) {
+		return fmt.Errorf("村站通版本与县级服务器不兼容，请升级: %w", err)
+	}
+	if errors.Is(err, agent.ErrNotEnrolled) {
+		return err
+	}
+	return fmt.Errorf("无法连接县级服务器，请检查网络，联网后会自动重试: %w", err)
+}

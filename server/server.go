@@ -1,0 +1,321 @@
+// Package server is the county server: it enrols stations, merges the
+// changes they push, keeps the change feed they pull, and takes the
+// county's decisions.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"stationsync/syncproto"
+)
+
+// Server serves the station API over HTTP.
+type Server struct {
+	Store  Store
+	Logger *slog.Logger
+	// MaxInflight bounds concurrent sync requests; beyond it a station is
+	// told to come back later (503 + Retry-After) instead of the server
+	// falling over when a whole county returns online at once.
+	MaxInflight int
+	// QueueWait is how long a request may wait for a slot.
+	QueueWait time.Duration
+	Now       func() time.Time
+
+	slots chan struct{}
+}
+
+// New returns a server over store.
+func New(store Store, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{Store: store, Logger: logger, MaxInflight: 16, QueueWait: 2 * time.Second, Now: time.Now}
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	s.slots = make(chan struct{}, max(1, s.MaxInflight))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/enroll", s.handlePostEnroll)
+	mux.HandleFunc("POST /v1/push", s.paced(s.handlePostPush))
+	mux.HandleFunc("GET /v1/pull", s.paced(s.handleGetPull))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	return s.withServerTime(mux)
+}
+
+func (s *Server) withServerTime(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(syncproto.HeaderServerTime, strconv.FormatInt(s.Now().UnixMilli(), 10))
+		defer func() {
+			// No panic reaches a station as a dropped connection: it gets a
+			// 500 it can retry, and the operator gets the stack in the log.
+			if p := recover(); p != nil {
+				s.Logger.Error("panic in handler", "path", r.URL.Path, "panic", p)
+				writeError(w, http.StatusInternalServerError, syncproto.CodeInternal, "县级服务器内部错误，请稍后再试", 0)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) paced(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t := time.NewTimer(s.QueueWait)
+		defer t.Stop()
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+			h(w, r)
+		case <-t.C:
+			// Spread the returning stations over the next half minute.
+			w.Header().Set("Retry-After", strconv.Itoa(5+rand.IntN(25)))
+			writeError(w, http.StatusServiceUnavailable, syncproto.CodeOverloaded, "县级服务器繁忙，稍后会自动重试", 0)
+		case <-r.Context().Done():
+		}
+	}
+}
+
+func (s *Server) checkVersion(w http.ResponseWriter, r *http.Request) bool {
+	v, err := strconv.Atoi(r.Header.Get(syncproto.HeaderVersion))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, syncproto.CodeVersion, "请求缺少协议版本，请升级村站通客户端", 0)
+		return false
+	}
+	if err := syncproto.CheckVersion(v); err != nil {
+		s.writeVersionError(w, v)
+		return false
+	}
+	return true
+}
+
+func (s *Server) writeVersionError(w http.ResponseWriter, v int) {
+	msg := "客户端协议版本 " + strconv.Itoa(v) + " 与县级服务器（版本 " + strconv.Itoa(syncproto.Version) + "）不兼容，请升级村站通"
+	if v > syncproto.Version {
+		msg = "客户端协议版本 " + strconv.Itoa(v) + " 比县级服务器（版本 " + strconv.Itoa(syncproto.Version) + "）新，请联系县里升级服务器"
+	}
+	var eb syncproto.ErrorBody
+	eb.Error.Code, eb.Error.Message, eb.Error.Server = syncproto.CodeVersion, msg, syncproto.Version
+	writeJSON(w, http.StatusBadRequest, eb)
+}
+
+func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "注册请求过大", 0)
+		return
+	}
+	var req syncproto.EnrollRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "注册请求格式不正确", 0)
+		return
+	}
+	if err := syncproto.CheckVersion(req.Version); err != nil {
+		s.writeVersionError(w, req.Version)
+		return
+	}
+	if len(req.PublicKey) != ed25519.PublicKeySize {
+		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "注册请求缺少有效的站点公钥", 0)
+		return
+	}
+	st, err := s.Store.Enroll(r.Context(), req.Code, req.PublicKey, trunc(req.Hostname, 100), trunc(req.AgentVersion, 40))
+	switch {
+	case errors.Is(err, ErrCodeInvalid):
+		writeError(w, http.StatusBadRequest, syncproto.CodeCodeInvalid, "注册码不正确，请核对县里发放的注册码", 0)
+		return
+	case errors.Is(err, ErrCodeUsed):
+		writeError(w, http.StatusConflict, syncproto.CodeCodeUsed, "注册码已经用过，每个注册码只能用一次，请向县里申请新的注册码", 0)
+		return
+	case errors.Is(err, ErrCodeExpired):
+		writeError(w, http.StatusGone, syncproto.CodeCodeExpired, "注册码已过期，请向县里申请新的注册码", 0)
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	s.Logger.Info("station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
+	writeJSON(w, http.StatusOK, syncproto.EnrollResponse{
+		Version: syncproto.Version, StationID: st.ID, Village: st.Village, County: st.Village[:6], ServerTime: s.Now().UnixMilli(),
+	})
+}
+
+// station looks up an enrolled, not revoked station.
+func (s *Server) station(w http.ResponseWriter, r *http.Request, id string) *Station {
+	st, err := s.Store.Station(r.Context(), id)
+	if errors.Is(err, ErrNoStation) {
+		writeError(w, http.StatusUnauthorized, syncproto.CodeUnknownStn, "县里没有这个站点的注册记录，请重新注册", 0)
+		return nil
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return nil
+	}
+	if st.RevokedAt != nil {
+		writeError(w, http.StatusForbidden, syncproto.CodeRevoked, "这个站点已被县里停用，请联系县民政局", 0)
+		return nil
+	}
+	return st
+}
+
+func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
+	if !s.checkVersion(w, r) {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, syncproto.MaxEnvelope+syncproto.MaxHeaderSize+128))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "上传的数据包过大", 0)
+			return
+		}
+		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "上传中断，稍后会自动重试", 0)
+		return
+	}
+	env, n, err := syncproto.ParseEnvelope(body)
+	if err != nil || n != len(body) {
+		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "数据包格式不正确或不完整", 0)
+		return
+	}
+	if err := syncproto.CheckVersion(env.Header.Version); err != nil {
+		s.writeVersionError(w, env.Header.Version)
+		return
+	}
+	st := s.station(w, r, env.Header.Station)
+	if st == nil {
+		return
+	}
+	b, err := env.Open(st.PublicKey)
+	if errors.Is(err, syncproto.ErrBadSignature) {
+		s.Logger.Warn("push with a bad signature", "station", st.ID, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "数据包签名无效，请重新注册站点", 0)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "数据包内容无效", 0)
+		return
+	}
+	if b.Village != "" && b.Village != st.Village {
+		writeError(w, http.StatusForbidden, syncproto.CodeWrongVillage, "数据包的村代码与站点注册的村不一致", 0)
+		return
+	}
+	res, err := s.Store.Push(r.Context(), st, b)
+	var gap *GapError
+	if errors.As(err, &gap) {
+		writeError(w, http.StatusConflict, syncproto.CodeGap, "数据包顺序不连续，将从断点重新发送", gap.HWM)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.Logger.Debug("push applied", "station", st.ID, "changes", len(b.Changes), "hwm", res.HWM)
+	writeZJSON(w, res)
+}
+
+func (s *Server) handleGetPull(w http.ResponseWriter, r *http.Request) {
+	if !s.checkVersion(w, r) {
+		return
+	}
+	auth, err := syncproto.ParseAuth(r.Header.Get("Authorization"))
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "请求缺少站点签名", 0)
+		return
+	}
+	st := s.station(w, r, auth.Station)
+	if st == nil {
+		return
+	}
+	if !auth.Verify(st.PublicKey, r.Method, r.URL.RequestURI(), nil) {
+		s.Logger.Warn("pull with a bad signature", "station", st.ID, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "请求签名无效，请重新注册站点", 0)
+		return
+	}
+	now := s.Now()
+	if d := auth.At.Sub(now); d > syncproto.SkewWindow || d < -syncproto.SkewWindow {
+		writeError(w, http.StatusUnauthorized, syncproto.CodeClockSkew, "电脑时间与县里相差太大，已自动校准后重试", 0)
+		return
+	}
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	pending, _ := strconv.Atoi(q.Get("pending"))
+	if err := s.Store.Touch(r.Context(), st.ID, pending, trunc(q.Get("agent"), 40), auth.At.Sub(now)); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	page, err := s.Store.Pull(r.Context(), st, after, q.Get("feed"), limit)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeZJSON(w, page)
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	s.Logger.Error("request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, syncproto.CodeInternal, "县级服务器内部错误，稍后会自动重试", 0)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, hwm uint64) {
+	var eb syncproto.ErrorBody
+	eb.Error.Code, eb.Error.Message, eb.Error.HWM = code, msg, hwm
+	writeJSON(w, status, eb)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeZJSON(w http.ResponseWriter, v any) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, syncproto.CodeInternal, "县级服务器内部错误", 0)
+		return
+	}
+	w.Header().Set("Content-Type", syncproto.ContentZJSON)
+	w.WriteHeader(http.StatusOK)
+	w.Write(syncproto.Compress(raw, syncproto.Fast))
+}
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Serve runs the HTTP server on addr until ctx ends.
+func (s *Server) Serve(ctx context.Context, addr string) error {
+	hs := &http.Server{
+		Addr:              addr,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		// A 2G station needs minutes to upload a large batch.
+		ReadTimeout:  10 * time.Minute,
+		WriteTimeout: 10 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	}
+}

@@ -1,0 +1,505 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"stationsync/internal/hlc"
+	"stationsync/internal/records"
+	"stationsync/internal/sqlitedb"
+	"stationsync/syncproto"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is what the county server needs from its database. SQLiteStore is
+// the embedded default; a PostgreSQL store implements the same interface.
+type Store interface {
+	CreateCode(ctx context.Context, village string, ttl time.Duration) (string, error)
+	Enroll(ctx context.Context, code string, pub []byte, hostname, agentVersion string) (*Station, error)
+	Station(ctx context.Context, id string) (*Station, error)
+	Stations(ctx context.Context) ([]Station, error)
+	Revoke(ctx context.Context, id string) error
+	Push(ctx context.Context, st *Station, b *syncproto.Batch) (*syncproto.PushResult, error)
+	Pull(ctx context.Context, st *Station, after int64, feedEpoch string, limit int) (*syncproto.PullPage, error)
+	Touch(ctx context.Context, id string, pending int, agentVersion string, offset time.Duration) error
+	Decide(ctx context.Context, d Decision) error
+	Records(ctx context.Context, kind records.Kind, village string) ([]syncproto.Record, error)
+	Rejected(ctx context.Context, village string) ([]Rejection, error)
+	Conflicts(ctx context.Context, village string) ([]syncproto.Conflict, error)
+	Close() error
+}
+
+// Station is an enrolled station.
+type Station struct {
+	ID            string     `json:"id"`
+	Village       string     `json:"village"`
+	PublicKey     []byte     `json:"-"`
+	Hostname      string     `json:"hostname"`
+	AgentVersion  string     `json:"agent_version"`
+	EnrolledAt    time.Time  `json:"enrolled_at"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+	LastContactAt *time.Time `json:"last_contact_at,omitempty"`
+	LastPushAt    *time.Time `json:"last_push_at,omitempty"`
+	Pending       int        `json:"pending"`
+	ClockOffsetMs int64      `json:"clock_offset_ms"`
+	ClockAhead    bool       `json:"clock_ahead"`
+}
+
+// Decision is a county staff member's change of an application's status.
+type Decision struct {
+	ApplicationID string
+	Op            records.Op // accept, review, approve, reject, return
+	By            string
+	Comment       string
+	AmountFen     int64  // approve
+	FromMonth     string // approve, "2006-01"
+}
+
+// Rejection is a change the merge refused.
+type Rejection struct {
+	Station  string          `json:"station"`
+	Epoch    string          `json:"epoch"`
+	Seq      uint64          `json:"seq"`
+	Kind     string          `json:"kind"`
+	RecordID string          `json:"record_id"`
+	Op       string          `json:"op"`
+	Fields   json.RawMessage `json:"fields"`
+	Code     string          `json:"code"`
+	Reason   string          `json:"reason"`
+	At       int64           `json:"at"`
+}
+
+// Errors with a meaning for callers.
+var (
+	ErrCodeInvalid   = errors.New("enrolment code unknown")
+	ErrCodeUsed      = errors.New("enrolment code already used")
+	ErrCodeExpired   = errors.New("enrolment code expired")
+	ErrNoStation     = errors.New("station unknown")
+	ErrNotFound      = errors.New("record not found")
+	ErrEpochReused   = errors.New("change ids reused")
+	ErrBadVillage    = errors.New("village code must be 12 digits of this county")
+	ErrNotApplicable = errors.New("decision not allowed")
+)
+
+// GapError says a batch starts after the next expected sequence number.
+type GapError struct{ HWM uint64 }
+
+func (e *GapError) Error() string { return fmt.Sprintf("batch leaves a gap after seq %d", e.HWM) }
+
+// MaxFuture is how far in the county's future a station's HLC may be before
+// it is clamped: beyond it the station's clock is wrong, and its changes
+// must not win every merge.
+const MaxFuture = 2 * time.Minute
+
+// SQLiteStore is the embedded store.
+type SQLiteStore struct {
+	db        *sqlitedb.DB
+	clock     *hlc.Clock
+	feedEpoch string
+	county    string
+	now       func() time.Time
+	mu        sync.Mutex // serialises pushes so HLC clamping is ordered
+}
+
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLite opens or creates the county database at path for county (a
+// 6-digit code; empty accepts any).
+func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) {
+	db, err := sqlitedb.Open(ctx, path, mustSub(migrationFS, "migrations"))
+	if err != nil {
+		return nil, err
+	}
+	s := &SQLiteStore{db: db, county: county, now: time.Now}
+	var last string
+	err = db.W.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'hlc'`).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		db.Close()
+		return nil, fmt.Errorf("read hlc: %w", err)
+	}
+	lastN, _ := strconv.ParseUint(last, 10, 64)
+	s.clock = hlc.NewClock(time.Now, 0, hlc.Timestamp(lastN))
+	// The feed epoch changes when the database is made anew, so a station
+	// whose cursor came from an older database starts over rather than
+	// resuming blindly.
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('feed_epoch', ?)`, randomID(8)); err != nil {
+			return err
+		}
+		return tx.QueryRow(`SELECT value FROM meta WHERE key = 'feed_epoch'`).Scan(&s.feedEpoch)
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("feed epoch: %w", err)
+	}
+	return s, nil
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// DB exposes the database for integrity checks and tests.
+func (s *SQLiteStore) DB() *sqlitedb.DB { return s.db }
+
+// Close closes the database.
+func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func hashCode(code string) string {
+	h := sha256.Sum256([]byte(normalizeCode(code)))
+	return hex.EncodeToString(h[:])
+}
+
+func normalizeCode(code string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(code)))
+}
+
+// codeAlphabet leaves out 0/O and 1/I/L, which cadres misread on paper.
+const codeAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+// ValidVillage reports whether v is a 12-digit village code of county.
+func ValidVillage(v, county string) bool {
+	if len(v) != 12 || strings.Trim(v, "0123456789") != "" {
+		return false
+	}
+	return county == "" || strings.HasPrefix(v, county)
+}
+
+// CreateCode makes a one-time enrolment code for a village.
+func (s *SQLiteStore) CreateCode(ctx context.Context, village string, ttl time.Duration) (string, error) {
+	if !ValidVillage(village, s.county) {
+		return "", ErrBadVillage
+	}
+	b := make([]byte, 10)
+	rand.Read(b)
+	var sb strings.Builder
+	for i, x := range b {
+		if i == 5 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(codeAlphabet[int(x)%len(codeAlphabet)])
+	}
+	code := sb.String()
+	now := s.now()
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO enrol_codes (code_hash, village, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			hashCode(code), village, now.UnixMilli(), now.Add(ttl).UnixMilli())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("create code: %w", err)
+	}
+	return code, nil
+}
+
+// Enroll exchanges a code for a station identity, once.
+func (s *SQLiteStore) Enroll(ctx context.Context, code string, pub []byte, hostname, agentVersion string) (*Station, error) {
+	var st *Station
+	now := s.now()
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var village string
+		var expires int64
+		var used sql.NullInt64
+		err := tx.QueryRow(`SELECT village, expires_at, used_at FROM enrol_codes WHERE code_hash = ?`, hashCode(code)).Scan(&village, &expires, &used)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return ErrCodeInvalid
+		case err != nil:
+			return err
+		case used.Valid:
+			return ErrCodeUsed
+		case now.UnixMilli() > expires:
+			return ErrCodeExpired
+		}
+		st = &Station{ID: "st_" + randomID(8), Village: village, PublicKey: pub, Hostname: hostname, AgentVersion: agentVersion, EnrolledAt: now}
+		if _, err := tx.Exec(`UPDATE enrol_codes SET used_at = ?, used_by = ? WHERE code_hash = ?`, now.UnixMilli(), st.ID, hashCode(code)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`INSERT INTO stations (id, village, public_key, hostname, agent_version, enrolled_at, last_contact_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			st.ID, village, pub, hostname, agentVersion, now.UnixMilli(), now.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+const stationCols = `id, village, public_key, hostname, agent_version, enrolled_at, revoked_at, last_contact_at, last_push_at, pending, clock_offset_ms, clock_ahead`
+
+func scanStation(sc interface{ Scan(...any) error }) (*Station, error) {
+	var st Station
+	var enrolled int64
+	var revoked, contact, push sql.NullInt64
+	if err := sc.Scan(&st.ID, &st.Village, &st.PublicKey, &st.Hostname, &st.AgentVersion, &enrolled, &revoked, &contact, &push, &st.Pending, &st.ClockOffsetMs, &st.ClockAhead); err != nil {
+		return nil, err
+	}
+	st.EnrolledAt = time.UnixMilli(enrolled)
+	st.RevokedAt, st.LastContactAt, st.LastPushAt = msPtr(revoked), msPtr(contact), msPtr(push)
+	return &st, nil
+}
+
+func msPtr(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := time.UnixMilli(n.Int64)
+	return &t
+}
+
+// Station returns one station, revoked or not.
+func (s *SQLiteStore) Station(ctx context.Context, id string) (*Station, error) {
+	st, err := scanStation(s.db.R.QueryRowContext(ctx, `SELECT `+stationCols+` FROM stations WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoStation
+	}
+	if err != nil {
+		return nil, fmt.Errorf("station %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// Stations lists every station.
+func (s *SQLiteStore) Stations(ctx context.Context) ([]Station, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+stationCols+` FROM stations ORDER BY village, enrolled_at`)
+	if err != nil {
+		return nil, fmt.Errorf("list stations: %w", err)
+	}
+	defer rows.Close()
+	var out []Station
+	for rows.Next() {
+		st, err := scanStation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list stations: %w", err)
+		}
+		out = append(out, *st)
+	}
+	return out, rows.Err()
+}
+
+// Revoke refuses every later request of a station.
+func (s *SQLiteStore) Revoke(ctx context.Context, id string) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE stations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now().UnixMilli(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNoStation
+		}
+		return nil
+	})
+}
+
+// Touch records that a station was heard from.
+func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVersion string, offset time.Duration) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE stations SET last_contact_at = ?, pending = ?, agent_version = coalesce(nullif(?, ''), agent_version), clock_offset_ms = ? WHERE id = ?`,
+			s.now().UnixMilli(), pending, agentVersion, offset.Milliseconds(), id)
+		return err
+	})
+}
+
+func (s *SQLiteStore) persistClock(tx *sql.Tx) error {
+	_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
+		strconv.FormatUint(uint64(s.clock.Last()), 10))
+	return err
+}
+
+// Push applies a batch in one transaction. Changes at or below the epoch's
+// high-water mark are duplicates and change nothing; a batch that starts
+// beyond the next expected seq is refused whole (GapError) so that a
+// station's changes apply strictly in order.
+func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch) (*syncproto.PushResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	res := &syncproto.PushResult{Version: syncproto.Version, Epoch: b.Epoch}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res.Results = res.Results[:0]
+		res.ClockAhead = false
+		var hwm uint64
+		err := tx.QueryRow(`SELECT hwm FROM station_epochs WHERE station = ? AND epoch = ?`, st.ID, b.Epoch).Scan(&hwm)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read hwm: %w", err)
+		}
+		if b.Changes[0].Seq > hwm+1 {
+			return &GapError{HWM: hwm}
+		}
+		m := newMerger(tx, now.UnixMilli())
+		defer m.close()
+		limit := hlc.FromTime(now.Add(MaxFuture))
+		for i := range b.Changes {
+			c := &b.Changes[i]
+			if c.Seq <= hwm {
+				r, err := duplicateResult(tx, st.ID, b.Epoch, c.Seq)
+				if err != nil {
+					return err
+				}
+				res.Results = append(res.Results, r)
+				continue
+			}
+			mc := fromWire(st, b.Epoch, c)
+			if mc.hlc > limit {
+				mc.hlc, mc.clamped = s.clock.Now(), true
+				res.ClockAhead = true
+			} else {
+				s.clock.Observe(mc.hlc)
+			}
+			o, err := m.apply(mc)
+			if err != nil {
+				return err
+			}
+			if o.status == syncproto.Rejected {
+				if err := m.saveRejected(st, b.Epoch, c, o); err != nil {
+					return err
+				}
+			}
+			res.Results = append(res.Results, syncproto.ChangeResult{Seq: c.Seq, Status: o.status, Code: o.code, Reason: o.reason, Rev: o.rev, Clean: o.clean})
+			hwm = c.Seq
+		}
+		if _, err := tx.Exec(`INSERT INTO station_epochs (station, epoch, hwm) VALUES (?, ?, ?) ON CONFLICT(station, epoch) DO UPDATE SET hwm = max(hwm, excluded.hwm)`, st.ID, b.Epoch, hwm); err != nil {
+			return fmt.Errorf("save hwm: %w", err)
+		}
+		offset := hlc.Timestamp(b.SentHLC).Time().Sub(now)
+		if _, err := tx.Exec(`UPDATE stations SET last_contact_at = ?, last_push_at = ?, pending = ?, agent_version = coalesce(nullif(?, ''), agent_version), clock_ahead = ?, clock_offset_ms = ? WHERE id = ?`,
+			now.UnixMilli(), now.UnixMilli(), b.Pending, b.AgentVersion, res.ClockAhead, offset.Milliseconds(), st.ID); err != nil {
+			return fmt.Errorf("update station: %w", err)
+		}
+		res.HWM = hwm
+		return s.persistClock(tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.ServerTime = now.UnixMilli()
+	res.ServerHLC = uint64(s.clock.Now())
+	return res, nil
+}
+
+func duplicateResult(tx *sql.Tx, station, epoch string, seq uint64) (syncproto.ChangeResult, error) {
+	r := syncproto.ChangeResult{Seq: seq, Status: syncproto.Duplicate}
+	err := tx.QueryRow(`SELECT code, reason FROM rejected_changes WHERE station = ? AND epoch = ? AND seq = ?`, station, epoch, seq).Scan(&r.Code, &r.Reason)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return r, nil
+	case err != nil:
+		return r, fmt.Errorf("read rejection: %w", err)
+	}
+	r.Status = syncproto.Rejected
+	return r, nil
+}
+
+func (m *merger) saveRejected(st *Station, epoch string, c *syncproto.Change, o outcome) error {
+	fields, _ := json.Marshal(c.Fields)
+	_, err := m.tx.Exec(`INSERT INTO rejected_changes (station, epoch, seq, village, kind, record_id, op, fields, code, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.ID, epoch, c.Seq, st.Village, c.Kind, c.ID, c.Op, string(fields), o.code, o.reason, m.now)
+	if err != nil {
+		return fmt.Errorf("save rejection: %w", err)
+	}
+	// The station applied the change locally; send it the county's state of
+	// the record so that it converges, with the rejection beside it.
+	if o.code != syncproto.CodeWrongVillage {
+		if s := records.SchemaOf(records.Kind(c.Kind)); s != nil {
+			ok, err := m.exists(records.Kind(c.Kind), c.ID, st.Village)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return m.touchFeed(st.Village, records.Kind(c.Kind), c.ID, "")
+			}
+		}
+	}
+	return nil
+}
+
+// HistoryID is the id of the status-history entry a station's intent makes;
+// the station makes the same entry locally, so both sides hold one entry.
+func HistoryID(station, epoch string, seq uint64) string {
+	return fmt.Sprintf("%s.%s.%d", station, epoch, seq)
+}
+
+func fromWire(st *Station, epoch string, c *syncproto.Change) *change {
+	mc := &change{
+		origin: st.ID, village: st.Village, kind: records.Kind(c.Kind), id: c.ID, op: records.Op(c.Op),
+		fields: records.Fields(c.Fields), base: c.Base, rev: c.Rev, hlc: hlc.Timestamp(c.HLC), by: c.By, at: c.At,
+		histID: HistoryID(st.ID, epoch, c.Seq),
+	}
+	if mc.fields == nil {
+		mc.fields = records.Fields{}
+	}
+	if records.IsIntent(mc.op) {
+		mc.comment = records.TextValue(mc.fields, "comment")
+		mc.fields = nil
+	}
+	return mc
+}
+
+// Decide applies a county decision to an application.
+func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
+	if !records.IsCountyOp(d.Op) {
+		return fmt.Errorf("%w: %q is not a county decision", ErrNotApplicable, d.Op)
+	}
+	fields := records.Fields{}
+	if d.Comment != "" {
+		fields["reviewer_comment"] = records.JSONText(d.Comment)
+	}
+	if d.Op == records.OpApprove {
+		fields["approved_amount_fen"] = json.RawMessage(strconv.FormatInt(d.AmountFen, 10))
+		fields["approved_from"] = records.JSONText(d.FromMonth)
+	}
+	if err := records.Validate(records.Application, fields, false); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotApplicable, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var village string
+		err := tx.QueryRow(`SELECT village FROM applications WHERE id = ?`, d.ApplicationID).Scan(&village)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		m := newMerger(tx, now.UnixMilli())
+		defer m.close()
+		h := s.clock.Now()
+		o, err := m.apply(&change{
+			origin: CountyOrigin, village: village, kind: records.Application, id: d.ApplicationID, op: d.Op,
+			fields: fields, hlc: h, by: d.By, at: now.UnixMilli(), histID: "county." + randomID(8), comment: d.Comment,
+		})
+		if err != nil {
+			return err
+		}
+		if o.status == syncproto.Rejected {
+			return fmt.Errorf("%w: %s", ErrNotApplicable, o.reason)
+		}
+		return s.persistClock(tx)
+	})
+}
