@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"stationsync/installer"
 	"stationsync/internal/cli"
 	"stationsync/internal/records"
-	"stationsync/installer"
 	"stationsync/server"
 )
 

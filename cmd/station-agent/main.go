@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"stationsync/agent"
+	"stationsync/installer"
 	"stationsync/internal/cli"
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
-	"stationsync/installer"
 	"stationsync/syncproto"
 )
 
