@@ -1,0 +1,207 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"stationsync/internal/gen"
+	"stationsync/internal/linkem"
+	"stationsync/internal/records"
+	"stationsync/server"
+	"stationsync/syncproto"
+)
+
+const (
+	villageA = "340123101201"
+	villageB = "340123102203"
+)
+
+// The issue's story: two stations record offline, the link returns, the
+// county decides on an application, and every side converges.
+func TestTwoStationsConvergeWithCountyDecision(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	a := newStation(t, c, villageA, nil)
+	b := newStation(t, c, villageB, nil)
+	g := gen.New(7)
+
+	c.linkDown()
+	personsA, _ := a.addPeople(t, g, villageA, 5)
+	b.addPeople(t, g, villageB, 4)
+	p := g.Person(villageA)
+	_ = p
+	app := a.save(t, records.Application, "", fields(g.Application(personsA[0], nil)))
+	a.save(t, records.Disclosure, "", fields(g.Disclosure("村务公开")))
+	if err := a.Store.Intent(ctx, app, records.OpSubmit, "", "测试员"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SyncOnce(ctx); err == nil {
+		t.Fatal("sync with the link down succeeded")
+	}
+	if got, want := a.pending(t), 5*3+2+1; got != want {
+		t.Fatalf("pending=%d, want %d", got, want)
+	}
+
+	c.linkUp()
+	a.sync(t)
+	b.sync(t)
+	if a.pending(t) != 0 || b.pending(t) != 0 {
+		t.Fatal("outbox not empty after sync")
+	}
+	assertConverged(t, c, a, villageA)
+	assertConverged(t, c, b, villageB)
+
+	for _, d := range []server.Decision{
+		{ApplicationID: app, Op: records.OpAccept, By: "县民政局"},
+		{ApplicationID: app, Op: records.OpApprove, By: "县民政局", AmountFen: 30000, FromMonth: "2026-12", Comment: "符合条件"},
+	} {
+		if err := c.store.Decide(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := a.sync(t)
+	if res.Pulled != 1 {
+		t.Errorf("pulled %d records, want only the decided application", res.Pulled)
+	}
+	got, err := a.Store.Get(ctx, records.Application, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := records.TextValue(got.Fields, "status"); st != records.StatusApproved {
+		t.Fatalf("station sees status %q, want approved", st)
+	}
+	if amt := string(got.Fields["approved_amount_fen"]); amt != "30000" {
+		t.Fatalf("station sees amount %s", amt)
+	}
+	hist, err := a.Store.History(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var path []string
+	for _, h := range hist {
+		path = append(path, h.From+"→"+h.To)
+	}
+	if js(path) != js([]string{"draft→submitted", "submitted→accepted", "accepted→approved"}) {
+		t.Fatalf("history %v", path)
+	}
+	assertConverged(t, c, a, villageA)
+	assertConverged(t, c, b, villageB)
+	// Station B's feed holds nothing of village A.
+	if res := b.sync(t); res.Pulled != 0 {
+		t.Fatalf("station B pulled %d records of another village", res.Pulled)
+	}
+}
+
+// A stale station cannot move a decided application back, and its refused
+// change does not block the changes queued after it.
+func TestStaleIntentRejectedQueueContinues(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	a := newStation(t, c, villageA, nil)
+	g := gen.New(3)
+	persons, _ := a.addPeople(t, g, villageA, 1)
+	app := a.save(t, records.Application, "", fields(g.Application(persons[0], nil)))
+	if err := a.Store.Intent(ctx, app, records.OpSubmit, "", "甲"); err != nil {
+		t.Fatal(err)
+	}
+	a.sync(t)
+	for _, op := range []records.Op{records.OpAccept, records.OpApprove} {
+		if err := c.store.Decide(ctx, server.Decision{ApplicationID: app, Op: op, AmountFen: 100, FromMonth: "2026-12"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Offline, the station still believes the application is "submitted".
+	if err := a.Store.Intent(ctx, app, records.OpWithdraw, "家属要求撤回", "甲"); err != nil {
+		t.Fatal(err)
+	}
+	later := a.save(t, records.Person, "", fields(g.Person(villageA)))
+	res := a.sync(t)
+	if res.Rejected != 1 {
+		t.Fatalf("rejected=%d, want 1", res.Rejected)
+	}
+	if a.pending(t) != 0 {
+		t.Fatal("outbox not empty")
+	}
+	rej, err := a.Store.Rejected(ctx)
+	if err != nil || len(rej) != 1 || rej[0].Code != syncproto.CodeNotAllowed || rej[0].Reason == "" {
+		t.Fatalf("station rejected list %+v, %v", rej, err)
+	}
+	rec, _ := a.Store.Get(ctx, records.Application, app)
+	if st := records.TextValue(rec.Fields, "status"); st != records.StatusApproved {
+		t.Fatalf("station status %q, want the county's approved", st)
+	}
+	if _, err := c.store.Records(ctx, records.Person, villageA); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ := c.store.Records(ctx, records.Person, villageA); len(recs) != 2 || (recs[0].ID != later && recs[1].ID != later) {
+		t.Fatal("the change queued after the rejected one did not arrive")
+	}
+	cr, _ := c.store.Rejected(ctx, villageA)
+	if len(cr) != 1 {
+		t.Fatalf("county rejected list has %d entries", len(cr))
+	}
+	assertConverged(t, c, a, villageA)
+}
+
+// The classic duplicate: the county commits, the answer is lost on the way
+// back, the station sends again.
+func TestResponseLostAfterCommit(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	a := newStation(t, c, villageA, nil)
+	g := gen.New(11)
+	_, visits := a.addPeople(t, g, villageA, 20)
+	c.link.Set(linkem.Options{CutDownAfterBytes: 40})
+	if _, err := a.SyncOnce(ctx); err == nil {
+		t.Fatal("sync succeeded with the answer cut")
+	}
+	if got := countyCount(t, c, records.Visit); got != len(visits) {
+		t.Fatalf("county has %d visits after the cut answer, want %d (it committed)", got, len(visits))
+	}
+	if a.pending(t) != 60 {
+		t.Fatalf("station dropped changes without an answer: pending %d", a.pending(t))
+	}
+	c.linkUp()
+	a.sync(t)
+	if a.pending(t) != 0 {
+		t.Fatal("duplicates were not acknowledged")
+	}
+	if got := countyCount(t, c, records.Visit); got != len(visits) {
+		t.Fatalf("county has %d visits, want %d", got, len(visits))
+	}
+	assertConverged(t, c, a, villageA)
+}
+
+// Concurrent edits of a field both sides may edit: the later HLC wins and
+// the loser is kept as a conflict that both sides can see.
+func TestConcurrentEditsKeepConflict(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	a := newStation(t, c, villageA, nil)
+	a2 := newStation(t, c, villageA, nil) // a second PC in the same village
+	g := gen.New(5)
+	persons, _ := a.addPeople(t, g, villageA, 1)
+	a.sync(t)
+	a2.sync(t)
+	pid := persons[0]
+	a2.save(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000001"`)})
+	a.save(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000002"`)}) // later HLC
+	a.sync(t)
+	a2.sync(t)
+	a.sync(t)
+	recs, _ := c.store.Records(ctx, records.Person, villageA)
+	if got := records.TextValue(recs[0].Fields, "phone"); got != "13900000002" {
+		t.Fatalf("county phone %q, want the later edit", got)
+	}
+	conf, _ := c.store.Conflicts(ctx, villageA)
+	if len(conf) != 1 || string(conf[0].Loser) != `"13900000001"` || string(conf[0].Winner) != `"13900000002"` {
+		t.Fatalf("conflicts %s", js(conf))
+	}
+	for _, s := range []*station{a, a2} {
+		if n, _ := s.Store.ConflictCount(ctx); n != 1 {
+			t.Fatalf("station sees %d conflicts, want 1", n)
+		}
+		assertConverged(t, c, s, villageA)
+	}
+}
