@@ -75,9 +75,10 @@ type Client struct {
 	// Now is the station's clock corrected by its known offset; signatures
 	// carry it.
 	Now func() time.Time
-	// OnServerTime, if set, receives the offset of the server's clock from
-	// the local one, measured at the midpoint of each exchange.
-	OnServerTime func(offset, rtt time.Duration)
+	// OnServerTime, if set, receives the server's clock as it answered and
+	// the round trip it took; the receiver compares it with its own clock
+	// (which may be years off, and is not necessarily time.Now).
+	OnServerTime func(server time.Time, rtt time.Duration)
 	RetryMax     int
 	Logger       *slog.Logger
 	HTTP         *http.Client // base client; its Transport is shared
@@ -112,7 +113,11 @@ func NewClient(baseURL string) *Client {
 }
 
 // CloseIdle closes idle keep-alive connections.
-func (c *Client) CloseIdle() { c.HTTP.CloseIdleConnections() }
+func (c *Client) CloseIdle() {
+	if c.HTTP != nil {
+		c.HTTP.CloseIdleConnections()
+	}
+}
 
 // Enroll exchanges a one-time code for a station identity.
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*EnrollResponse, error) {
@@ -153,14 +158,29 @@ func (c *Client) Pull(ctx context.Context, after int64, feedEpoch string, limit,
 }
 
 func (c *Client) do(ctx context.Context, method, pathQuery, ctype string, body []byte, sign bool, out any) error {
+	// A Client made as a literal may leave these unset. A nil *slog.Logger
+	// must not reach retryablehttp inside a non-nil interface: it would call
+	// it and panic.
+	var logger any
+	if c.Logger != nil {
+		logger = c.Logger
+	}
+	var transport http.RoundTripper
+	if c.HTTP != nil {
+		transport = c.HTTP.Transport
+	}
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
 	rc := &retryablehttp.Client{
 		HTTPClient: &http.Client{
-			Transport: c.HTTP.Transport,
+			Transport: transport,
 			// Enough for the body at 1 KB/s; the idle timeout catches a stall
 			// long before this.
 			Timeout: 2*time.Minute + time.Duration(len(body)/1024)*time.Second,
 		},
-		Logger:       c.Logger,
+		Logger:       logger,
 		RetryWaitMin: RetryWaitMin,
 		RetryWaitMax: RetryWaitMax,
 		RetryMax:     c.RetryMax,
@@ -175,7 +195,7 @@ func (c *Client) do(ctx context.Context, method, pathQuery, ctype string, body [
 		// fresh time.
 		sent = time.Now()
 		if sign && c.Key != nil {
-			r.Header.Set("Authorization", SignRequest(c.Key, c.Station, method, pathQuery, c.Now(), body))
+			r.Header.Set("Authorization", SignRequest(c.Key, c.Station, method, pathQuery, now(), body))
 		}
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, c.BaseURL+pathQuery, body)
@@ -203,10 +223,7 @@ func (c *Client) do(ctx context.Context, method, pathQuery, ctype string, body [
 	}
 	if st := resp.Header.Get(HeaderServerTime); st != "" && c.OnServerTime != nil {
 		if ms, err := strconv.ParseInt(st, 10, 64); err == nil {
-			recv := time.Now()
-			rtt := recv.Sub(sent)
-			mid := sent.Add(rtt / 2)
-			c.OnServerTime(time.UnixMilli(ms).Sub(mid), rtt)
+			c.OnServerTime(time.UnixMilli(ms), time.Since(sent))
 		}
 	}
 	if resp.Header.Get("Content-Type") == ContentZJSON {
@@ -262,11 +279,19 @@ func RetryAfter(resp *http.Response) time.Duration {
 	if resp == nil {
 		return 0
 	}
-	s, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	s, err := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64)
+	if errors.Is(err, strconv.ErrRange) && s > 0 {
+		return MaxRetryAfter // more digits than an int64 holds
+	}
 	if err != nil || s < 0 {
 		return 0
 	}
-	return min(time.Duration(s)*time.Second, MaxRetryAfter)
+	// Compare in seconds: time.Duration(s)*time.Second overflows for s
+	// beyond ~9.2e9 and would come out negative.
+	if s >= int64(MaxRetryAfter/time.Second) {
+		return MaxRetryAfter
+	}
+	return time.Duration(s) * time.Second
 }
 
 // Backoff is capped exponential backoff with full jitter; a server's

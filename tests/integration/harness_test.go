@@ -90,6 +90,22 @@ func newStation(t *testing.T, c *county, village string, now func() time.Time) *
 	return s
 }
 
+// newUnenrolledStation opens a station that records before it ever
+// reached the county.
+func newUnenrolledStation(t *testing.T, now func() time.Time) *station {
+	t.Helper()
+	s := openStation(t, t.TempDir(), now)
+	t.Cleanup(func() { s.close(t) })
+	return s
+}
+
+func (s *station) enroll(t *testing.T, c *county, village string) {
+	t.Helper()
+	if _, err := s.Enroll(context.Background(), c.link.URL(), c.code(t, village)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (s *station) close(t *testing.T) {
 	if err := s.Store.DB().IntegrityCheck(context.Background()); err != nil {
 		t.Errorf("station %s: %v", s.dir, err)
