@@ -41,6 +41,12 @@ type Config struct {
 	// way to Better, which is as small on large batches at a fraction of
 	// the CPU.
 	Level syncproto.Level
+	// IdleTimeout fails a request that moved no byte for this long;
+	// default syncproto.IdleTimeout.
+	IdleTimeout time.Duration
+	// RetryCap bounds the wait between failed rounds; default 1 min, so a
+	// returning link is used within a minute.
+	RetryCap time.Duration
 	// Now is the station's clock; tests set a wrong one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -55,6 +61,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = syncproto.IdleTimeout
+	}
+	if c.RetryCap <= 0 {
+		c.RetryCap = time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -213,7 +225,7 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 }
 
 func (a *Agent) newClient(serverURL, station string, key ed25519.PrivateKey) *syncproto.Client {
-	c := syncproto.NewClient(serverURL)
+	c := syncproto.NewClientIdle(serverURL, a.cfg.IdleTimeout)
 	c.Station, c.Key, c.Logger = station, key, a.logger.With("subsystem", "http")
 	clock := a.Store.Clock()
 	c.Now = clock.Physical
@@ -410,6 +422,7 @@ func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 func (a *Agent) Run(ctx context.Context) error {
 	failures := 0
 	wait := time.Duration(0)
+	go a.watchOutbox(ctx)
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -417,6 +430,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-a.nudge:
+			// Also while failing: a cadre saving a change is rare, and an
+			// urgent visit should try the link at once.
 			t.Stop()
 		case <-t.C:
 		}
@@ -432,7 +447,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			failures++
-			wait = syncproto.FullJitter(2*time.Second, 5*time.Minute, failures)
+			wait = syncproto.FullJitter(2*time.Second, a.cfg.RetryCap, failures)
 			var pe *syncproto.Error
 			if errors.As(err, &pe) && pe.RetryAfter > wait {
 				wait = pe.RetryAfter
@@ -450,6 +465,31 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.logger.Info("synced", "pushed", res.Pushed, "rejected", res.Rejected, "pulled", res.Pulled)
 		}
 		wait = a.cfg.SyncInterval
+	}
+}
+
+// watchOutbox nudges a round when the outbox grows, also when the change
+// was saved by another process on this PC (the command line beside the
+// service, later the installer's tools).
+func (a *Agent) watchOutbox(ctx context.Context) {
+	// sqlite_sequence only grows, even when the outbox empties.
+	const q = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`
+	var last int64
+	a.Store.db.R.QueryRowContext(ctx, q).Scan(&last)
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var id int64
+		a.Store.db.R.QueryRowContext(ctx, q).Scan(&id)
+		if id > last {
+			a.Nudge()
+		}
+		last = id
 	}
 }
 

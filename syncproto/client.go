@@ -86,7 +86,10 @@ type Client struct {
 
 // NewClient returns a client with a pooled keep-alive transport whose
 // connections fail after IdleTimeout without progress.
-func NewClient(baseURL string) *Client {
+func NewClient(baseURL string) *Client { return NewClientIdle(baseURL, IdleTimeout) }
+
+// NewClientIdle is NewClient with another idle timeout.
+func NewClientIdle(baseURL string, idle time.Duration) *Client {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
@@ -95,7 +98,7 @@ func NewClient(baseURL string) *Client {
 			if err != nil {
 				return nil, err
 			}
-			return &idleConn{Conn: c, idle: IdleTimeout}, nil
+			return &idleConn{Conn: c, idle: idle}, nil
 		},
 		// 2G round trips are 0.3–1 s; a TLS handshake takes several.
 		TLSHandshakeTimeout:   60 * time.Second,

@@ -72,7 +72,13 @@ type station struct {
 
 func openStation(t *testing.T, dir string, now func() time.Time) *station {
 	t.Helper()
-	a, err := agent.Open(context.Background(), agent.Config{DataDir: dir, Logger: quiet, Now: now})
+	return openStationCfg(t, dir, agent.Config{Now: now})
+}
+
+func openStationCfg(t *testing.T, dir string, cfg agent.Config) *station {
+	t.Helper()
+	cfg.DataDir, cfg.Logger = dir, quiet
+	a, err := agent.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +88,12 @@ func openStation(t *testing.T, dir string, now func() time.Time) *station {
 // newStation opens a station in a fresh folder and enrols it for village.
 func newStation(t *testing.T, c *county, village string, now func() time.Time) *station {
 	t.Helper()
-	s := openStation(t, t.TempDir(), now)
+	return newStationCfg(t, c, village, agent.Config{Now: now})
+}
+
+func newStationCfg(t *testing.T, c *county, village string, cfg agent.Config) *station {
+	t.Helper()
+	s := openStationCfg(t, t.TempDir(), cfg)
 	t.Cleanup(func() { s.close(t) })
 	if _, err := s.Enroll(context.Background(), c.link.URL(), c.code(t, village)); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
+	"stationsync/agent"
 	"stationsync/internal/gen"
 	"stationsync/internal/linkem"
 	"stationsync/internal/records"
@@ -203,5 +205,65 @@ func TestConcurrentEditsKeepConflict(t *testing.T) {
 			t.Fatalf("station sees %d conflicts, want 1", n)
 		}
 		assertConverged(t, c, s, villageA)
+	}
+}
+
+// A stalled link (bytes go in, nothing comes back) fails the round after
+// the idle timeout instead of hanging; the changes stay queued and go up
+// once the link returns.
+func TestBlackHoleLinkDoesNotHang(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	s := newStationCfg(t, c, villageA, agent.Config{IdleTimeout: 500 * time.Millisecond})
+	s.addPeople(t, gen.New(1), villageA, 3)
+	c.link.Set(linkem.Options{BlackHole: true})
+	start := time.Now()
+	if _, err := s.SyncOnce(ctx); err == nil {
+		t.Fatal("sync through a black hole succeeded")
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("sync hung for %v", d)
+	}
+	c.linkUp()
+	s.sync(t)
+	assertConverged(t, c, s, villageA)
+}
+
+// Run starts a round by itself right after a change saved by another
+// process (here: another Store on the same file) and when the link returns.
+func TestRunSyncsByItself(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newCounty(t)
+	s := newStationCfg(t, c, villageA, agent.Config{SyncInterval: time.Hour, RetryCap: 300 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	other := openStation(t, s.dir, nil) // the command line beside the service
+	other.addPeople(t, gen.New(2), villageA, 1)
+	other.Close()
+	waitFor(t, func() bool { return countyCount(t, c, records.Visit) == 2 })
+
+	c.linkDown()
+	other = openStation(t, s.dir, nil)
+	other.addPeople(t, gen.New(3), villageA, 1)
+	other.Close()
+	time.Sleep(3 * time.Second) // the round fails while the link is down
+	if countyCount(t, c, records.Visit) != 2 {
+		t.Fatal("changes crossed a link that is down")
+	}
+	c.linkUp()
+	waitFor(t, func() bool { return countyCount(t, c, records.Visit) == 4 })
+	cancel()
+	<-done
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 15 s")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
