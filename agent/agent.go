@@ -344,7 +344,10 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		}
 		var pe *syncproto.Error
 		if errors.As(err, &pe) && pe.Code == syncproto.CodeGap {
-			return a.handleGap(ctx, pe.HWM, rows[0].c.Seq)
+			if err := a.handleGap(ctx, pe.HWM, rows[0].c.Seq); err != nil {
+				return err
+			}
+			continue
 		}
 		if err != nil {
 			return err
@@ -385,8 +388,22 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 
 // handleGap deals with a county whose high-water mark is below the first
 // change still queued here.
+//
+// If the station still holds change hwm+1 it simply resumes there (a
+// reordered delivery). If not, the county lost changes it had acknowledged
+// (its database was restored from an older copy): the station queues its
+// whole state again under a new epoch, so that what the county lost comes
+// back instead of the station waiting forever.
 func (a *Agent) handleGap(ctx context.Context, hwm, first uint64) error {
-	return fmt.Errorf("push: county expects change %d of this epoch, station's next is %d; the county may have lost data (restored from a backup) — contact the county", hwm+1, first)
+	if hwm+1 >= first {
+		return fmt.Errorf("push: county expects change %d, station sent from %d", hwm+1, first)
+	}
+	n, err := a.Store.requeueAll(ctx)
+	if err != nil {
+		return err
+	}
+	a.logger.Error("county lost acknowledged changes (restored from an older copy?); the station's records are sent again", "county_hwm", hwm, "station_next", first, "requeued", n)
+	return nil
 }
 
 func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) error {

@@ -481,6 +481,84 @@ func (s *Store) rotateEpoch(ctx context.Context) (string, error) {
 	return epoch, nil
 }
 
+// requeueAll replaces the outbox with the station's whole state under a
+// new epoch: one upsert per record of every field the station may set,
+// and a submit for applications that are past their draft. Changes still
+// queued are folded in, since the record already holds them. rev 0 makes
+// every one of them come back from the county's feed, so the station ends
+// up with whatever the county decides.
+func (s *Store) requeueAll(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM outbox`); err != nil {
+			return err
+		}
+		if err := setMetaTx(tx, "epoch", newEpoch()); err != nil {
+			return err
+		}
+		if err := setMetaTx(tx, "next_seq", "1"); err != nil {
+			return err
+		}
+		by := "（重新发送）"
+		for _, kind := range records.Kinds {
+			sc := records.SchemaOf(kind)
+			rows, err := tx.Query("SELECT id FROM " + sc.Table + " ORDER BY created_at, id")
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for rows.Next() {
+				var id string
+				rows.Scan(&id)
+				ids = append(ids, id)
+			}
+			rows.Close()
+			for _, id := range ids {
+				l, err := loadLocal(ctx, tx, kind, id)
+				if err != nil {
+					return err
+				}
+				fields := records.Fields{}
+				base := map[string]uint64{}
+				for name, v := range l.Fields {
+					if f, ok := sc.Field(name); ok && f.Owner != records.County {
+						fields[name] = v
+						if f.Owner == records.Both {
+							base[name] = l.Versions[name]
+						}
+					}
+				}
+				h, err := s.tick(tx)
+				if err != nil {
+					return err
+				}
+				if err := s.enqueue(tx, kind, id, records.OpUpsert, fields, base, 0, h, by, l.UpdatedAt, false); err != nil {
+					return err
+				}
+				n++
+				if status := records.TextValue(l.Fields, "status"); kind == records.Application && !records.StationEditable(status) {
+					op := records.OpSubmit
+					if status == records.StatusWithdrawn {
+						op = records.OpWithdraw
+					}
+					if h, err = s.tick(tx); err != nil {
+						return err
+					}
+					if err := s.enqueue(tx, kind, id, op, nil, nil, 0, h, by, l.UpdatedAt, false); err != nil {
+						return err
+					}
+					n++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue: %w", err)
+	}
+	return n, nil
+}
+
 // applyPage stores a page of the county's feed and advances the cursor in
 // the same transaction. A record with changes still queued here is left
 // alone: the county will send it again once those are acknowledged.

@@ -21,15 +21,22 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 		limit = MaxPullPage
 	}
 	page := &syncproto.PullPage{Version: syncproto.Version, FeedEpoch: s.feedEpoch, Records: []syncproto.Record{}}
-	if feedEpoch != s.feedEpoch {
-		page.Reset, after = true, 0
-	}
 	// One read transaction: the page and the cursor come from one snapshot.
 	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}
 	defer tx.Rollback()
+	var top int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'feed'), 0)`).Scan(&top); err != nil {
+		return nil, fmt.Errorf("pull: %w", err)
+	}
+	// A cursor from another database, or beyond this feed's end (the
+	// database was restored from an older copy): start over rather than
+	// miss what the feed gives the numbers the station already passed.
+	if feedEpoch != s.feedEpoch || after > top {
+		page.Reset, after = true, 0
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT seq, kind, record_id FROM feed WHERE village = ? AND seq > ? AND skip_station != ? ORDER BY seq LIMIT ?`,
 		st.Village, after, st.ID, limit)
 	if err != nil {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,33 +25,56 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type county struct {
-	store *server.SQLiteStore
-	http  *httptest.Server
-	link  *linkem.Proxy // stations reach the county through this link
+	store   *server.SQLiteStore
+	path    string
+	handler atomic.Pointer[http.Handler]
+	http    *httptest.Server
+	link    *linkem.Proxy // stations reach the county through this link
 }
 
 func newCounty(t *testing.T) *county {
 	t.Helper()
-	ctx := context.Background()
-	st, err := server.OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), "340123")
+	c := &county{path: filepath.Join(t.TempDir(), "county.db")}
+	c.open(t)
+	c.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*c.handler.Load()).ServeHTTP(w, r)
+	}))
+	link, err := linkem.New(c.http.Listener.Addr().String(), linkem.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(st, quiet)
-	hs := httptest.NewServer(srv.Handler())
-	link, err := linkem.New(hs.Listener.Addr().String(), linkem.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c.link = link
 	t.Cleanup(func() {
 		link.Close()
-		hs.Close()
-		if err := st.DB().IntegrityCheck(ctx); err != nil {
+		c.http.Close()
+		if err := c.store.DB().IntegrityCheck(context.Background()); err != nil {
 			t.Errorf("county: %v", err)
 		}
-		st.Close()
+		c.store.Close()
 	})
-	return &county{store: st, http: hs, link: link}
+	return c
+}
+
+func (c *county) open(t *testing.T) {
+	t.Helper()
+	st, err := server.OpenSQLite(context.Background(), c.path, "340123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.New(st, quiet).Handler()
+	c.store = st
+	c.handler.Store(&h)
+}
+
+// restart closes the county's database, lets fn do what it will with the
+// file (nil: nothing), and opens it again behind the same address.
+func (c *county) restart(t *testing.T, fn func(path string)) {
+	t.Helper()
+	c.store.Close()
+	if fn != nil {
+		fn(c.path)
+	}
+	c.open(t)
 }
 
 func (c *county) code(t *testing.T, village string) string {
