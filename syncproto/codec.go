@@ -54,19 +54,27 @@ type Envelope struct {
 }
 
 // Level picks the compression effort: Best for slow links, where every
-// byte costs more than CPU; Fast for loopback and LAN.
+// byte costs more than CPU; Better for fast links carrying large batches;
+// Fast for small answers.
 type Level int
 
-// Compression levels.
+// Compression levels. Best is the zero value.
+//
+// Measured on batches of generated visits (bench/): Better is 5–8 times
+// faster than Best and as small from about 1,000 changes up (smaller at
+// 10,000: 62 against 63 bytes a visit); Best is 2–4 % smaller on batches
+// of a few hundred, which is what a 2G link carries.
 const (
-	Fast Level = iota
-	Best
+	Best Level = iota
+	Fast
+	Better
 )
 
 var (
 	encoders = map[Level]*sync.Pool{
-		Fast: {New: func() any { return newEncoder(zstd.SpeedDefault) }},
-		Best: {New: func() any { return newEncoder(zstd.SpeedBestCompression) }},
+		Fast:   {New: func() any { return newEncoder(zstd.SpeedDefault) }},
+		Better: {New: func() any { return newEncoder(zstd.SpeedBetterCompression) }},
+		Best:   {New: func() any { return newEncoder(zstd.SpeedBestCompression) }},
 	}
 	decoders = sync.Pool{New: func() any {
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxBatchJSON), zstd.WithDecoderMaxWindow(8<<20))
@@ -126,7 +134,13 @@ func SealBatch(b *Batch, key ed25519.PrivateKey, l Level) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syncproto: encode batch: %w", err)
 	}
+	if len(raw) > MaxBatchJSON {
+		return nil, ErrTooLarge
+	}
 	body := Compress(raw, l)
+	if len(body) > MaxEnvelope {
+		return nil, ErrTooLarge
+	}
 	h := EnvelopeHeader{
 		Version: b.Version, Station: b.Station, Epoch: b.Epoch, Encoding: "zstd",
 		First: b.Changes[0].Seq, Last: b.Changes[len(b.Changes)-1].Seq, Count: len(b.Changes),
@@ -134,6 +148,10 @@ func SealBatch(b *Batch, key ed25519.PrivateKey, l Level) ([]byte, error) {
 	hj, err := json.Marshal(h)
 	if err != nil {
 		return nil, fmt.Errorf("syncproto: encode header: %w", err)
+	}
+	if len(hj) > MaxHeaderSize {
+		// The u16 length would wrap, or ParseEnvelope would refuse it.
+		return nil, fmt.Errorf("syncproto: envelope header of %d bytes: %w", len(hj), ErrTooLarge)
 	}
 	out := make([]byte, 0, 4+2+len(hj)+4+len(body)+ed25519.SignatureSize)
 	out = append(out, envelopeMagic[:]...)
@@ -170,6 +188,9 @@ func ParseEnvelope(p []byte) (*Envelope, int, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
 		return nil, 0, fmt.Errorf("syncproto: envelope header: %w", err)
+	}
+	if !atEOF(dec) {
+		return nil, 0, errors.New("syncproto: envelope header: trailing data")
 	}
 	bl := int(binary.BigEndian.Uint32(p[6+hl : 10+hl]))
 	if bl > MaxEnvelope {
@@ -225,7 +246,7 @@ func DecodeBatch(raw []byte) (*Batch, error) {
 	if err := dec.Decode(&b); err != nil {
 		return nil, fmt.Errorf("syncproto: decode batch: %w", err)
 	}
-	if dec.More() {
+	if !atEOF(dec) {
 		return nil, errors.New("syncproto: decode batch: trailing data")
 	}
 	if len(b.Changes) == 0 || len(b.Changes) > MaxChanges {
@@ -243,4 +264,11 @@ func DecodeBatch(raw []byte) (*Batch, error) {
 		}
 	}
 	return &b, nil
+}
+
+// atEOF reports whether only white space follows the value dec decoded.
+// (dec.More is not enough: it reports false before a stray ']' or '}'.)
+func atEOF(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err == io.EOF
 }
