@@ -109,8 +109,13 @@ func (s *Server) writeVersionError(w http.ResponseWriter, v int) {
 
 func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
 		writeError(w, http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "注册请求过大", 0)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "注册请求中断，请重试", 0)
 		return
 	}
 	var req syncproto.EnrollRequest

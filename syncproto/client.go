@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -236,6 +237,11 @@ func (c *Client) do(ctx context.Context, method, pathQuery, ctype string, body [
 	}
 	if resp.StatusCode >= 400 {
 		return decodeError(resp, raw)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != ContentZJSON && !strings.HasPrefix(ct, "application/json") {
+		// A captive portal or a carrier's top-up page answered 200 with
+		// HTML: that is no acknowledgement of anything.
+		return &Error{Status: resp.StatusCode, Code: "http", Message: "收到的不是县级服务器的应答（可能是运营商或网络登录页面），请检查网络或服务器地址"}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", method, pathOnly(pathQuery), err)

@@ -601,3 +601,20 @@ func TestClientZeroValue(t *testing.T) {
 	}
 	c.CloseIdle()
 }
+
+// A captive portal answering 200 with HTML acknowledges nothing: the
+// client reports it as an error a cadre can act on.
+func TestCaptivePortal200IsAnError(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte("<html>请先登录</html>"))
+	}))
+	defer hs.Close()
+	c := NewClient(hs.URL)
+	c.RetryMax = 0
+	_, err := c.Push(context.Background(), []byte("x"))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "http" || e.Message == "" {
+		t.Fatalf("err %v, want a clear *Error", err)
+	}
+}
