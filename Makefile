@@ -21,7 +21,7 @@ test-short: ## quick tests only (skips the kill loops)
 	$(GO) test -short -count=1 ./...
 
 bench: ## run the benchmarks and print a table of the figures
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/ | tee /dev/stderr | $(GO) run ./bench/table
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./bench/ | tee /dev/stderr | $(GO) run ./bench/table
 
 fuzz: ## fuzz the payload decoder for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParseEnvelope -fuzztime 60s ./syncproto/

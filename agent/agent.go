@@ -35,11 +35,11 @@ type Config struct {
 	// carries in about 8 s, between 100 and 10,000.
 	BatchSize int
 	PageSize  int // records per pull page; default 500
-	// Level is the compression effort on a slow link; Best (the zero
-	// value) by default, since station links are slow and every byte costs
-	// more than CPU. On a link measured at fastLink or more, Best gives
-	// way to Better, which is as small on large batches at a fraction of
-	// the CPU.
+	// Level is the compression effort; Best (the zero value) by default,
+	// since station links are slow and every byte costs more than CPU.
+	// With Best, a batch of bigBatch changes or more (which only a fast
+	// link gets) is compressed with Better: as small at that size, for a
+	// fraction of the CPU.
 	Level syncproto.Level
 	// IdleTimeout fails a request that moved no byte for this long;
 	// default syncproto.IdleTimeout.
@@ -100,14 +100,15 @@ const (
 	// 2G round trip (0.6–2 s) costs little, short enough that a dropped
 	// link loses little.
 	linkTarget = 8 * time.Second
-	// fastLink is the upload rate (bytes/s) from which compressing harder
-	// than Better costs more CPU time than the bytes it saves would take.
-	fastLink = 256 << 10
+	// bigBatch is the batch size from which Better compresses visits as
+	// well as Best (measured: 1 % larger at 1,000 changes, 0.4 % at 2,000,
+	// 1.5 % smaller at 10,000) for a third of the CPU time or less.
+	bigBatch = 2000
 )
 
-// level is the compression effort of the next push.
-func (a *Agent) level() syncproto.Level {
-	if a.cfg.Level == syncproto.Best && a.upBps >= fastLink {
+// level is the compression effort for a batch of n changes.
+func (a *Agent) level(n int) syncproto.Level {
+	if a.cfg.Level == syncproto.Best && n >= bigBatch {
 		return syncproto.Better
 	}
 	return a.cfg.Level
@@ -332,7 +333,7 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		for i := range rows {
 			b.Changes[i] = rows[i].c
 		}
-		env, err := syncproto.SealBatch(b, a.key, a.level())
+		env, err := syncproto.SealBatch(b, a.key, a.level(len(rows)))
 		if err != nil {
 			return fmt.Errorf("seal batch: %w", err)
 		}

@@ -404,11 +404,15 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 	now := s.clock.Physical().UnixMilli()
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		acked = 0
-		del, err := tx.Prepare(`DELETE FROM outbox WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer del.Close()
+		// One statement per table, prepared once: a catch-up answer names
+		// thousands of changes.
+		revs := map[records.Kind]*sql.Stmt{}
+		defer func() {
+			for _, st := range revs {
+				st.Close()
+			}
+		}()
+		var done []int64
 		for _, r := range res.Results {
 			row, ok := bySeq[r.Seq]
 			if !ok {
@@ -417,8 +421,15 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 			switch r.Status {
 			case syncproto.Applied, syncproto.Duplicate:
 				if r.Clean && r.Rev > 0 {
-					sc := records.SchemaOf(records.Kind(row.c.Kind))
-					if _, err := tx.Exec(`UPDATE `+sc.Table+` SET server_rev = max(server_rev, ?) WHERE id = ?`, r.Rev, row.c.ID); err != nil {
+					kind := records.Kind(row.c.Kind)
+					st := revs[kind]
+					if st == nil {
+						if st, err = tx.Prepare(`UPDATE ` + records.SchemaOf(kind).Table + ` SET server_rev = max(server_rev, ?) WHERE id = ?`); err != nil {
+							return fmt.Errorf("ack: %w", err)
+						}
+						revs[kind] = st
+					}
+					if _, err := st.Exec(r.Rev, row.c.ID); err != nil {
 						return fmt.Errorf("ack: %w", err)
 					}
 				}
@@ -431,11 +442,17 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 			default:
 				continue // an answer we do not understand acknowledges nothing
 			}
-			if _, err := del.Exec(row.id); err != nil {
-				return fmt.Errorf("ack: %w", err)
-			}
-			acked++
+			done = append(done, row.id)
+			delete(bySeq, r.Seq) // a result named twice acknowledges once
 		}
+		ids, err := json.Marshal(done)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))`, string(ids)); err != nil {
+			return fmt.Errorf("ack: %w", err)
+		}
+		acked = len(done)
 		return nil
 	})
 	return acked, err

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
@@ -33,6 +35,7 @@ type change struct {
 	at      int64
 	histID  string
 	comment string
+	pre     *prepared // work done ahead for a record the county lacked; may be nil
 }
 
 // outcome is what the merge did with a change.
@@ -62,6 +65,9 @@ type row struct {
 	createdOrigin string
 	updatedBy     string
 	updatedAt     int64
+	// vals, if set, are the column values of fields, computed ahead.
+	vals    []any
+	valsErr error
 }
 
 // merger applies changes inside one transaction.
@@ -69,13 +75,183 @@ type merger struct {
 	tx    *sql.Tx
 	now   int64
 	stmts map[string]*sql.Stmt
+	// present remembers the records exists found in this transaction: a
+	// batch of visits refers to the same few people again and again, and
+	// the merge never deletes a record or moves it to another village.
+	present map[string]bool
+	// absent holds the records prefetch found missing and no change has
+	// saved since: load needs no query for them.
+	absent map[string]bool
+	// ahead delivers, in batch order, what prepareAhead computed for the
+	// changes in aheadOf; stop ends that work early.
+	ahead   chan *prepared
+	aheadOf map[*syncproto.Change]bool
+	stop    atomic.Bool
+}
+
+// prepared is the CPU work a change that creates a record needs before it
+// touches the database: validation, and the column values when the new row
+// holds exactly the change's fields. It depends only on the change, so it
+// runs on another core while earlier changes are written.
+type prepared struct {
+	c       *syncproto.Change
+	valid   error // records.Validate(kind, fields, true)
+	vals    []any // nil for applications, whose new row also gets a status
+	valsErr error
+}
+
+// minAhead is the batch size from which preparing ahead pays for its
+// goroutine.
+const minAhead = 64
+
+// prepareAhead starts preparing the upserts of changes whose record
+// prefetch found missing. Each such change must then be fetched with
+// prepared, in batch order, and close stops the work.
+func (m *merger) prepareAhead(changes []syncproto.Change) {
+	var list []*syncproto.Change
+	for i := range changes {
+		c := &changes[i]
+		if records.Op(c.Op) == records.OpUpsert && m.absent[recordKey(records.Kind(c.Kind), c.ID)] {
+			list = append(list, c)
+		}
+	}
+	if len(list) < minAhead {
+		return
+	}
+	m.ahead = make(chan *prepared, len(list)) // never blocks the worker
+	m.aheadOf = make(map[*syncproto.Change]bool, len(list))
+	for _, c := range list {
+		m.aheadOf[c] = true
+	}
+	go func() {
+		for _, c := range list {
+			if m.stop.Load() {
+				return
+			}
+			kind, fields := records.Kind(c.Kind), records.Fields(c.Fields)
+			p := &prepared{c: c, valid: records.Validate(kind, fields, true)}
+			if p.valid == nil && kind != records.Application {
+				p.vals, p.valsErr = records.SchemaOf(kind).SQLValues(fields)
+			}
+			m.ahead <- p
+		}
+	}()
+}
+
+// prepared returns what prepareAhead computed for c, or nil.
+func (m *merger) prepared(c *syncproto.Change) *prepared {
+	if !m.aheadOf[c] {
+		return nil
+	}
+	p := <-m.ahead
+	if p.c != c {
+		// Fetched out of order: trust none of it.
+		m.aheadOf = nil
+		return nil
+	}
+	return p
 }
 
 func newMerger(tx *sql.Tx, now int64) *merger {
-	return &merger{tx: tx, now: now, stmts: map[string]*sql.Stmt{}}
+	return &merger{tx: tx, now: now, stmts: map[string]*sql.Stmt{}, present: map[string]bool{}, absent: map[string]bool{}}
 }
 
+func recordKey(kind records.Kind, id string) string { return string(kind) + "\x00" + id }
+
+// prefetch asks, in one query per kind, which of the records the changes
+// name, and of the people they refer to, the county holds already, so that
+// merging a batch of new visits looks up neither each visit nor each
+// person.
+func (m *merger) prefetch(changes []syncproto.Change) error {
+	ids := map[records.Kind][]string{}
+	refs := map[records.Kind][]string{}
+	for i := range changes {
+		c := &changes[i]
+		k := records.Kind(c.Kind)
+		if records.SchemaOf(k) == nil {
+			continue
+		}
+		ids[k] = append(ids[k], c.ID)
+		if ref, refKind := reference(k); ref != "" {
+			if id := records.TextValue(c.Fields, ref); id != "" {
+				refs[refKind] = append(refs[refKind], id)
+			}
+		}
+	}
+	for k, list := range ids {
+		found, err := m.villages(k, list)
+		if err != nil {
+			return err
+		}
+		for _, id := range list {
+			if _, ok := found[id]; !ok {
+				m.absent[recordKey(k, id)] = true
+			}
+		}
+	}
+	for k, list := range refs {
+		if _, err := m.villages(k, list); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// villages returns the village of each of the records ids of kind that the
+// county holds, and remembers them as present.
+func (m *merger) villages(k records.Kind, ids []string) (map[string]string, error) {
+	j, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := m.tx.Query(`SELECT id, village FROM `+records.SchemaOf(k).Table+` WHERE id IN (SELECT value FROM json_each(?))`, string(j))
+	if err != nil {
+		return nil, fmt.Errorf("prefetch %s: %w", k, err)
+	}
+	defer rows.Close()
+	found := map[string]string{}
+	for rows.Next() {
+		var id, village string
+		if err := rows.Scan(&id, &village); err != nil {
+			return nil, fmt.Errorf("prefetch %s: %w", k, err)
+		}
+		found[id] = village
+		m.present[recordKey(k, id)+"\x00"+village] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("prefetch %s: %w", k, err)
+	}
+	return found, nil
+}
+
+// sqlOf holds the statements of each kind's table, built once.
+type sqlOf struct{ load, save, exists string }
+
+var kindSQL = func() map[records.Kind]sqlOf {
+	out := map[records.Kind]sqlOf{}
+	for _, k := range records.Kinds {
+		s := records.SchemaOf(k)
+		all := append(append([]string{"id", "village"}, s.Columns()...),
+			"versions", "origins", "rev", "synced_station", "created_by", "created_at", "created_origin", "updated_by", "updated_at", "received_at")
+		set := make([]string, 0, len(all))
+		for _, c := range all[2:] {
+			if c == "created_by" || c == "created_at" || c == "created_origin" {
+				continue
+			}
+			set = append(set, c+" = excluded."+c)
+		}
+		out[k] = sqlOf{
+			load: "SELECT " + rowHead + strings.Join(s.Columns(), ", ") + rowTail + " FROM " + s.Table + " WHERE id = ?",
+			save: "INSERT INTO " + s.Table + " (" + strings.Join(all, ", ") + ") VALUES (" + placeholders(len(all)) +
+				") ON CONFLICT(id) DO UPDATE SET " + strings.Join(set, ", "),
+			exists: "SELECT count(*) FROM " + s.Table + " WHERE id = ? AND village = ?",
+		}
+	}
+	return out
+}()
+
 func (m *merger) close() {
+	m.stop.Store(true)
 	for _, s := range m.stmts {
 		s.Close()
 	}
@@ -97,7 +273,10 @@ const rowHead = "id, village, "
 const rowTail = ", versions, origins, rev, synced_station, created_by, created_at, created_origin, updated_by, updated_at"
 
 func (m *merger) load(s *records.Schema, id string) (*row, error) {
-	st, err := m.stmt("SELECT " + rowHead + strings.Join(s.Columns(), ", ") + rowTail + " FROM " + s.Table + " WHERE id = ?")
+	if m.absent[recordKey(s.Kind, id)] {
+		return newRow(s, id), nil
+	}
+	st, err := m.stmt(kindSQL[s.Kind].load)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +287,7 @@ func (m *merger) load(s *records.Schema, id string) (*row, error) {
 	dest = append(dest, &versions, &origins, &r.rev, &r.synced, &r.createdBy, &r.createdAt, &r.createdOrigin, &r.updatedBy, &r.updatedAt)
 	switch err := st.QueryRow(id).Scan(dest...); {
 	case errors.Is(err, sql.ErrNoRows):
-		return &row{id: id, fields: records.Fields{}, versions: map[string]uint64{}, origins: map[string]string{}}, nil
+		return newRow(s, id), nil
 	case err != nil:
 		return nil, fmt.Errorf("load %s %s: %w", s.Kind, id, err)
 	}
@@ -123,34 +302,34 @@ func (m *merger) load(s *records.Schema, id string) (*row, error) {
 	return r, nil
 }
 
+// newRow is a record the county does not hold yet, with room for every
+// field.
+func newRow(s *records.Schema, id string) *row {
+	n := len(s.Fields)
+	return &row{id: id, fields: make(records.Fields, n), versions: make(map[string]uint64, n), origins: make(map[string]string, n)}
+}
+
 func (m *merger) save(s *records.Schema, r *row) error {
-	cols := s.Columns()
-	all := append(append([]string{"id", "village"}, cols...),
-		"versions", "origins", "rev", "synced_station", "created_by", "created_at", "created_origin", "updated_by", "updated_at", "received_at")
-	set := make([]string, 0, len(all))
-	for _, c := range all[2:] {
-		if c == "created_by" || c == "created_at" || c == "created_origin" {
-			continue
-		}
-		set = append(set, c+" = excluded."+c)
-	}
-	q := "INSERT INTO " + s.Table + " (" + strings.Join(all, ", ") + ") VALUES (" + placeholders(len(all)) +
-		") ON CONFLICT(id) DO UPDATE SET " + strings.Join(set, ", ")
-	st, err := m.stmt(q)
+	st, err := m.stmt(kindSQL[s.Kind].save)
 	if err != nil {
 		return err
 	}
-	vals, err := s.SQLValues(r.fields)
+	vals, err := r.vals, r.valsErr
+	if vals == nil && err == nil {
+		vals, err = s.SQLValues(r.fields)
+	}
 	if err != nil {
 		return err
 	}
-	versions, _ := json.Marshal(r.versions)
-	origins, _ := json.Marshal(r.origins)
-	args := append([]any{r.id, r.village}, vals...)
-	args = append(args, string(versions), string(origins), r.rev, r.synced, r.createdBy, r.createdAt, r.createdOrigin, r.updatedBy, r.updatedAt, m.now)
+	args := make([]any, 0, len(vals)+12)
+	args = append(args, r.id, r.village)
+	args = append(args, vals...)
+	args = append(args, versionsJSON(r.versions), originsJSON(r.origins), r.rev, r.synced, r.createdBy, r.createdAt, r.createdOrigin, r.updatedBy, r.updatedAt, m.now)
 	if _, err := st.Exec(args...); err != nil {
 		return fmt.Errorf("save %s %s: %w", s.Kind, r.id, err)
 	}
+	delete(m.absent, recordKey(s.Kind, r.id))
+	m.present[recordKey(s.Kind, r.id)+"\x00"+r.village] = true
 	return nil
 }
 
@@ -167,14 +346,20 @@ func (m *merger) touchFeed(village string, kind records.Kind, id, skip string) e
 }
 
 func (m *merger) exists(kind records.Kind, id, village string) (bool, error) {
-	s := records.SchemaOf(kind)
-	st, err := m.stmt("SELECT count(*) FROM " + s.Table + " WHERE id = ? AND village = ?")
+	key := recordKey(kind, id) + "\x00" + village
+	if m.present[key] {
+		return true, nil
+	}
+	st, err := m.stmt(kindSQL[kind].exists)
 	if err != nil {
 		return false, err
 	}
 	var n int
 	if err := st.QueryRow(id, village).Scan(&n); err != nil {
 		return false, err
+	}
+	if n > 0 {
+		m.present[key] = true
 	}
 	return n > 0, nil
 }
@@ -208,11 +393,16 @@ func (m *merger) apply(c *change) (outcome, error) {
 
 	switch {
 	case c.op == records.OpUpsert:
+		created := !r.exists
 		o, ok, err := m.upsert(s, r, c)
 		if err != nil || !ok {
 			return o, err
 		}
 		clean = clean && o.clean
+		if created && c.pre != nil && c.pre.vals != nil {
+			// A new row holds exactly the change's fields.
+			r.vals, r.valsErr = c.pre.vals, c.pre.valsErr
+		}
 	case records.IsIntent(c.op):
 		if c.kind != records.Application {
 			return reject(syncproto.CodeInvalidChange, "只有救助申请可以提交、撤回或审核"), nil
@@ -273,7 +463,13 @@ func (m *merger) upsert(s *records.Schema, r *row, c *change) (outcome, bool, er
 			return reject(syncproto.CodeOwnership, fmt.Sprintf("「%s」由村站维护，县里不能修改", f.Label)), false, nil
 		}
 	}
-	if err := records.Validate(c.kind, c.fields, !r.exists); err != nil {
+	var invalid error
+	if !r.exists && c.pre != nil {
+		invalid = c.pre.valid
+	} else {
+		invalid = records.Validate(c.kind, c.fields, !r.exists)
+	}
+	if err := invalid; err != nil {
 		var fe *records.FieldError
 		if errors.As(err, &fe) {
 			return reject(syncproto.CodeInvalidChange, fe.Message), false, nil
@@ -381,4 +577,50 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// versionsJSON encodes a field→HLC map as json.Marshal would (keys
+// sorted), without reflection: it runs once per merged record.
+func versionsJSON(m map[string]uint64) string {
+	b := make([]byte, 0, 32*len(m)+2)
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, m[k], 10)
+	}
+	return string(append(b, '}'))
+}
+
+// originsJSON encodes a field→origin map as json.Marshal would.
+func originsJSON(m map[string]string) string {
+	b := make([]byte, 0, 48*len(m)+2)
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return string(append(b, '}'))
+}
+
+// appendJSONString appends s as a JSON string, byte for byte as
+// json.Marshal writes it: plain ASCII directly, anything else through
+// encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,6 +354,12 @@ func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch)
 		}
 		m := newMerger(tx, now.UnixMilli())
 		defer m.close()
+		if i, _ := slices.BinarySearchFunc(b.Changes, hwm+1, func(c syncproto.Change, seq uint64) int { return cmp.Compare(c.Seq, seq) }); i < len(b.Changes) {
+			if err := m.prefetch(b.Changes[i:]); err != nil {
+				return err
+			}
+			m.prepareAhead(b.Changes[i:])
+		}
 		limit := hlc.FromTime(now.Add(MaxFuture))
 		for i := range b.Changes {
 			c := &b.Changes[i]
@@ -364,6 +372,7 @@ func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch)
 				continue
 			}
 			mc := fromWire(st, b.Epoch, c)
+			mc.pre = m.prepared(c)
 			if mc.hlc > limit {
 				mc.hlc, mc.clamped = s.clock.Now(), true
 				res.ClockAhead = true
