@@ -108,7 +108,7 @@ func queryRecords(ctx context.Context, q querier, kind records.Kind, where strin
 		return nil, fmt.Errorf("unknown kind %q", kind)
 	}
 	rows, err := q.QueryContext(ctx, "SELECT id, village, "+strings.Join(s.Columns(), ", ")+
-		", versions, rev, created_by, created_at, updated_by, updated_at FROM "+s.Table+" WHERE "+where+" ORDER BY id", args...)
+		", versions, base_hlc, rev, created_by, created_at, updated_by, updated_at FROM "+s.Table+" WHERE "+where+" ORDER BY id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", s.Table, err)
 	}
@@ -117,8 +117,9 @@ func queryRecords(ctx context.Context, q querier, kind records.Kind, where strin
 		r := syncproto.Record{Kind: string(kind)}
 		targets := s.ScanTargets()
 		var versions string
+		var base int64
 		dest := append([]any{&r.ID, &r.Village}, targets...)
-		dest = append(dest, &versions, &r.Rev, &r.CreatedBy, &r.CreatedAt, &r.UpdatedBy, &r.UpdatedAt)
+		dest = append(dest, &versions, &base, &r.Rev, &r.CreatedBy, &r.CreatedAt, &r.UpdatedBy, &r.UpdatedAt)
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("query %s: %w", s.Table, err)
@@ -128,6 +129,7 @@ func queryRecords(ctx context.Context, q querier, kind records.Kind, where strin
 			rows.Close()
 			return nil, fmt.Errorf("query %s versions: %w", s.Table, err)
 		}
+		expandVersions(r.Fields, r.Versions, uint64(base))
 		out = append(out, r)
 	}
 	rows.Close()

@@ -58,6 +58,7 @@ type row struct {
 	fields        records.Fields
 	versions      map[string]uint64
 	origins       map[string]string
+	base          uint64 // the version of every field without its own
 	rev           int64
 	synced        string
 	createdBy     string
@@ -232,10 +233,10 @@ var kindSQL = func() map[records.Kind]sqlOf {
 	for _, k := range records.Kinds {
 		s := records.SchemaOf(k)
 		all := append(append([]string{"id", "village"}, s.Columns()...),
-			"versions", "origins", "rev", "synced_station", "created_by", "created_at", "created_origin", "updated_by", "updated_at", "received_at")
+			"versions", "origins", "base_hlc", "rev", "synced_station", "created_by", "created_at", "created_origin", "updated_by", "updated_at", "received_at")
 		set := make([]string, 0, len(all))
 		for _, c := range all[2:] {
-			if c == "created_by" || c == "created_at" || c == "created_origin" {
+			if c == "created_by" || c == "created_at" || c == "created_origin" || c == "base_hlc" {
 				continue
 			}
 			set = append(set, c+" = excluded."+c)
@@ -270,7 +271,7 @@ func (m *merger) stmt(q string) (*sql.Stmt, error) {
 }
 
 const rowHead = "id, village, "
-const rowTail = ", versions, origins, rev, synced_station, created_by, created_at, created_origin, updated_by, updated_at"
+const rowTail = ", versions, origins, base_hlc, rev, synced_station, created_by, created_at, created_origin, updated_by, updated_at"
 
 func (m *merger) load(s *records.Schema, id string) (*row, error) {
 	if m.absent[recordKey(s.Kind, id)] {
@@ -284,7 +285,8 @@ func (m *merger) load(s *records.Schema, id string) (*row, error) {
 	targets := s.ScanTargets()
 	var versions, origins string
 	dest := append([]any{&r.id, &r.village}, targets...)
-	dest = append(dest, &versions, &origins, &r.rev, &r.synced, &r.createdBy, &r.createdAt, &r.createdOrigin, &r.updatedBy, &r.updatedAt)
+	var base int64
+	dest = append(dest, &versions, &origins, &base, &r.rev, &r.synced, &r.createdBy, &r.createdAt, &r.createdOrigin, &r.updatedBy, &r.updatedAt)
 	switch err := st.QueryRow(id).Scan(dest...); {
 	case errors.Is(err, sql.ErrNoRows):
 		return newRow(s, id), nil
@@ -299,7 +301,26 @@ func (m *merger) load(s *records.Schema, id string) (*row, error) {
 	if err := json.Unmarshal([]byte(origins), &r.origins); err != nil {
 		return nil, fmt.Errorf("load %s %s origins: %w", s.Kind, id, err)
 	}
+	r.base = uint64(base)
+	expandVersions(r.fields, r.versions, r.base)
+	for name := range r.versions {
+		if _, ok := r.origins[name]; !ok {
+			r.origins[name] = r.createdOrigin
+		}
+	}
 	return r, nil
+}
+
+// expandVersions gives every field that has a value and no version of its
+// own the record's base version. The stores keep only the versions that
+// differ from the base: a new record's fields all share one, and writing
+// it out per field doubled the size of every row.
+func expandVersions(fields records.Fields, versions map[string]uint64, base uint64) {
+	for name, v := range fields {
+		if _, ok := versions[name]; !ok && len(v) > 0 && string(v) != "null" {
+			versions[name] = base
+		}
+	}
 }
 
 // newRow is a record the county does not hold yet, with room for every
@@ -324,7 +345,7 @@ func (m *merger) save(s *records.Schema, r *row) error {
 	args := make([]any, 0, len(vals)+12)
 	args = append(args, r.id, r.village)
 	args = append(args, vals...)
-	args = append(args, versionsJSON(r.versions), originsJSON(r.origins), r.rev, r.synced, r.createdBy, r.createdAt, r.createdOrigin, r.updatedBy, r.updatedAt, m.now)
+	args = append(args, versionsJSON(r.versions, r.base), originsJSON(r.origins, r.createdOrigin), int64(r.base), r.rev, r.synced, r.createdBy, r.createdAt, r.createdOrigin, r.updatedBy, r.updatedAt, m.now)
 	if _, err := st.Exec(args...); err != nil {
 		return fmt.Errorf("save %s %s: %w", s.Kind, r.id, err)
 	}
@@ -385,7 +406,7 @@ func (m *merger) apply(c *change) (outcome, error) {
 	}
 	if !r.exists {
 		r.village = c.village
-		r.createdBy, r.createdAt, r.createdOrigin = c.by, c.at, c.origin
+		r.createdBy, r.createdAt, r.createdOrigin, r.base = c.by, c.at, c.origin, uint64(c.hlc)
 	}
 	station := c.origin != CountyOrigin
 	viewOK := (!r.exists && c.rev == 0) || (r.exists && (c.rev == r.rev || (station && r.synced == c.origin)))
@@ -579,13 +600,16 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// versionsJSON encodes a field→HLC map as json.Marshal would (keys
-// sorted), without reflection: it runs once per merged record.
-func versionsJSON(m map[string]uint64) string {
+// versionsJSON encodes the versions that differ from base, as json.Marshal
+// would (keys sorted), without reflection: it runs once per merged record.
+func versionsJSON(m map[string]uint64, base uint64) string {
 	b := make([]byte, 0, 32*len(m)+2)
 	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
-		if i > 0 {
+	for _, k := range sortedKeys(m) {
+		if m[k] == base {
+			continue
+		}
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		b = appendJSONString(b, k)
@@ -595,12 +619,16 @@ func versionsJSON(m map[string]uint64) string {
 	return string(append(b, '}'))
 }
 
-// originsJSON encodes a field→origin map as json.Marshal would.
-func originsJSON(m map[string]string) string {
+// originsJSON encodes the origins that differ from def, as json.Marshal
+// would.
+func originsJSON(m map[string]string, def string) string {
 	b := make([]byte, 0, 48*len(m)+2)
 	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
-		if i > 0 {
+	for _, k := range sortedKeys(m) {
+		if m[k] == def {
+			continue
+		}
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		b = appendJSONString(b, k)

@@ -76,12 +76,15 @@ CREATE INDEX feed_village ON feed(village, seq);
 
 -- Record tables: columns after the common head are the fields of
 -- internal/records, in order. versions/origins map each field to the HLC
--- and the origin (station id or "county") of its current value.
+-- and the origin (station id or "county") of its current value, listing
+-- only those that differ from base_hlc (the creating change's HLC) and
+-- created_origin: most records are never edited, and spelling out every
+-- field's version doubled the size of each row.
 CREATE TABLE persons (
   id TEXT PRIMARY KEY, village TEXT NOT NULL,
   name TEXT, id_number TEXT, categories TEXT, phone TEXT, address TEXT, guardian TEXT,
   family_away TEXT, health TEXT, status TEXT, exit_reason TEXT,
-  versions TEXT NOT NULL, origins TEXT NOT NULL, rev INTEGER NOT NULL,
+  versions TEXT NOT NULL, origins TEXT NOT NULL, base_hlc INTEGER NOT NULL, rev INTEGER NOT NULL,
   synced_station TEXT NOT NULL DEFAULT '',
   created_by TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, created_origin TEXT NOT NULL,
   updated_by TEXT NOT NULL DEFAULT '', updated_at INTEGER NOT NULL, received_at INTEGER NOT NULL
@@ -94,7 +97,7 @@ CREATE TABLE visits (
   id TEXT PRIMARY KEY, village TEXT NOT NULL,
   person_id TEXT, visited_on TEXT, visitors TEXT, method TEXT, situation TEXT, needs TEXT,
   risk TEXT, measures TEXT, next_due TEXT, photos TEXT,
-  versions TEXT NOT NULL, origins TEXT NOT NULL, rev INTEGER NOT NULL,
+  versions TEXT NOT NULL, origins TEXT NOT NULL, base_hlc INTEGER NOT NULL, rev INTEGER NOT NULL,
   synced_station TEXT NOT NULL DEFAULT '',
   created_by TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, created_origin TEXT NOT NULL,
   updated_by TEXT NOT NULL DEFAULT '', updated_at INTEGER NOT NULL, received_at INTEGER NOT NULL
@@ -107,7 +110,7 @@ CREATE TABLE applications (
   applicant_id TEXT, type TEXT, members TEXT, household_income_fen INTEGER, reason TEXT,
   amount_requested_fen INTEGER, documents TEXT, status TEXT, reviewer_comment TEXT,
   approved_amount_fen INTEGER, approved_from TEXT,
-  versions TEXT NOT NULL, origins TEXT NOT NULL, rev INTEGER NOT NULL,
+  versions TEXT NOT NULL, origins TEXT NOT NULL, base_hlc INTEGER NOT NULL, rev INTEGER NOT NULL,
   synced_station TEXT NOT NULL DEFAULT '',
   created_by TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, created_origin TEXT NOT NULL,
   updated_by TEXT NOT NULL DEFAULT '', updated_at INTEGER NOT NULL, received_at INTEGER NOT NULL
@@ -119,7 +122,7 @@ CREATE TABLE disclosures (
   id TEXT PRIMARY KEY, village TEXT NOT NULL,
   category TEXT, title TEXT, body TEXT, attachments TEXT, publish_from TEXT, publish_until TEXT,
   reviewer TEXT, status TEXT,
-  versions TEXT NOT NULL, origins TEXT NOT NULL, rev INTEGER NOT NULL,
+  versions TEXT NOT NULL, origins TEXT NOT NULL, base_hlc INTEGER NOT NULL, rev INTEGER NOT NULL,
   synced_station TEXT NOT NULL DEFAULT '',
   created_by TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, created_origin TEXT NOT NULL,
   updated_by TEXT NOT NULL DEFAULT '', updated_at INTEGER NOT NULL, received_at INTEGER NOT NULL
