@@ -219,6 +219,24 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if err != nil {
 			return cli.Fail(stderr, err)
 		}
+		if records.Kind(*kind) == records.Application {
+			// An application is followed by its status history: who
+			// submitted, accepted, approved it, where and when.
+			type withHistory struct {
+				agent.Local
+				History []syncproto.HistoryEntry
+			}
+			out := make([]withHistory, len(list))
+			for i := range list {
+				h, err := a.Store.History(ctx, list[i].ID)
+				if err != nil {
+					return cli.Fail(stderr, err)
+				}
+				out[i] = withHistory{list[i], h}
+			}
+			cli.PrintJSON(stdout, out)
+			return 0
+		}
 		cli.PrintJSON(stdout, list)
 		return 0
 	case "demo":

@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"stationsync/internal/linkem"
+	"stationsync/internal/records"
+)
+
+// agentLink is the link between station and county in the kill loop: the
+// responses crawl down, so the time between the county's commit and the
+// station's ack is long and many kills land in it.
+var agentLink = linkem.Options{Latency: 15 * time.Millisecond, UpBytesPerSec: 64000, DownBytesPerSec: 4000}
+
+// TestAgentKilledBetweenPushAndAck adds records at a station, starts
+// `station-agent run` and SIGKILLs it at a random moment, many times over.
+// Some kills land after the county committed a batch and before the station
+// deleted the batch from its outbox; the county must then answer the resent
+// batch as duplicates. At the end every record the station saved is at the
+// county exactly once, as saved.
+func TestAgentKilledBetweenPushAndAck(t *testing.T) {
+	cycles := 60
+	if testing.Short() {
+		cycles = 5
+	}
+	seed := seedFor(t)
+	c := newCounty(t)
+	c.start()
+	px, err := linkem.New(c.addr, agentLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+
+	const village = "340123101201"
+	s := newStation(t, village)
+	s.enroll(px.URL(), c.code(village))
+	o := newOracle()
+	w := newWorkload(t, seed, village)
+	by := "王村干部"
+
+	var kills struct{ beforeCommit, window, afterAck int }
+	var concurrentAdds int
+	for cycle := 0; cycle < cycles; cycle++ {
+		// What the cadre entered since the last round: a person, a visit,
+		// now and then an edit, an application or its submission.
+		p, pf := w.person()
+		pid := s.add(records.Person, "", by, pf)
+		o.created(records.Person, pid, village, by, pf)
+		w.persons = append(w.persons, pid)
+		w.pmap[pid] = p
+		vf := w.visit(w.somePerson())
+		vid := s.add(records.Visit, "", by, vf)
+		o.created(records.Visit, vid, village, by, vf)
+		if cycle%3 == 1 {
+			id, ef := w.somePerson(), w.edit()
+			s.add(records.Person, id, by, ef)
+			o.edited(id, ef)
+		}
+		if cycle%4 == 2 {
+			af := w.application(w.somePerson())
+			aid := s.add(records.Application, "", by, af)
+			o.created(records.Application, aid, village, by, af)
+			w.drafts = append(w.drafts, aid)
+		}
+		if cycle%4 == 3 && len(w.drafts) > 0 {
+			aid := w.drafts[0]
+			w.drafts = w.drafts[1:]
+			s.cli(nil, "intent", "--app", aid, "--op", "submit", "--by", by)
+			o.intent(aid, records.OpSubmit, records.StatusSubmitted)
+		}
+
+		before := readOutboxState(t, s, false, c, true)
+		stats0 := px.Stats()
+		agent := startProc(t, s.log, bin.agent, "run", "--interval", "200ms", "--data", s.data)
+		// Every other round the cadre also saves a visit while the service
+		// is syncing: the command line beside the running service. Its id
+		// joins the oracle once the add has returned.
+		var side chan addResult
+		var sideFields records.Fields
+		if cycle%2 == 0 {
+			side = make(chan addResult, 1)
+			sideFields = w.visit(w.somePerson())
+			go func(f records.Fields) { side <- addCLI(s.data, records.Visit, by, f) }(sideFields)
+		}
+		delay := time.Duration(w.rng.Int64N(int64(300*time.Millisecond) + 1))
+		time.Sleep(delay)
+		agent.kill()
+		if side != nil {
+			r := <-side
+			if r.err != nil {
+				t.Fatalf("add beside the service: %v", r.err)
+			}
+			o.created(records.Visit, r.id, village, by, sideFields)
+			concurrentAdds++
+		}
+		if testing.Verbose() {
+			st := px.Stats()
+			t.Logf("cycle %2d: link up %d bytes, down %d bytes", cycle, st.UpBytes-stats0.UpBytes, st.DownBytes-stats0.DownBytes)
+		}
+		switch classify(t, s, c, cycle, delay, before) {
+		case killBeforeCommit:
+			kills.beforeCommit++
+		case killInWindow:
+			kills.window++
+		default:
+			kills.afterAck++
+		}
+	}
+	t.Logf("%d cycles, %d kills: %d before the county committed, %d after the county committed and before the station saved the ack, %d after the ack; %d adds ran beside the service",
+		cycles, cycles, kills.beforeCommit, kills.window, kills.afterAck, concurrentAdds)
+
+	// The link heals; the station syncs to completion.
+	px.Set(linkem.Options{})
+	s.syncUntilDone(5)
+	checkStationDone(t, s)
+	checkCountyClean(t, c)
+	tl := verifyCounty(t, c, o, records.Person, records.Visit, records.Application)
+	verifyStation(t, s, o)
+	c.stop()
+	checkServerLog(t, c)
+	integrityCheck(t, s.dbPath())
+	integrityCheck(t, c.dbPath())
+	t.Logf("RESULT agent-kill: cycles=%d kills_in_window=%d records=%d lost=%d duplicated=%d extra=%d mismatched=%d",
+		cycles, kills.window, tl.records, tl.lost, tl.duplicated, tl.extra, tl.mismatched)
+	if cycles >= 50 && kills.window == 0 {
+		t.Errorf("no kill landed between the county's commit and the station's ack in %d cycles: the test did not exercise its scenario", cycles)
+	}
+}
+
+type killPoint int
+
+const (
+	killBeforeCommit killPoint = iota // the county committed nothing of this run
+	killInWindow                      // the county committed, the station never saved the ack
+	killAfterAck                      // every change the county committed is acknowledged
+)
+
+// classify reads both databases after a kill and says where it landed. A
+// kill is in the window when the county's high-water mark moved during the
+// run and the station still holds a change at or below it.
+func classify(t *testing.T, s *station, c *county, cycle int, delay time.Duration, before outboxState) killPoint {
+	t.Helper()
+	st := readOutboxState(t, s, false, c, true)
+	kp, where := killAfterAck, "after ack"
+	switch {
+	case st.hwm == before.hwm && st.pending > 0:
+		kp, where = killBeforeCommit, "before commit"
+	case st.inWindow():
+		kp, where = killInWindow, "IN WINDOW (committed, not acked)"
+	}
+	if testing.Verbose() {
+		t.Logf("cycle %2d: kill after %3dms: %s (station pending %d from seq %d, county hwm %d → %d)", cycle, delay.Milliseconds(), where, st.pending, st.minSeq, before.hwm, st.hwm)
+	}
+	return kp
+}
+
+type addResult struct {
+	id  string
+	err error
+}
+
+// addCLI runs `station-agent add` from a goroutine (no *testing.T).
+func addCLI(data string, kind records.Kind, by string, f records.Fields) addResult {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return addResult{err: err}
+	}
+	cmd := exec.Command(bin.agent, "add", "--kind", string(kind), "--by", by, "--data", data)
+	cmd.Stdin = bytes.NewReader(body)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = os.Environ()
+	dieWithTest(cmd)
+	if err := cmd.Run(); err != nil {
+		return addResult{err: &cliError{err: err, stderr: errb.String()}}
+	}
+	return addResult{id: strings.TrimSpace(out.String())}
+}
+
+type cliError struct {
+	err    error
+	stderr string
+}
+
+func (e *cliError) Error() string { return e.err.Error() + ": " + e.stderr }
+
+// verifyStation checks that the station itself still holds every record
+// the oracle knows, as saved, and nothing else.
+func verifyStation(t *testing.T, s *station, o *oracle) {
+	t.Helper()
+	for _, kind := range []records.Kind{records.Person, records.Visit, records.Application} {
+		got := s.list(kind)
+		n := 0
+		for _, r := range got {
+			w := o.recs[r.ID]
+			if w == nil || w.kind != kind || w.village != s.village {
+				t.Errorf("station %s holds %s %s the oracle does not know", s.id, kind, r.ID)
+				continue
+			}
+			n++
+			if msg := compareFields(w, r.Fields); msg != "" {
+				t.Errorf("station %s %s %s: %s", s.id, kind, r.ID, msg)
+			}
+		}
+		want := 0
+		for _, w := range o.recs {
+			if w.kind == kind && w.village == s.village {
+				want++
+			}
+		}
+		if n != want {
+			t.Errorf("station %s holds %d %s records, the oracle %d", s.id, n, kind, want)
+		}
+	}
+}

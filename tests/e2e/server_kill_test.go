@@ -1,0 +1,249 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"stationsync/agent"
+	"stationsync/internal/linkem"
+	"stationsync/internal/records"
+)
+
+// serverLink is a slow station link: a batch of a thousand visits (about
+// 75 KB compressed) takes some three seconds to go up and its answer crawls
+// back, so kills of the county land mid-upload or between its commit and
+// the answer reaching the station.
+var serverLink = linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 24_000, DownBytesPerSec: 3_000}
+
+// TestServerKilledMidPush SIGKILLs the county server again and again while
+// a station with a large backlog pushes over a slow link, restarting it on
+// the same data directory and port each time. At the end every record the
+// station saved is at the county exactly once, as saved.
+func TestServerKilledMidPush(t *testing.T) {
+	cycles, nPersons, nVisits, perCycle := 12, 100, 3000, 250
+	if testing.Short() {
+		cycles, nPersons, nVisits, perCycle = 4, 20, 600, 50
+	}
+	seed := seedFor(t)
+	c := newCounty(t)
+	c.start()
+	px, err := linkem.New(c.addr, serverLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+
+	const village = "340123102203"
+	s := newStation(t, village)
+	s.enroll(px.URL(), c.code(village))
+	o := newOracle()
+	w := newWorkload(t, seed, village)
+
+	// The backlog: weeks of visits recorded offline, saved through the
+	// station's own store (in this process) before any sync process starts;
+	// the oracle keeps the id each save returned.
+	start := time.Now()
+	ctx := context.Background()
+	a, err := agent.Open(ctx, agent.Config{DataDir: s.data, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := "李协理员"
+	saveVisits := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			vf := w.visit(w.somePerson())
+			id, err := a.Store.Save(ctx, records.Visit, "", vf, by)
+			if err != nil {
+				t.Fatalf("save visit: %v", err)
+			}
+			o.created(records.Visit, id, village, by, vf)
+		}
+	}
+	for i := 0; i < nPersons; i++ {
+		p, pf := w.person()
+		id, err := a.Store.Save(ctx, records.Person, "", pf, by)
+		if err != nil {
+			t.Fatalf("save person: %v", err)
+		}
+		o.created(records.Person, id, village, by, pf)
+		w.persons = append(w.persons, id)
+		w.pmap[id] = p
+	}
+	saveVisits(nVisits)
+	t.Logf("backlog: %d persons and %d visits saved in %s", nPersons, nVisits, time.Since(start).Round(time.Millisecond))
+
+	// The station pushes, one `station-agent sync` after another, while
+	// the cadre keeps recording a few visits a round, so that it is still
+	// pushing when the last kill comes.
+	push := startPusher(t, s)
+	var midPush, window, aimed int
+	var prevHWM uint64
+	stats0 := px.Stats()
+	for cycle := 0; cycle < cycles; cycle++ {
+		saveVisits(perCycle)
+		// Odd cycles aim: the county dies the moment it has committed a
+		// batch, while its answer is still on the way. Even cycles kill at
+		// a random moment.
+		up := 200*time.Millisecond + time.Duration(w.rng.Int64N(int64(2400*time.Millisecond)))
+		how := "random"
+		if cycle%2 == 1 {
+			how = "aimed"
+			if waitCommit(t, c, s.id, 5*time.Second) {
+				aimed++
+			}
+		} else {
+			time.Sleep(up)
+		}
+		c.kill()
+		// An answer that did arrive gets a moment to be saved, so that only
+		// answers the kill really lost count below.
+		time.Sleep(100 * time.Millisecond)
+		st := readOutboxState(t, s, false, c, false)
+		where := "idle"
+		if st.pending > 0 {
+			midPush++
+			where = "mid-push"
+			// In the window: the county committed during this cycle, and
+			// the station never saw the answer.
+			if st.inWindow() && st.hwm > prevHWM {
+				window++
+				where = "mid-push, IN WINDOW (committed, answer lost)"
+			}
+		}
+		prevHWM = st.hwm
+		if testing.Verbose() {
+			ps := px.Stats()
+			t.Logf("cycle %2d: county killed (%s): %s (station pending %d from seq %d, county hwm %d; link so far up %d KB, down %d KB)",
+				cycle, how, where, st.pending, st.minSeq, st.hwm, (ps.UpBytes-stats0.UpBytes)>>10, (ps.DownBytes-stats0.DownBytes)>>10)
+		}
+		time.Sleep(time.Duration(w.rng.IntN(200)) * time.Millisecond)
+		c.start()
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d server kills (%d aimed at a commit): %d while the station had changes queued, %d after the county committed a batch whose answer never arrived",
+		cycles, aimed, midPush, window)
+	if !testing.Short() && window == 0 {
+		t.Errorf("no kill landed between the county's commit and its answer reaching the station: the test did not exercise its scenario")
+	}
+
+	// The link heals; the pusher stops, and sync runs to completion.
+	px.Set(linkem.Options{})
+	push.halt()
+	t.Logf("station-agent sync ran %d times during the kills, %d completed", push.runs, push.ok)
+	s.syncUntilDone(3)
+	checkStationDone(t, s)
+	checkCountyClean(t, c)
+	tl := verifyCounty(t, c, o, records.Person, records.Visit)
+	c.stop()
+	checkServerLog(t, c)
+	integrityCheck(t, s.dbPath())
+	integrityCheck(t, c.dbPath())
+	t.Logf("RESULT server-kill: cycles=%d kills_mid_push=%d kills_in_window=%d records=%d lost=%d duplicated=%d extra=%d mismatched=%d",
+		cycles, midPush, window, tl.records, tl.lost, tl.duplicated, tl.extra, tl.mismatched)
+}
+
+// waitCommit polls the county's database until the station's high-water
+// mark moves (a batch was committed) or timeout passes; it reports whether
+// it moved.
+func waitCommit(t *testing.T, c *county, stationID string, timeout time.Duration) bool {
+	t.Helper()
+	db := openDB(t, c.dbPath(), true)
+	defer db.Close()
+	hwm := func() int64 {
+		var n sql.NullInt64
+		db.QueryRow(`SELECT max(hwm) FROM station_epochs WHERE station = ?`, stationID).Scan(&n)
+		return n.Int64
+	}
+	start := hwm()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if hwm() != start {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// pusher runs `station-agent sync` again and again until halted, as the
+// service would: at once after a failure, a moment after a success.
+type pusher struct {
+	mu       sync.Mutex
+	cur      *exec.Cmd
+	stop     chan struct{}
+	once     sync.Once
+	done     chan struct{}
+	runs, ok int
+}
+
+func startPusher(t *testing.T, s *station) *pusher {
+	t.Helper()
+	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pusher{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer logf.Close()
+		for {
+			cmd := exec.Command(bin.agent, "sync", "--data", s.data)
+			cmd.Stdout, cmd.Stderr = logf, logf
+			cmd.Env = append(os.Environ(), "LOG_LEVEL=debug")
+			dieWithTest(cmd)
+			p.mu.Lock()
+			select {
+			case <-p.stop:
+				p.mu.Unlock()
+				return
+			default:
+			}
+			if err := cmd.Start(); err != nil {
+				p.mu.Unlock()
+				return
+			}
+			p.cur = cmd
+			p.mu.Unlock()
+			err := cmd.Wait()
+			p.mu.Lock()
+			p.cur = nil
+			p.runs++
+			if err == nil {
+				p.ok++
+			}
+			p.mu.Unlock()
+			pause := 20 * time.Millisecond
+			if err == nil {
+				pause = 200 * time.Millisecond
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(pause):
+			}
+		}
+	}()
+	t.Cleanup(p.halt)
+	return p
+}
+
+// halt stops the loop, killing a sync in progress, and waits for it.
+func (p *pusher) halt() {
+	p.once.Do(func() { close(p.stop) })
+	p.mu.Lock()
+	if p.cur != nil {
+		p.cur.Process.Kill()
+	}
+	p.mu.Unlock()
+	<-p.done
+}
