@@ -187,18 +187,25 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 	if a.Enrolled(ctx) {
 		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.Meta(ctx, "station_id") + "，无需再次注册")
 	}
-	pub, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil, fmt.Errorf("make station key: %w", err)
+	// A key left by an earlier attempt is used again: if that attempt's
+	// answer was lost, the county already holds this key and answers with
+	// the same identity, where a new key would find the code used.
+	priv := a.key
+	if priv == nil {
+		_, k, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return nil, fmt.Errorf("make station key: %w", err)
+		}
+		if err := atomicfile.Write(a.keyPath(), k, 0o600); err != nil {
+			return nil, fmt.Errorf("save station key: %w", err)
+		}
+		priv, a.key = k, k
 	}
-	if err := atomicfile.Write(a.keyPath(), priv, 0o600); err != nil {
-		return nil, fmt.Errorf("save station key: %w", err)
-	}
+	pub := priv.Public().(ed25519.PublicKey)
 	c := a.newClient(serverURL, "", nil)
 	host, _ := os.Hostname()
 	resp, err := c.Enroll(ctx, syncproto.EnrollRequest{Code: code, PublicKey: pub, Hostname: host, AgentVersion: Version})
 	if err != nil {
-		os.Remove(a.keyPath())
 		return nil, err
 	}
 	err = a.Store.db.Tx(ctx, func(tx *sql.Tx) error {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -226,13 +227,21 @@ func (s *SQLiteStore) Enroll(ctx context.Context, code string, pub []byte, hostn
 		var village string
 		var expires int64
 		var used sql.NullInt64
-		err := tx.QueryRow(`SELECT village, expires_at, used_at FROM enrol_codes WHERE code_hash = ?`, hashCode(code)).Scan(&village, &expires, &used)
+		var usedBy sql.NullString
+		err := tx.QueryRow(`SELECT village, expires_at, used_at, used_by FROM enrol_codes WHERE code_hash = ?`, hashCode(code)).Scan(&village, &expires, &used, &usedBy)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return ErrCodeInvalid
 		case err != nil:
 			return err
 		case used.Valid:
+			// The same station asking again (its first answer was lost on
+			// the way back) gets the identity it already has.
+			prev, err := scanStation(tx.QueryRow(`SELECT `+stationCols+` FROM stations WHERE id = ?`, usedBy.String))
+			if err == nil && bytes.Equal(prev.PublicKey, pub) && prev.RevokedAt == nil {
+				st = prev
+				return nil
+			}
 			return ErrCodeUsed
 		case now.UnixMilli() > expires:
 			return ErrCodeExpired

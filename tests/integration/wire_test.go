@@ -272,3 +272,25 @@ func TestEnrolmentCodes(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// An enrolment whose answer was lost is asked again with the same key:
+// the county answers with the same identity instead of "code used".
+func TestEnrolmentAnswerLostRetrySameKey(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	code := c.code(t, villageA)
+	_, priv, _ := ed25519.GenerateKey(nil)
+	pub := priv.Public().(ed25519.PublicKey)
+	first, err := c.store.Enroll(ctx, code, pub, "pc", "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.store.Enroll(ctx, code, pub, "pc", "v")
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("retry with the same key: %v, %+v", err, again)
+	}
+	_, other, _ := ed25519.GenerateKey(nil)
+	if _, err := c.store.Enroll(ctx, code, other.Public().(ed25519.PublicKey), "pc2", "v"); err == nil {
+		t.Fatal("a second key enrolled with a used code")
+	}
+}
