@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"stationsync/internal/atomicfile"
+	"stationsync/internal/failpoint"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
 	"stationsync/syncproto"
@@ -87,6 +88,8 @@ type Agent struct {
 	// time included) and perChange its compressed bytes per change; 0
 	// until a push has been timed. Guarded by mu.
 	upBps, perChange float64
+	// live holds what a config reload changes (config.go).
+	live liveConfig
 }
 
 // Batch sizes when Config.BatchSize is zero.
@@ -140,7 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	st, err := OpenStore(ctx, filepath.Join(cfg.DataDir, "station.db"), cfg.Now)
 	if err != nil {
-		return nil, err
+		return nil, openError(cfg.DataDir, err)
 	}
 	a := &Agent{cfg: cfg, Store: st, logger: cfg.Logger.With("subsystem", "agent"), nudge: make(chan struct{}, 1)}
 	if err := a.loadKey(); err != nil {
@@ -235,6 +238,9 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 func (a *Agent) newClient(serverURL, station string, key ed25519.PrivateKey) *syncproto.Client {
 	c := syncproto.NewClientIdle(serverURL, a.cfg.IdleTimeout)
 	c.Station, c.Key, c.Logger = station, key, a.logger.With("subsystem", "http")
+	if failpoint.Enabled {
+		c.HTTP.Transport = failpointTransport{c.HTTP.Transport}
+	}
 	clock := a.Store.Clock()
 	c.Now = clock.Physical
 	c.OnServerTime = func(server time.Time, rtt time.Duration) {
@@ -248,7 +254,8 @@ func (a *Agent) syncClient(ctx context.Context) (*syncproto.Client, error) {
 	if !a.Enrolled(ctx) {
 		return nil, ErrNotEnrolled
 	}
-	if a.client == nil {
+	// A reloaded config may have moved the county to a new address.
+	if a.client == nil || a.client.BaseURL != a.Store.Meta(ctx, "server_url") {
 		a.client = a.newClient(a.Store.Meta(ctx, "server_url"), a.Store.Meta(ctx, "station_id"), a.key)
 	}
 	return a.client, nil
@@ -351,6 +358,20 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 			a.perChange = float64(len(env)) / float64(len(rows))
 		}
 		var pe *syncproto.Error
+		if errors.As(err, &pe) && pe.Code == syncproto.CodeEpochReused {
+			// This database was restored from an older copy and reused seqs
+			// for new changes. The county verified the changes up to HWM
+			// as its own; everything after is renumbered and sent anew.
+			if err := a.Store.dropThrough(ctx, epoch, pe.HWM); err != nil {
+				return err
+			}
+			ne, err := a.Store.rotateEpoch(ctx)
+			if err != nil {
+				return err
+			}
+			a.logger.Warn("station database was restored from an older copy; changes renumbered under a new epoch", "old", epoch, "new", ne, "agreed_hwm", pe.HWM)
+			continue
+		}
 		if errors.As(err, &pe) && pe.Code == syncproto.CodeGap {
 			if err := a.handleGap(ctx, pe.HWM, rows[0].c.Seq); err != nil {
 				return err
@@ -360,6 +381,7 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		if err != nil {
 			return err
 		}
+		failpoint.Inject(failpoint.AgentAfterAnswerRead)
 		if pr.Epoch != epoch {
 			return fmt.Errorf("push: answer names epoch %q, sent %q", pr.Epoch, epoch)
 		}
@@ -381,6 +403,7 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		if err != nil {
 			return err
 		}
+		failpoint.Inject(failpoint.AgentAfterAckSaved)
 		for _, r := range pr.Results {
 			if r.Status == syncproto.Rejected {
 				res.Rejected++
@@ -432,6 +455,7 @@ func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		if err != nil {
 			return fmt.Errorf("apply pulled page: %w", err)
 		}
+		failpoint.Inject(failpoint.AgentAfterPageApplied)
 		res.Pulled += applied
 		res.Skipped += skipped
 		if !p.More {
@@ -461,7 +485,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		if !a.Enrolled(ctx) {
-			wait = a.cfg.SyncInterval
+			wait = a.syncInterval()
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
@@ -489,7 +513,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if res.Pushed > 0 || res.Pulled > 0 {
 			a.logger.Info("synced", "pushed", res.Pushed, "rejected", res.Rejected, "pulled", res.Pulled)
 		}
-		wait = a.cfg.SyncInterval
+		wait = a.syncInterval()
 	}
 }
 
@@ -532,6 +556,9 @@ type Status struct {
 	LastError     string `json:"last_error,omitempty"`
 	ClockOffsetMs int64  `json:"clock_offset_ms"`
 	Epoch         string `json:"epoch"`
+	// StorageError is set while the disk is full or the data folder
+	// cannot be written; new records are refused until it clears.
+	StorageError string `json:"storage_error,omitempty"`
 }
 
 // Status reads the station's sync state.
@@ -542,6 +569,9 @@ func (a *Agent) Status(ctx context.Context) (Status, error) {
 		LastOK: msTime(a.Store.Meta(ctx, "last_ok_at")), LastAttempt: msTime(a.Store.Meta(ctx, "last_attempt_at")),
 	}
 	st.ClockOffsetMs, _ = strconv.ParseInt(a.Store.Meta(ctx, "clock_offset_ms"), 10, 64)
+	if p := a.Store.StorageProblem(); p != nil {
+		st.StorageError = p.Error()
+	}
 	var err error
 	if st.Pending, err = a.Store.Pending(ctx); err != nil {
 		return st, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"stationsync/internal/failpoint"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
 	"stationsync/internal/sqlitedb"
@@ -25,8 +26,9 @@ var migrationFS embed.FS
 
 // Store is the station's SQLite database: records, outbox and sync state.
 type Store struct {
-	db    *sqlitedb.DB
-	clock *hlc.Clock
+	db     *sqlitedb.DB
+	clock  *hlc.Clock
+	health health // disk full or read-only (health.go)
 }
 
 // OpenStore opens or creates the station database. now is the station's
@@ -213,6 +215,9 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 	if err := records.Validate(kind, fields, create); err != nil {
 		return "", err
 	}
+	if err := s.guardWrite(); err != nil {
+		return "", err
+	}
 	if create {
 		id = uuid.Must(uuid.NewV7()).String()
 	}
@@ -274,8 +279,9 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 		return s.enqueue(tx, kind, id, records.OpUpsert, changed, base, l.ServerRev, h, by, now, urgent)
 	})
 	if err != nil {
-		return "", err
+		return "", s.noteWrite(err)
 	}
+	failpoint.Inject(failpoint.AgentAfterLocalCommit)
 	return id, nil
 }
 
@@ -312,7 +318,10 @@ func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment
 	if !records.IsIntent(op) || records.IsCountyOp(op) {
 		return &records.FieldError{Field: "status", Message: "村站只能提交、重新提交或撤回申请"}
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	if err := s.guardWrite(); err != nil {
+		return err
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		l, err := loadLocal(ctx, tx, records.Application, appID)
 		if err != nil {
 			return err
@@ -347,6 +356,11 @@ func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment
 		}
 		return s.enqueue(tx, records.Application, appID, op, fields, nil, l.ServerRev, h, by, now, false)
 	})
+	if err != nil {
+		return s.noteWrite(err)
+	}
+	failpoint.Inject(failpoint.AgentAfterLocalCommit)
+	return nil
 }
 
 func historyID(station, epoch string, seq uint64) string {
@@ -456,6 +470,15 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 		return nil
 	})
 	return acked, err
+}
+
+// dropThrough removes the queued changes of epoch up to seq, which the
+// county has shown it holds.
+func (s *Store) dropThrough(ctx context.Context, epoch string, seq uint64) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM outbox WHERE epoch = ? AND seq <= ?`, epoch, seq)
+		return err
+	})
 }
 
 // maxSeq is the highest seq this database ever issued in its epoch.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"stationsync/internal/failpoint"
 	"stationsync/syncproto"
 )
 
@@ -212,9 +213,18 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Store.Push(r.Context(), st, b)
+	if err == nil {
+		failpoint.Inject(failpoint.ServerAfterCommit)
+	}
 	var gap *GapError
 	if errors.As(err, &gap) {
 		writeError(w, http.StatusConflict, syncproto.CodeGap, "数据包顺序不连续，将从断点重新发送", gap.HWM)
+		return
+	}
+	var reused *EpochReusedError
+	if errors.As(err, &reused) {
+		s.Logger.Warn("station database restored from an older copy: change ids reused", "station", st.ID, "agreed_hwm", reused.HWM)
+		writeError(w, http.StatusConflict, syncproto.CodeEpochReused, "本站数据库可能从旧备份恢复，未上传的修改将重新编号后发送", reused.HWM)
 		return
 	}
 	if err != nil {

@@ -93,7 +93,6 @@ var (
 	ErrCodeExpired   = errors.New("enrolment code expired")
 	ErrNoStation     = errors.New("station unknown")
 	ErrNotFound      = errors.New("record not found")
-	ErrEpochReused   = errors.New("change ids reused")
 	ErrBadVillage    = errors.New("village code must be 12 digits of this county")
 	ErrNotApplicable = errors.New("decision not allowed")
 )
@@ -354,13 +353,25 @@ func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch)
 		res.Results = res.Results[:0]
 		res.ClockAhead = false
 		var hwm uint64
-		err := tx.QueryRow(`SELECT hwm FROM station_epochs WHERE station = ? AND epoch = ?`, st.ID, b.Epoch).Scan(&hwm)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var epochID int64
+		err := tx.QueryRow(`SELECT id, hwm FROM station_epochs WHERE station = ? AND epoch = ?`, st.ID, b.Epoch).Scan(&epochID, &hwm)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRow(`INSERT INTO station_epochs (station, epoch, hwm) VALUES (?, ?, 0) RETURNING id`, st.ID, b.Epoch).Scan(&epochID)
+		}
+		if err != nil {
 			return fmt.Errorf("read hwm: %w", err)
 		}
 		if b.Changes[0].Seq > hwm+1 {
 			return &GapError{HWM: hwm}
 		}
+		if err := checkDuplicates(tx, epochID, hwm, b.Changes); err != nil {
+			return err
+		}
+		addID, err := tx.Prepare(`INSERT INTO change_ids (epoch_id, seq, hlc) VALUES (?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer addID.Close()
 		m := newMerger(tx, now.UnixMilli())
 		defer m.close()
 		if i, _ := slices.BinarySearchFunc(b.Changes, hwm+1, func(c syncproto.Change, seq uint64) int { return cmp.Compare(c.Seq, seq) }); i < len(b.Changes) {
@@ -398,9 +409,12 @@ func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch)
 				}
 			}
 			res.Results = append(res.Results, syncproto.ChangeResult{Seq: c.Seq, Status: o.status, Code: o.code, Reason: o.reason, Rev: o.rev, Clean: o.clean})
+			if _, err := addID.Exec(epochID, c.Seq, int64(c.HLC)); err != nil {
+				return fmt.Errorf("record change id: %w", err)
+			}
 			hwm = c.Seq
 		}
-		if _, err := tx.Exec(`INSERT INTO station_epochs (station, epoch, hwm) VALUES (?, ?, ?) ON CONFLICT(station, epoch) DO UPDATE SET hwm = max(hwm, excluded.hwm)`, st.ID, b.Epoch, hwm); err != nil {
+		if _, err := tx.Exec(`UPDATE station_epochs SET hwm = ? WHERE id = ?`, hwm, epochID); err != nil {
 			return fmt.Errorf("save hwm: %w", err)
 		}
 		offset := hlc.Timestamp(b.SentHLC).Time().Sub(now)
@@ -417,6 +431,40 @@ func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch)
 	res.ServerTime = now.UnixMilli()
 	res.ServerHLC = uint64(s.clock.Now())
 	return res, nil
+}
+
+// EpochReusedError says the batch holds, under a seq the county already
+// applied, a different change: the station's database was restored from an
+// older copy. The two sides agree up to HWM.
+type EpochReusedError struct{ HWM uint64 }
+
+func (e *EpochReusedError) Error() string {
+	return fmt.Sprintf("change ids reused after seq %d", e.HWM)
+}
+
+// checkDuplicates verifies that the changes at or below hwm are the ones
+// the county applied under those seqs.
+func checkDuplicates(tx *sql.Tx, epochID int64, hwm uint64, changes []syncproto.Change) error {
+	if changes[0].Seq > hwm {
+		return nil
+	}
+	last := min(hwm, changes[len(changes)-1].Seq)
+	rows, err := tx.Query(`SELECT seq, hlc FROM change_ids WHERE epoch_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`, epochID, changes[0].Seq, last)
+	if err != nil {
+		return fmt.Errorf("read change ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq uint64
+		var h int64
+		if err := rows.Scan(&seq, &h); err != nil {
+			return fmt.Errorf("read change ids: %w", err)
+		}
+		if c := changes[seq-changes[0].Seq]; uint64(h) != c.HLC {
+			return &EpochReusedError{HWM: seq - 1}
+		}
+	}
+	return rows.Err()
 }
 
 func duplicateResult(tx *sql.Tx, station, epoch string, seq uint64) (syncproto.ChangeResult, error) {

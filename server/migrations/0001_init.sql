@@ -37,11 +37,23 @@ CREATE INDEX stations_village ON stations(village);
 -- sequence, so the highest applied seq is the whole dedup state, kept for as
 -- long as the data exists.
 CREATE TABLE station_epochs (
+  id      INTEGER PRIMARY KEY,
   station TEXT NOT NULL REFERENCES stations(id),
   epoch   TEXT NOT NULL,
-  hwm     INTEGER NOT NULL,
-  PRIMARY KEY (station, epoch)
+  hwm     INTEGER NOT NULL
 ) STRICT;
+CREATE UNIQUE INDEX station_epochs_key ON station_epochs(station, epoch);
+
+-- The HLC each applied change was sent with: a change is a duplicate only
+-- if it is the same change. A station database restored from an older
+-- copy reuses seqs for new changes; their HLCs differ, and the county
+-- refuses to drop them as duplicates (epoch_reused).
+CREATE TABLE change_ids (
+  epoch_id INTEGER NOT NULL,
+  seq      INTEGER NOT NULL,
+  hlc      INTEGER NOT NULL,
+  PRIMARY KEY (epoch_id, seq)
+) STRICT, WITHOUT ROWID;
 
 -- Changes the merge refused; both sides see them. Never retried by the
 -- county; the station fixes the record and sends a new change.
