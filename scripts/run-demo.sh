@@ -27,7 +27,7 @@ rm -rf "$RUN"
 mkdir -p "$RUN"
 "$BIN/county-server" serve --data "$RUN/county" --listen "127.0.0.1:$PORT" --county 340123 >"$RUN/county.log" 2>&1 </dev/null &
 echo $! >"$RUN/county.pid"
-for _ in $(seq 50); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
 i=0
 for village in 340123101201 340123102203; do
