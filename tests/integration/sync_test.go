@@ -188,7 +188,10 @@ func TestConcurrentEditsKeepConflict(t *testing.T) {
 	a2.sync(t)
 	pid := persons[0]
 	a2.save(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000001"`)})
-	a.save(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000002"`)}) // later HLC
+	// HLCs of two machines within one millisecond tie and break by station
+	// id; a few milliseconds make the second edit the later one.
+	time.Sleep(5 * time.Millisecond)
+	a.save(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000002"`)})
 	a.sync(t)
 	a2.sync(t)
 	a.sync(t)
