@@ -5,7 +5,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-short bench run stop fuzz check clean
+.PHONY: help build test test-short bench run stop fuzz check clean dist test-dist chaos browser-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -13,15 +13,23 @@ help: ## list the targets
 build: ## build station-agent and county-server into dist/
 	$(GO) build -ldflags "$(LDFLAGS)" -o dist/ ./cmd/station-agent ./cmd/county-server
 
-test: ## run every test (race detector on), including the killed-process and fault tests
+test: browser-deps ## run every test (race detector on), including the killed-process and fault tests
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-dist
 
-test-short: ## quick run: fewer kill cycles, same assertions, no race detector
+test-short: browser-deps ## quick run: fewer kill cycles, same assertions, no race detector
 	$(GO) test -short -count=1 ./...
 
+chaos: ## the full fault-injection suite (500 agent kills, 100 county kills, link, clock, disk faults, a herd of 1,000; up to an hour); ends with the results table
+	@mkdir -p dist
+	@set -o pipefail; CHAOS_FULL=1 CHAOS_RESULTS=$(CURDIR)/dist/chaos-results.txt $(GO) test -count=1 -v -timeout 100m ./tests/chaos/ 2>&1 | tee dist/chaos.log | grep -E -- '^(--- |ok|FAIL)|RESULT'; rc=$$?; cat dist/chaos-results.txt 2>/dev/null; echo "full log: dist/chaos.log"; exit $$rc
+
+browser-deps: ## install Chromium and a CJK font for the station pages' browser tests (quick when present)
+	bash scripts/install-browser.sh
+
 bench: ## run the benchmarks and print a table of the figures
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./bench/ | tee /dev/stderr | $(GO) run ./bench/table
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./bench/ ./agent/web/ ./bench/county/ | tee /dev/stderr | $(GO) run ./bench/table
 
 fuzz: ## fuzz the payload decoder for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParseEnvelope -fuzztime 60s ./syncproto/
@@ -38,3 +46,9 @@ check: ## vet and gofmt
 
 clean: ## remove build output and demo data
 	rm -rf dist run
+
+dist: ## packages into dist/: station and county .debs (amd64, arm64; static), the signed Windows MSI
+	bash installer/packaging/build.sh
+
+test-dist: ## packaging tests: .deb install/upgrade/purge, lintian, units, arm64 under qemu, MSI tables and signatures
+	bash tests/dist/run.sh

@@ -84,6 +84,11 @@ type Agent struct {
 	nudge  chan struct{}
 	key    ed25519.PrivateKey
 	client *syncproto.Client
+	// enrolPin is the pin of the enrolment in progress; learnedPin the
+	// full fingerprint it matched (pin.go).
+	enrolPin   string
+	pinMu      sync.Mutex
+	learnedPin string
 	// upBps is the upload rate the last push achieved (bytes/s, server
 	// time included) and perChange its compressed bytes per change; 0
 	// until a push has been timed. Guarded by mu.
@@ -205,15 +210,27 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 		priv, a.key = k, k
 	}
 	pub := priv.Public().(ed25519.PublicKey)
+	// The code may carry the county CA's fingerprint (pin.go).
+	code, pin := syncproto.SplitEnrolCode(code)
+	if err := checkPinnedURL(serverURL, pin); err != nil {
+		return nil, err
+	}
+	a.enrolPin = pin
+	defer func() { a.enrolPin = "" }()
 	c := a.newClient(serverURL, "", nil)
 	host, _ := os.Hostname()
 	resp, err := c.Enroll(ctx, syncproto.EnrollRequest{Code: code, PublicKey: pub, Hostname: host, AgentVersion: Version})
 	if err != nil {
-		return nil, err
+		return nil, pinError(err)
 	}
 	err = a.Store.db.Tx(ctx, func(tx *sql.Tx) error {
 		for k, v := range map[string]string{"station_id": resp.StationID, "village": resp.Village, "county": resp.County, "server_url": serverURL} {
 			if err := setMetaTx(tx, k, v); err != nil {
+				return err
+			}
+		}
+		if fp := a.learned(); pin != "" && fp != "" {
+			if err := setMetaTx(tx, "tls_pin", fp); err != nil {
 				return err
 			}
 		}
@@ -238,6 +255,7 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 func (a *Agent) newClient(serverURL, station string, key ed25519.PrivateKey) *syncproto.Client {
 	c := syncproto.NewClientIdle(serverURL, a.cfg.IdleTimeout)
 	c.Station, c.Key, c.Logger = station, key, a.logger.With("subsystem", "http")
+	c.UsePin(a.pin(), a.learnPin) // pin.go
 	if failpoint.Enabled {
 		c.HTTP.Transport = failpointTransport{c.HTTP.Transport}
 	}
@@ -484,6 +502,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			t.Stop()
 		case <-t.C:
 		}
+		a.loadKeyEnrolledElsewhere(ctx) // config.go
 		if !a.Enrolled(ctx) {
 			wait = a.syncInterval()
 			continue

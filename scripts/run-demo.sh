@@ -39,7 +39,7 @@ for village in 340123101201 340123102203; do
   code=$("$BIN/county-server" station add --data "$RUN/county" --county 340123 --village "$village")
   "$BIN/station-agent" enroll --data "$data" --server "$URL" --code "$code"
   "$BIN/station-agent" sync --data "$data"
-  "$BIN/station-agent" run --data "$data" --interval 5s >"$RUN/station$i.log" 2>&1 </dev/null &
+  "$BIN/station-agent" run --data "$data" --interval 5s --listen "127.0.0.1:$((8483 + i))" >"$RUN/station$i.log" 2>&1 </dev/null &
   echo $! >"$RUN/station$i.pid"
 done
 
@@ -53,6 +53,7 @@ cat <<EOT
   county server  $URL   (log: $RUN/county.log, data: $RUN/county/county.db)
   station 1      village 340123101201   data: $RUN/station1   log: $RUN/station1.log
   station 2      village 340123102203   data: $RUN/station2   log: $RUN/station2.log
+  station pages  http://127.0.0.1:8484/ (station 1), http://127.0.0.1:8485/ (station 2): first visit makes an account
 
 Look at it:
   $BIN/county-server station list --data $RUN/county

@@ -30,6 +30,9 @@ type Server struct {
 	// QueueWait is how long a request may wait for a slot.
 	QueueWait time.Duration
 	Now       func() time.Time
+	// Web, if set, serves every path the station API does not: the
+	// county's staff pages and public portal (package server/web).
+	Web http.Handler
 
 	slots chan struct{}
 }
@@ -50,6 +53,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/push", s.paced(s.handlePostPush))
 	mux.HandleFunc("GET /v1/pull", s.paced(s.handleGetPull))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	if s.Web != nil {
+		mux.Handle("/", s.Web)
+	}
 	return s.withServerTime(mux)
 }
 
@@ -148,6 +154,9 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
+	if a, ok := s.Store.(auditor); ok { // accounts.go
+		a.Audit(r.Context(), st.ID, AuditEnrol, st.Village, st.Hostname+" "+st.AgentVersion, r.RemoteAddr)
+	}
 	writeJSON(w, http.StatusOK, syncproto.EnrollResponse{
 		Version: syncproto.Version, StationID: st.ID, Village: st.Village, County: st.Village[:6], ServerTime: s.Now().UnixMilli(),
 	})

@@ -59,6 +59,20 @@ var figures = map[string][]struct {
 		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
 		{"cpu-s", figure{label: "CPU time", digits: 3, unit: " s"}},
 	},
+	"StationPages": {
+		{"slowest-ms", figure{label: "slowest station page, server time (5,000 persons, 50,000 visits); each page below", digits: 2, target: 100, atMost: true, unit: " ms"}},
+	},
+	"CountyPages": {
+		{"worst-ms", figure{label: "slowest county list page or report, server time (300 villages, 100,000 persons, 1,000,000 visits; cold where cached); each below", digits: 1, target: 300, atMost: true, unit: " ms"}},
+		{"worst-cpu-ms", figure{label: "… its CPU time (the wall time above grows with the load of a shared machine)", digits: 1, target: 300, atMost: true, unit: " ms"}},
+		{"setup-s", figure{label: "building that database with direct SQL inserts", digits: 1, unit: " s"}},
+	},
+	"CountyExport": {
+		{"csv-s", figure{label: "export 100,000 persons as CSV", digits: 2, unit: " s"}},
+		{"csv-peak-heap-MB", figure{label: "… peak Go heap above the start, while streaming", digits: 1, unit: " MB"}},
+		{"xlsx-s", figure{label: "export 100,000 persons as Excel (excelize stream writer)", digits: 2, unit: " s"}},
+		{"xlsx-peak-heap-MB", figure{label: "… peak Go heap (excelize keeps ≤ 16 MiB of sheet XML in memory, the rest in a temp file)", digits: 1, unit: " MB"}},
+	},
 	"LocalWrite": {
 		{"p50-ms", figure{label: "save one visit (fsynced), median", digits: 2, unit: " ms"}},
 		{"p99-ms", figure{label: "… 99th percentile", digits: 2, target: 20, atMost: true, unit: " ms"}},

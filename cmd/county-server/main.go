@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
@@ -37,6 +38,7 @@ Usage:
   county-server conflicts [--village CODE]                 conflicts the merge kept, as JSON
   county-server decide   --app ID --op accept|review|approve|reject|return [--by NAME]
                          [--comment TEXT] [--amount YUAN] [--from 2006-01]
+  county-server install|uninstall|start|stop|restart|status   the service (county-server help)
   county-server version
 
 Every command takes --data DIR (default $STATIONSYNC_DATA or /var/lib/stationsync/county).
@@ -57,8 +59,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "station" && len(args) > 0 {
-		cmd, args = "station "+args[0], args[1:]
+	if (cmd == "station" || cmd == "user") && len(args) > 0 {
+		cmd, args = cmd+" "+args[0], args[1:]
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -72,25 +74,31 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return server.OpenSQLite(ctx, filepath.Join(*data, "county.db"), *county)
 	}
 	switch cmd {
+	case "user add", "user list":
+		return userCommand(ctx, cmd, fs, args, open, os.Stdin, stdout, stderr) // web.go
+	case "install", "uninstall", "start", "stop", "restart", "status":
+		return serviceCommand(cmd, args, stdout, stderr) // service.go
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0
 	case "serve":
 		listen := fs.String("listen", "127.0.0.1:8870", "address to listen on")
+		webFlags := addServeFlags(fs) // web.go: staff pages and TLS
+		asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		srv := server.New(st, logger)
-		logger.Info("county server listening", "addr", *listen, "data", *data, "version", Version)
-		if err := srv.Serve(ctx, *listen); err != nil {
-			return cli.Fail(stderr, err)
-		}
-		return 0
+		// The rotated log and the service manager: service.go.
+		return serveLogged(ctx, *data, *asService, stderr, func(l *slog.Logger) { logger = l }, func(ctx context.Context) error {
+			st, err := open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			srv := server.New(st, logger)
+			logger.Info("county server listening", "addr", *listen, "data", *data, "version", Version)
+			return serveCounty(ctx, srv, st, *listen, *data, webFlags, logger)
+		})
 	case "station add":
 		village := fs.String("village", "", "12-digit village code")
 		ttl := fs.Duration("ttl", 7*24*time.Hour, "how long the code stays valid")
@@ -109,7 +117,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return cli.Fail(stderr, err)
 		}
-		fmt.Fprintln(stdout, code)
+		st.Audit(ctx, "(命令行)", server.AuditEnrolCode, *village, "", "localhost")
+		fmt.Fprintln(stdout, withPin(*data, code)) // web.go: the CA's pin, with TLS
 		return 0
 	case "station list":
 		asJSON := fs.Bool("json", false, "print JSON")
@@ -154,6 +163,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := st.Revoke(ctx, fs.Arg(0)); err != nil {
 			return cli.Fail(stderr, err)
 		}
+		st.Audit(ctx, "(命令行)", server.AuditRevoke, fs.Arg(0), "", "localhost")
 		fmt.Fprintln(stdout, "已停用", fs.Arg(0))
 		return 0
 	case "records", "rejected", "conflicts":
@@ -201,10 +211,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return cli.Fail(stderr, err)
 		}
+		st.Audit(ctx, "(命令行) "+*by, server.AuditDecision, "application/"+*app, *op+" "+*comment, "localhost")
 		fmt.Fprintln(stdout, "已记录决定:", *op, *app, "金额(分)="+strconv.FormatInt(int64(math.Round(*amount*100)), 10))
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, serviceUsage)
+		fmt.Fprint(stdout, webUsage)
 		return 0
 	}
 	_ = logger

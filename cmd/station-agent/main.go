@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"stationsync/internal/cli"
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testclock"
 	"stationsync/syncproto"
 )
 
@@ -29,7 +31,7 @@ var Version = "dev"
 const usage = `station-agent — 村站通 station service
 
 Usage:
-  station-agent run      [--data DIR] [--interval 1m]       run the station service in the foreground
+  station-agent run      [--data DIR] [--interval 1m] [--listen 127.0.0.1:8484]       run the station service in the foreground
   station-agent enroll   --server URL --code CODE [--data DIR]  enrol this station with the county
   station-agent status   [--json] [--data DIR]              pending changes, last successful sync, last error
   station-agent sync     [--data DIR]                       one sync round now; exit 0 when all is acknowledged
@@ -37,6 +39,7 @@ Usage:
   station-agent intent   --app ID --op submit|resubmit|withdraw [--by NAME] [--comment TEXT]
   station-agent list     --kind KIND                         print the station's records as JSON
   station-agent demo     [--persons N] [--seed S]            add generated demo records
+  station-agent install|uninstall|start|stop|restart|doctor|open   the service (station-agent help)
   station-agent version
 
 KIND is person, visit, application or disclosure. DIR defaults to $STATIONSYNC_DATA or
@@ -64,37 +67,56 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	logger := cli.Logger(stderr)
 	openAgent := func(cfg agent.Config) (*agent.Agent, error) {
 		cfg.DataDir, cfg.Logger = *data, logger
-		if off := os.Getenv("STATIONSYNC_TEST_CLOCK_OFFSET"); off != "" {
-			// Test-only: Go reads time without libc, so faketime cannot move
-			// it; this shifts the agent's clock instead.
-			d, err := time.ParseDuration(off)
-			if err != nil {
-				return nil, fmt.Errorf("STATIONSYNC_TEST_CLOCK_OFFSET: %w", err)
-			}
-			cfg.Now = func() time.Time { return time.Now().Add(d) }
+		// Test-only: Go reads time without libc, so faketime cannot move
+		// it; STATIONSYNC_TEST_CLOCK_OFFSET shifts the agent's clock and
+		// STATIONSYNC_TEST_CLOCK_FILE makes it jump (internal/testclock).
+		now, err := testclock.FromEnv()
+		if err != nil {
+			return nil, err
+		}
+		if now != nil {
+			cfg.Now = now
 		}
 		return agent.Open(ctx, cfg)
 	}
 	switch cmd {
+	case "install", "uninstall", "start", "stop", "restart", "doctor", "open":
+		return serviceCommand(ctx, cmd, args, stdout, stderr) // service.go
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0
 	case "run":
-		interval := fs.Duration("interval", time.Minute, "time between sync rounds when all is well")
+		interval := fs.Duration("interval", time.Minute, "time between sync rounds when all is well (default: config.json's sync_interval)")
+		asService := fs.Bool("service", false, "run under the service manager (what install, the MSI and the .deb register)")
+		listen := fs.String("listen", defaultListen, "address of the station's pages (this PC only by default)")
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		a, err := openAgent(agent.Config{SyncInterval: *interval})
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer a.Close()
-		logger.Info("station agent running", "data", *data, "version", Version)
-		a.Nudge()
-		if err := a.Run(ctx); err != nil {
-			return cli.Fail(stderr, err)
-		}
-		return 0
+		// config.json, the rotated log and the service manager: service.go.
+		return runStation(ctx, *data, *asService, stderr, func(l *slog.Logger) { logger = l },
+			func(ctx context.Context, fc agent.FileConfig, lv *slog.LevelVar) error {
+				fs.Visit(func(f *flag.Flag) {
+					if f.Name == "interval" {
+						fc.SyncInterval = agent.Duration(*interval)
+					}
+				})
+				a, err := openAgent(agent.Config{SyncInterval: time.Duration(fc.SyncInterval)})
+				if err != nil {
+					return err
+				}
+				defer a.Close()
+				if err := a.ApplyConfig(ctx, fc); err != nil {
+					return err
+				}
+				if stopPages, err := servePages(ctx, a, *listen, *data, logger); err != nil {
+					logger.Error("station pages not served", "err", err)
+				} else {
+					defer stopPages() // before the store closes
+				}
+				go watchConfig(ctx, *data, a, lv, logger)
+				a.Nudge()
+				return a.Run(ctx)
+			})
 	case "enroll":
 		server := fs.String("server", "", "county server URL, e.g. http://county.example:8870")
 		code := fs.String("code", "", "one-time enrolment code from the county")
@@ -134,6 +156,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			cli.PrintJSON(stdout, st)
 			return 0
 		}
+		printServiceState(stdout, *data) // service.go
 		printStatus(stdout, st)
 		return 0
 	case "sync":
@@ -259,6 +282,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, serviceUsage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "未知命令 %q\n\n%s", cmd, usage)
@@ -315,6 +339,9 @@ func printStatus(w io.Writer, st agent.Status) {
 		fmt.Fprintf(w, "站点：%s（村代码 %s）\n县级服务器：%s\n", st.StationID, st.Village, st.Server)
 	}
 	fmt.Fprintf(w, "待上传：%d 条\n", st.Pending)
+	if st.StorageError != "" {
+		fmt.Fprintf(w, "磁盘问题：%s\n", st.StorageError)
+	}
 	if st.LastOK != "" {
 		fmt.Fprintf(w, "上次成功同步：%s\n", st.LastOK)
 	} else {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"stationsync/internal/failpoint"
 )
 
 // DB is a SQLite database with one writer connection and a separate
@@ -67,7 +69,9 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("set journal_size_limit: %w", err)
 	}
-	if err := migrate(ctx, w, migrations); err != nil {
+	// A copy is taken before an existing database migrates, and put back
+	// if a migration fails (upgrade.go).
+	if err := upgrade(ctx, w, path, migrations); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -199,6 +203,7 @@ func migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
+		failpoint.Inject(failpoint.MidMigration)
 		if _, err := tx.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().UnixMilli()); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("record migration %s: %w", name, err)

@@ -1,0 +1,180 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"stationsync/agent"
+	"stationsync/internal/idcard"
+	"stationsync/internal/records"
+)
+
+var funcs = template.FuncMap{
+	"maskID":    idcard.Mask,
+	"maskPhone": idcard.MaskPhone,
+	"maskText":  MaskText,
+	"time":      fmtTime,
+	"yuan":      yuan,
+	"yuanOpt": func(v any) string {
+		if v == nil {
+			return ""
+		}
+		return yuan(v)
+	},
+	"fen": func(raw json.RawMessage) string {
+		var n int64
+		if len(raw) == 0 || json.Unmarshal(raw, &n) != nil {
+			return "—"
+		}
+		return yuan(n)
+	},
+	"statusCN":   func(s string) string { return orDash(records.StatusLabel[s]) },
+	"discStatus": discStatusLabel,
+	"join":       func(l []string) string { return strings.Join(l, "、") },
+	"has":        func(l []string, s string) bool { return contains(l, s) },
+	"add":        func(a, b int) int { return a + b },
+	"list":       func(s ...string) []string { return s },
+	"fieldLabel": fieldLabel,
+	"kindCN":     kindLabel,
+	"opCN":       opLabel,
+	"origin":     originLabel,
+	"jsonText":   jsonText,
+	"recordURL":  recordURL,
+	"overdue":    func(due, today string) bool { return due != "" && due < today },
+	"nl2br": func(s string) template.HTML {
+		return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(s), "\n", "<br>"))
+	},
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func fmtTime(ms int64) string {
+	if ms <= 0 {
+		return "—"
+	}
+	return time.UnixMilli(ms).In(agent.China).Format("2006-01-02 15:04")
+}
+
+func yuan(v any) string {
+	var fen int64
+	switch x := v.(type) {
+	case int64:
+		fen = x
+	case int:
+		fen = int64(x)
+	case float64:
+		fen = int64(x)
+	default:
+		return "—"
+	}
+	if fen%100 == 0 {
+		return strconv.FormatInt(fen/100, 10) + " 元"
+	}
+	return fmt.Sprintf("%d.%02d 元", fen/100, fen%100)
+}
+
+var discStatusLabels = map[string]string{"": "草稿", "draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
+
+func discStatusLabel(s string) string { return discStatusLabels[s] }
+
+var kindLabels = map[string]string{"person": "关爱对象", "visit": "走访记录", "application": "救助申请", "disclosure": "村务公开"}
+
+func kindLabel(k string) string { return orDash(kindLabels[k]) }
+
+var opLabels = map[string]string{"upsert": "保存", "submit": "提交", "resubmit": "重新提交", "withdraw": "撤回",
+	"accept": "受理", "review": "审核", "approve": "批准", "reject": "不予批准", "return": "退回补充"}
+
+func opLabel(op string) string {
+	if l, ok := opLabels[op]; ok {
+		return l
+	}
+	return op
+}
+
+func originLabel(o string) string {
+	switch {
+	case o == "county":
+		return "县里"
+	case strings.HasPrefix(o, "st_"), o == "":
+		return "村站"
+	}
+	return o
+}
+
+func fieldLabel(kind, field string) string {
+	if sc := records.SchemaOf(records.Kind(kind)); sc != nil {
+		if f, ok := sc.Field(field); ok {
+			return f.Label
+		}
+	}
+	return field
+}
+
+// jsonText shows a field value for a person: strings as they are, lists
+// joined, anything else as compact JSON.
+func jsonText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var l []string
+	if json.Unmarshal(raw, &l) == nil {
+		return strings.Join(l, "、")
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return "（空）"
+	}
+	return string(raw)
+}
+
+func recordURL(kind, id string) string {
+	switch kind {
+	case "person":
+		return "/persons/" + id
+	case "visit":
+		return "/visits/" + id
+	case "application":
+		return "/applications/" + id
+	case "disclosure":
+		return "/disclosures/" + id
+	}
+	return "/"
+}
+
+var (
+	idInText    = regexp.MustCompile(`\d{17}[\dXx]|\d{15}`)
+	phoneInText = regexp.MustCompile(`1[3-9]\d{9}|0\d{2,3}-?\d{7,8}`)
+)
+
+// MaskText hides every ID number and phone number in a text meant for the
+// notice board or the public portal.
+func MaskText(s string) string {
+	s = idInText.ReplaceAllStringFunc(s, idcard.Mask)
+	return phoneInText.ReplaceAllStringFunc(s, idcard.MaskPhone)
+}

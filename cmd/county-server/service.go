@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"stationsync/installer"
+	"stationsync/internal/logging"
+)
+
+const serviceName = "county-server"
+
+const serviceUsage = `
+Service (as Administrator / root):
+  county-server install   [--data DIR] [--listen ADDR] [--no-start]   register and start the service
+  county-server uninstall [--data DIR] [--purge]   remove the service; the data stays unless --purge
+  county-server start | stop | restart | status
+`
+
+// serveLogged runs body with logs to the rotated file in the data
+// directory (and standard error, which journald keeps), under the service
+// manager with --service.
+func serveLogged(ctx context.Context, dataDir string, asService bool, stderr io.Writer, setLogger func(*slog.Logger), body func(ctx context.Context) error) int {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		fmt.Fprintln(stderr, "错误:", err)
+		return 1
+	}
+	lv := new(slog.LevelVar)
+	if l, err := logging.ParseLevel(os.Getenv("LOG_LEVEL")); err == nil {
+		lv.Set(l)
+	}
+	opts := logging.Options{File: installer.LogPath(dataDir, serviceName), Level: lv, Console: stderr}
+	if asService {
+		if opts.System = installer.SystemLog(serviceName); opts.System != nil {
+			opts.Console = nil
+		}
+	}
+	logger, closeLog, err := logging.New(opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "错误:", err)
+		return 1
+	}
+	defer closeLog.Close()
+	setLogger(logger)
+	run := func(ctx context.Context) error {
+		logger.Info("county server started", "data", dataDir, "version", Version, logging.Event())
+		if asService {
+			installer.SetRecovery(serviceName)
+		}
+		if err := body(ctx); err != nil {
+			logger.Error("county server stopped on an error", "err", err)
+			return err
+		}
+		logger.Info("county server stopped", logging.Event())
+		return nil
+	}
+	if asService {
+		err = installer.RunService(ctx, serviceName, logger, run)
+	} else {
+		err = run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "错误:", err)
+		return 1
+	}
+	return 0
+}
+
+// serviceCommand runs install, uninstall, start, stop, restart, status.
+func serviceCommand(cmd string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", installer.DefaultDataDir("county"), "data directory")
+	listen := fs.String("listen", "0.0.0.0:8870", "address the service listens on (install)")
+	noStart := fs.Bool("no-start", false, "install without starting")
+	purge := fs.Bool("purge", false, "uninstall: remove the data directory too")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	dataDir, err := filepath.Abs(*data)
+	if err != nil {
+		fmt.Fprintln(stderr, "错误:", err)
+		return 1
+	}
+	exe, err := installer.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "错误:", err)
+		return 1
+	}
+	s := installer.CountyService(exe, dataDir, *listen)
+	fail := func(err error) int { fmt.Fprintln(stderr, "错误:", err); return 1 }
+	switch cmd {
+	case "install":
+		if err := installer.PrepareDataDir(dataDir, s.User); err != nil {
+			return fail(err)
+		}
+		if err := installer.InstallService(s); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "已安装服务 %s（数据 %s，监听 %s）\n", serviceName, dataDir, *listen)
+		if !*noStart {
+			if err := installer.Control(s, "start"); err != nil {
+				return fail(err)
+			}
+		}
+	case "uninstall":
+		installer.Control(s, "stop")
+		if err := installer.Control(s, "uninstall"); err != nil {
+			return fail(err)
+		}
+		if *purge {
+			if err := os.RemoveAll(dataDir); err != nil {
+				return fail(err)
+			}
+		} else {
+			fmt.Fprintln(stdout, "数据保留在", dataDir)
+		}
+	case "start", "stop", "restart":
+		if err := installer.Control(s, cmd); err != nil {
+			return fail(err)
+		}
+	}
+	state, _ := installer.ServiceState(s)
+	fmt.Fprintf(stdout, "服务 %s：%s\n", serviceName, state)
+	return 0
+}

@@ -1,0 +1,5 @@
+//go:build !windows
+
+package installer
+
+func dataRoot() string { return "/var/lib/stationsync" }

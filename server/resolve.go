@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"stationsync/internal/records"
+	"stationsync/syncproto"
+)
+
+// County-side changes other than decisions: editing fields the county may
+// change, creating records (the 救助对象公示 of an approval), and resolving
+// conflicts. Each goes through the same merger as a station's change, with
+// CountyOrigin, so it lands in the feed and flows down on the station's
+// next sync exactly as a decision does.
+
+// ErrNotEditable says the county may not change that field.
+var ErrNotEditable = errors.New("field not editable at the county")
+
+// applyCounty merges one county change in tx. It must run under s.mu.
+func (s *SQLiteStore) applyCounty(tx *sql.Tx, m *merger, village string, kind records.Kind, id string, fields records.Fields, base map[string]uint64, by string) error {
+	now := s.now()
+	o, err := m.apply(&change{
+		origin: CountyOrigin, village: village, kind: kind, id: id, op: records.OpUpsert,
+		fields: fields, base: base, hlc: s.clock.Now(), by: by, at: now.UnixMilli(), histID: "county." + randomID(8),
+	})
+	if err != nil {
+		return err
+	}
+	if o.status == syncproto.Rejected {
+		return fmt.Errorf("%w: %s", ErrNotEditable, o.reason)
+	}
+	return nil
+}
+
+// CountyCreate creates a record at the county (for a village) and returns
+// its id. The station receives it on its next pull.
+func (s *SQLiteStore) CountyCreate(ctx context.Context, village string, kind records.Kind, fields records.Fields, by string) (string, error) {
+	if !ValidVillage(village, s.county) {
+		return "", ErrBadVillage
+	}
+	if err := records.Validate(kind, fields, true); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNotEditable, err)
+	}
+	id := "cty_" + randomID(12)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		m := newMerger(tx, s.now().UnixMilli())
+		defer m.close()
+		if err := s.applyCounty(tx, m, village, kind, id, fields, nil, by); err != nil {
+			return err
+		}
+		return s.persistClock(tx)
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// CountyEdit sets fields the county may edit on an existing record. The
+// edit is based on the values the county holds now, so it is sequential,
+// not a conflict.
+func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id string, fields records.Fields, by string) error {
+	sch := records.SchemaOf(kind)
+	if sch == nil {
+		return ErrNotFound
+	}
+	for name := range fields {
+		f, ok := sch.Field(name)
+		if !ok || f.Owner == records.Station {
+			return fmt.Errorf("%w: %s", ErrNotEditable, name)
+		}
+	}
+	if err := records.Validate(kind, fields, false); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotEditable, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		m := newMerger(tx, s.now().UnixMilli())
+		defer m.close()
+		r, err := m.load(sch, id)
+		if err != nil {
+			return err
+		}
+		if !r.exists {
+			return ErrNotFound
+		}
+		base := map[string]uint64{}
+		for name := range fields {
+			base[name] = r.versions[name]
+		}
+		if err := s.applyCounty(tx, m, r.village, kind, id, fields, base, by); err != nil {
+			return err
+		}
+		return s.persistClock(tx)
+	})
+}
+
+// ConflictRow is a conflict the merge kept, with its record.
+type ConflictRow struct {
+	syncproto.Conflict
+	Kind       string
+	RecordID   string
+	Village    string
+	ResolvedAt *int64
+}
+
+// ConflictByID returns one conflict.
+func (s *SQLiteStore) ConflictByID(ctx context.Context, id string) (*ConflictRow, error) {
+	var c ConflictRow
+	var w, l string
+	var wh, lh int64
+	var res sql.NullInt64
+	err := s.db.R.QueryRowContext(ctx, `SELECT id, kind, record_id, village, field, winner, winner_hlc, winner_origin, loser, loser_hlc, loser_origin, at, resolved_at FROM conflicts WHERE id = ?`, id).
+		Scan(&c.ID, &c.Kind, &c.RecordID, &c.Village, &c.Field, &w, &wh, &c.WinnerOrigin, &l, &lh, &c.LoserOrigin, &c.At, &res)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("conflict %s: %w", id, err)
+	}
+	c.Winner, c.Loser, c.WinnerHLC, c.LoserHLC = json.RawMessage(w), json.RawMessage(l), uint64(wh), uint64(lh)
+	if res.Valid {
+		c.ResolvedAt = &res.Int64
+	}
+	return &c, nil
+}
+
+// ResolveConflict settles a conflict: value nil keeps the record's current
+// value; otherwise value becomes the field's value through a county change
+// based on the current one. Every open conflict of the same field of the
+// record is marked resolved, and the record goes back into the feed so
+// the station drops the conflict and takes the value on its next sync.
+func (s *SQLiteStore) ResolveConflict(ctx context.Context, id string, value json.RawMessage, by string) error {
+	c, err := s.ConflictByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.ResolvedAt != nil {
+		return fmt.Errorf("%w: 冲突已处理", ErrNotApplicable)
+	}
+	kind := records.Kind(c.Kind)
+	sch := records.SchemaOf(kind)
+	if sch == nil {
+		return ErrNotFound
+	}
+	if value != nil {
+		if err := records.Validate(kind, records.Fields{c.Field: value}, false); err != nil {
+			return fmt.Errorf("%w: %v", ErrNotEditable, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		m := newMerger(tx, s.now().UnixMilli())
+		defer m.close()
+		r, err := m.load(sch, c.RecordID)
+		if err != nil {
+			return err
+		}
+		if !r.exists {
+			return ErrNotFound
+		}
+		changed := false
+		if value != nil && !records.Equal(r.fields[c.Field], value) {
+			f, _ := sch.Field(c.Field)
+			if f.Owner == records.Station {
+				return fmt.Errorf("%w: 「%s」由村站维护，县里只能保留现值", ErrNotEditable, f.Label)
+			}
+			if err := s.applyCounty(tx, m, r.village, kind, r.id, records.Fields{c.Field: value}, map[string]uint64{c.Field: r.versions[c.Field]}, by); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if _, err := tx.Exec(`UPDATE conflicts SET resolved_at = ? WHERE kind = ? AND record_id = ? AND field = ? AND resolved_at IS NULL`, m.now, c.Kind, c.RecordID, c.Field); err != nil {
+			return fmt.Errorf("resolve conflict: %w", err)
+		}
+		if !changed {
+			if err := m.touchFeed(r.village, kind, r.id, ""); err != nil {
+				return err
+			}
+		}
+		return s.persistClock(tx)
+	})
+}
+
+// formatFen shows fen as yuan.
+func formatFen(fen int64) string {
+	return strconv.FormatFloat(float64(fen)/100, 'f', 2, 64)
+}

@@ -1,0 +1,511 @@
+// Package web is the county's staff pages and public portal: server-rendered
+// HTML in Simplified Chinese, with embedded CSS and server-drawn SVG charts,
+// so it works on a county intranet with no internet at all.
+//
+// Every page runs behind a session (argon2id passwords, lockout, idle and
+// absolute expiry) and http.CrossOriginProtection; every query takes the
+// staff member's scope, so a township account can only ever read or change
+// its own township's villages, in pages, exports and the JSON API alike.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"stationsync/internal/records"
+	"stationsync/server"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// CookieName is the session cookie.
+const CookieName = "ss_county"
+
+// Handler serves the staff pages and the public portal.
+type Handler struct {
+	Store  *server.SQLiteStore
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Pin is appended to enrolment codes so that the station pins the
+	// county's CA at enrolment (see syncproto.EnrolCode); empty without TLS.
+	Pin string
+	// PinSHA256 is the full fingerprint, written into enrolment files.
+	PinSHA256 string
+	// ServerURL is the address stations enrol with, shown with the codes.
+	ServerURL string
+
+	once  sync.Once
+	mux   http.Handler
+	pages map[string]*template.Template
+
+	healthMu  sync.Mutex
+	healthDay string
+	addrFail  failures
+
+	// charts caches drawn reports by chart, scope, day and data version:
+	// an aggregate over a million visits is worth drawing once per change.
+	chartMu sync.Mutex
+	charts  map[string][]byte
+}
+
+// New returns the pages over store.
+func New(store *server.SQLiteStore, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Handler{Store: store, Logger: logger, Now: time.Now}
+}
+
+// Run records the stations' sync health once an hour (the report over
+// time) and, within a minute of any change of the records, computes the
+// county-wide follow-up lists ahead of the staff who will ask for them
+// (a pass over every person of the county), until ctx ends.
+func (h *Handler) Run(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	var lastHealth time.Time
+	warmed := int64(-1)
+	for {
+		if time.Since(lastHealth) >= time.Hour {
+			days := 3
+			h.Store.Setting(ctx, "silent_days", &days)
+			if err := h.Store.SnapshotHealth(ctx, time.Duration(max(1, days))*24*time.Hour); err != nil && ctx.Err() == nil {
+				h.Logger.Warn("station health snapshot", "err", err)
+			}
+			lastHealth = time.Now()
+		}
+		if v, err := h.Store.DataVersion(ctx); err == nil && v != warmed {
+			for _, k := range []server.FollowUpKind{server.FollowOverdue, server.FollowUrgent, server.FollowReview} {
+				h.Store.FollowUpPage(ctx, k, "", "", h.Now(), 1, 0, true)
+			}
+			warmed = v
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.once.Do(h.init)
+	h.mux.ServeHTTP(w, r)
+}
+
+var funcs = template.FuncMap{
+	"status": func(s string) string {
+		if l, ok := records.StatusLabel[s]; ok {
+			return l
+		}
+		return s
+	},
+	"role":  func(s string) string { return server.RoleLabel[s] },
+	"audit": func(s string) string { return orDefault(server.AuditLabel[s], s) },
+	"time": func(t any) string {
+		switch t := t.(type) {
+		case time.Time:
+			if t.IsZero() || t.Unix() <= 0 {
+				return "—"
+			}
+			return t.Format("2006-01-02 15:04")
+		case *time.Time:
+			if t == nil {
+				return "—"
+			}
+			return t.Format("2006-01-02 15:04")
+		case int64:
+			if t <= 0 {
+				return "—"
+			}
+			return time.UnixMilli(t).Format("2006-01-02 15:04")
+		}
+		return fmt.Sprint(t)
+	},
+	"add": func(a, b int) int { return a + b },
+	"pname": func(names map[string]string, code string) string {
+		if n := names[code]; n != "" {
+			return n + "（" + code + "）"
+		}
+		if n := names[code[:min(9, len(code))]]; n != "" {
+			return n + " " + code
+		}
+		return code
+	},
+	"offset": func(ms int64) string {
+		d := time.Duration(ms) * time.Millisecond
+		if d < 0 {
+			return "慢 " + (-d).Round(time.Second).String()
+		}
+		return "快 " + d.Round(time.Second).String()
+	},
+	"sub": func(a, b int) int { return a - b },
+	"eq2": func(a, b string) bool { return a == b },
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (h *Handler) init() {
+	h.pages = map[string]*template.Template{}
+	names, _ := fs.Glob(assets, "templates/*.html")
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", n))
+		h.pages[base] = t
+	}
+	static, _ := fs.Sub(assets, "static")
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /login", h.handleGetLogin)
+	mux.HandleFunc("POST /login", h.handlePostLogin)
+	mux.HandleFunc("POST /logout", h.handlePostLogout)
+	mux.HandleFunc("GET /{$}", h.auth(func(w http.ResponseWriter, r *http.Request, u *server.User) {
+		http.Redirect(w, r, "/applications", http.StatusSeeOther)
+	}))
+	mux.HandleFunc("GET /stations", h.auth(h.handleGetStations))
+	mux.HandleFunc("POST /stations/codes", h.admin(h.handlePostCode))
+	mux.HandleFunc("POST /stations/{id}/revoke", h.admin(h.handlePostRevoke))
+	mux.HandleFunc("POST /places", h.admin(h.handlePostPlace))
+	mux.HandleFunc("GET /records/{kind}", h.auth(h.handleGetList))
+	mux.HandleFunc("GET /records/{kind}/{id}", h.auth(h.handleGetRecord))
+	mux.HandleFunc("POST /records/{kind}/{id}", h.auth(h.handlePostEdit))
+	mux.HandleFunc("GET /export/{kind}", h.auth(h.handleGetExport))
+	mux.HandleFunc("GET /applications", h.auth(h.handleGetApplications))
+	mux.HandleFunc("POST /applications/decide", h.auth(h.handlePostDecide))
+	mux.HandleFunc("GET /applications/{id}/disclosure", h.auth(h.handleGetDisclosureForm))
+	mux.HandleFunc("POST /applications/{id}/disclosure", h.auth(h.handlePostDisclosure))
+	mux.HandleFunc("GET /followup", h.auth(h.handleGetFollowUp))
+	mux.HandleFunc("GET /conflicts", h.auth(h.handleGetConflicts))
+	mux.HandleFunc("POST /conflicts/{id}", h.auth(h.handlePostResolve))
+	mux.HandleFunc("GET /reports", h.auth(h.handleGetReports))
+	mux.HandleFunc("GET /reports/{chart}", h.auth(h.handleGetChart))
+	mux.HandleFunc("GET /account", h.auth(h.handleGetAccount))
+	mux.HandleFunc("POST /account", h.auth(h.handlePostAccount))
+	mux.HandleFunc("GET /users", h.admin(h.handleGetUsers))
+	mux.HandleFunc("POST /users", h.admin(h.handlePostUser))
+	mux.HandleFunc("POST /users/{id}", h.admin(h.handlePostUserUpdate))
+	mux.HandleFunc("GET /audit", h.admin(h.handleGetAudit))
+	mux.HandleFunc("GET /settings", h.admin(h.handleGetSettings))
+	mux.HandleFunc("POST /settings", h.admin(h.handlePostSettings))
+	mux.HandleFunc("GET /api/records/{kind}", h.auth(h.handleAPIList))
+	mux.HandleFunc("GET /api/records/{kind}/{id}", h.auth(h.handleAPIRecord))
+	mux.HandleFunc("GET /public/{$}", h.handleGetPublic)
+	mux.HandleFunc("GET /public/v/{village}", h.handleGetPublicVillage)
+	mux.HandleFunc("GET /public/d/{id}", h.handleGetPublicItem)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, nil, http.StatusNotFound, "页面不存在")
+	})
+	// Same-origin forms only: a page of another site cannot make a
+	// logged-in browser post here (Sec-Fetch-Site / Origin checks).
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, nil, http.StatusForbidden, "请求来自其他网站，已拒绝（跨站请求防护）。请从本系统的页面重新操作。")
+	}))
+	h.mux = h.secure(cop.Handler(mux))
+}
+
+// secure sets the headers every answer carries and times the request
+// (Server-Timing, read by the benchmark and visible in the browser).
+func (h *Handler) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		if r.TLS != nil {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(&timed{ResponseWriter: w, start: start}, r)
+	})
+}
+
+type timed struct {
+	http.ResponseWriter
+	start time.Time
+	wrote bool
+}
+
+func (t *timed) WriteHeader(code int) {
+	if !t.wrote {
+		t.wrote = true
+		t.Header().Set("Server-Timing", fmt.Sprintf("app;dur=%.1f", float64(time.Since(t.start).Microseconds())/1000))
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *timed) Write(b []byte) (int, error) {
+	if !t.wrote {
+		t.WriteHeader(http.StatusOK)
+	}
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *timed) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (t *timed) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+type userHandler func(w http.ResponseWriter, r *http.Request, u *server.User)
+
+type ctxKey struct{}
+
+// auth runs next with the session's user, or sends the browser to log in.
+func (h *Handler) auth(next userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var token string
+		if c, err := r.Cookie(CookieName); err == nil {
+			token = c.Value
+		}
+		u, err := h.Store.Session(r.Context(), token)
+		if err != nil {
+			if !errors.Is(err, server.ErrNoSession) {
+				h.fail(w, r, nil, http.StatusInternalServerError, "服务器内部错误")
+				h.Logger.Error("session", "err", err)
+				return
+			}
+			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/export/") {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			h.fail(w, r, nil, http.StatusUnauthorized, "登录已过期，请重新登录")
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, u)), u)
+	}
+}
+
+// admin is auth for administrators only.
+func (h *Handler) admin(next userHandler) http.HandlerFunc {
+	return h.auth(func(w http.ResponseWriter, r *http.Request, u *server.User) {
+		if !u.Admin() {
+			h.fail(w, r, u, http.StatusForbidden, "只有县级管理员可以使用这个功能")
+			return
+		}
+		next(w, r, u)
+	})
+}
+
+func remote(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *Handler) audit(r *http.Request, u *server.User, action, target, detail string) {
+	name := ""
+	if u != nil {
+		name = u.Username
+	}
+	if err := h.Store.Audit(context.WithoutCancel(r.Context()), name, action, target, detail, remote(r)); err != nil {
+		h.Logger.Error("audit", "err", err)
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	User  *server.User
+	Nav   string
+	Msg   string
+	Err   string
+	Data  any
+	Names map[string]string
+}
+
+var messages = map[string]string{
+	"decided":  "已记录审核决定，村站下次同步时会收到。",
+	"saved":    "已保存。",
+	"resolved": "冲突已处理，村站下次同步时会收到结果。",
+	"revoked":  "站点已停用。",
+	"created":  "已创建。",
+	"disc":     "已生成救助对象公示，村站下次同步时会收到。",
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t, ok := h.pages[name]
+	if !ok {
+		http.Error(w, "template "+name, http.StatusInternalServerError)
+		return
+	}
+	if p.User == nil {
+		p.User, _ = r.Context().Value(ctxKey{}).(*server.User)
+	}
+	if p.Msg == "" {
+		p.Msg = messages[r.URL.Query().Get("msg")]
+	}
+	if p.Names == nil {
+		p.Names, _ = h.Store.PlaceNames(r.Context())
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := t.Execute(w, p); err != nil {
+		h.Logger.Error("render", "page", name, "err", err)
+	}
+}
+
+// fail answers with a page (or JSON for the API) that says what went
+// wrong, in Chinese.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, u *server.User, status int, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "{\"error\":%q}\n", msg)
+		return
+	}
+	if u == nil {
+		u, _ = r.Context().Value(ctxKey{}).(*server.User)
+	}
+	h.render(w, r, status, "error", page{Title: "出错了", User: u, Err: msg, Names: map[string]string{}})
+}
+
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.Error("county page failed", "path", r.URL.Path, "err", err)
+	h.fail(w, r, nil, http.StatusInternalServerError, "服务器内部错误，请稍后再试；如反复出现请联系管理员")
+}
+
+// ---- Login ----
+
+func (h *Handler) handleGetLogin(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "login", page{Title: "登录", Data: map[string]string{"Next": safeNext(r.URL.Query().Get("next"))}, Names: map[string]string{}})
+}
+
+// safeNext keeps a redirect after login on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+// Failed logins per address: beyond maxAddrFailures in addrWindow the
+// address is refused before any password is checked, so that nobody can
+// try a password against every account (each account locks on its own
+// after MaxFailedLogins) or lock every account from one place.
+const (
+	maxAddrFailures = 30
+	addrWindow      = 15 * time.Minute
+)
+
+type failures struct {
+	mu sync.Mutex
+	by map[string][]time.Time
+}
+
+func (f *failures) blocked(addr string, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	recent := f.by[addr][:0]
+	for _, t := range f.by[addr] {
+		if now.Sub(t) < addrWindow {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) == 0 {
+		delete(f.by, addr)
+	} else {
+		f.by[addr] = recent
+	}
+	return len(recent) >= maxAddrFailures
+}
+
+func (f *failures) add(addr string, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.by == nil {
+		f.by = map[string][]time.Time{}
+	}
+	if len(f.by) > 10000 {
+		f.by = map[string][]time.Time{} // bounded memory under a flood
+	}
+	f.by[addr] = append(f.by[addr], now)
+}
+
+func (h *Handler) handlePostLogin(w http.ResponseWriter, r *http.Request) {
+	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	next := safeNext(r.PostFormValue("next"))
+	if h.addrFail.blocked(remote(r), h.Now()) {
+		h.render(w, r, http.StatusTooManyRequests, "login", page{Title: "登录", Err: "这台电脑登录失败次数过多，请15分钟后再试。", Data: map[string]string{"Next": next, "Username": username}, Names: map[string]string{}})
+		return
+	}
+	u, token, err := h.Store.Login(r.Context(), username, password, remote(r))
+	data := map[string]string{"Next": next, "Username": username}
+	if errors.Is(err, server.ErrLocked) || errors.Is(err, server.ErrBadLogin) {
+		h.addrFail.add(remote(r), h.Now())
+	}
+	switch {
+	case errors.Is(err, server.ErrLocked):
+		h.audit(r, &server.User{Username: username}, server.AuditLoginFailed, username, "账号已锁定")
+		h.render(w, r, http.StatusTooManyRequests, "login", page{Title: "登录", Err: fmt.Sprintf("连续%d次密码错误，账号已锁定%d分钟，请稍后再试或联系管理员。", server.MaxFailedLogins, int(server.LockoutFor.Minutes())), Data: data, Names: map[string]string{}})
+		return
+	case errors.Is(err, server.ErrBadLogin):
+		h.audit(r, &server.User{Username: username}, server.AuditLoginFailed, username, "用户名或密码错误")
+		h.render(w, r, http.StatusUnauthorized, "login", page{Title: "登录", Err: "用户名或密码不正确。", Data: data, Names: map[string]string{}})
+		return
+	case err != nil:
+		h.internal(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(server.SessionMax.Seconds())})
+	h.audit(r, u, server.AuditLogin, u.Username, "")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) handlePostLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil {
+		if u, err := h.Store.Session(r.Context(), c.Value); err == nil {
+			h.audit(r, u, server.AuditLogout, u.Username, "")
+		}
+		h.Store.Logout(r.Context(), c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// ---- helpers ----
+
+func atoi(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+// placeAllowed checks a place filter against the user's scope.
+func placeAllowed(u *server.User, place string) bool {
+	return place == "" || strings.HasPrefix(place, u.Scope())
+}
+
+func kindOf(s string) (records.Kind, bool) {
+	k := records.Kind(s)
+	return k, records.SchemaOf(k) != nil
+}

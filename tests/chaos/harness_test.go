@@ -1,0 +1,266 @@
+package chaos
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"stationsync/agent"
+	"stationsync/server"
+)
+
+// ---- an in-process county ----
+
+type inCounty struct {
+	store *server.SQLiteStore
+	http  *httptest.Server
+	path  string
+}
+
+func newInCounty(t *testing.T) *inCounty {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "county.db")
+	st, err := server.OpenSQLite(context.Background(), path, "340123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &inCounty{store: st, path: path}
+	c.http = httptest.NewServer(server.New(st, quiet).Handler())
+	t.Cleanup(func() {
+		c.http.Close()
+		c.store.Close()
+	})
+	return c
+}
+
+func (c *inCounty) addr() string { return c.http.Listener.Addr().String() }
+
+func (c *inCounty) code(t *testing.T, village string) string {
+	t.Helper()
+	code, err := c.store.CreateCode(context.Background(), village, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// ---- a county-server process ----
+
+type procCounty struct {
+	t    *testing.T
+	data string
+	addr string
+	log  string
+	p    *proc
+	env  []string
+}
+
+func newProcCounty(t *testing.T) *procCounty {
+	dir := t.TempDir()
+	return &procCounty{t: t, data: filepath.Join(dir, "county"), addr: freeAddr(t), log: filepath.Join(dir, "county-server.log")}
+}
+
+func (c *procCounty) dbPath() string { return filepath.Join(c.data, "county.db") }
+
+// codes makes enrolment codes directly in the county's database, which
+// the server process may have open.
+func (c *procCounty) codes(t *testing.T, villages []string) []string {
+	t.Helper()
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenSQLite(context.Background(), c.dbPath(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	out := make([]string, len(villages))
+	for i, v := range villages {
+		if out[i], err = st.CreateCode(context.Background(), v, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// start starts the server (with extra environment, e.g. failpoints) and
+// waits until it answers.
+func (c *procCounty) start(env ...string) {
+	c.t.Helper()
+	for attempt := 0; attempt < 50; attempt++ {
+		c.p = start(c.t, c.log, env, bin.server, "serve", "--data", c.data, "--listen", c.addr)
+		if waitHealthy("http://"+c.addr, c.p, 15*time.Second) {
+			return
+		}
+		c.p.kill()
+		time.Sleep(100 * time.Millisecond) // the port of the killed one
+	}
+	c.t.Fatalf("county server did not come up\n%s", tail(c.log, 20))
+}
+
+func waitHealthy(url string, p *proc, timeout time.Duration) bool {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return false
+		}
+		if resp, err := client.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return true
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// open opens the county's database in this process, for checks, once the
+// server has stopped.
+func (c *procCounty) open(t *testing.T) *server.SQLiteStore {
+	t.Helper()
+	st, err := server.OpenSQLite(context.Background(), c.dbPath(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// ---- in-process stations ----
+
+type station struct {
+	*agent.Agent
+	dir     string
+	village string
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func openStation(t *testing.T, dir string, cfg agent.Config) *station {
+	t.Helper()
+	cfg.DataDir = dir
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	a, err := agent.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &station{Agent: a, dir: dir}
+}
+
+// fastCfg is an agent that retries within a second and notices a dead
+// link within two: a test's minutes stand for a station's days.
+func fastCfg() agent.Config {
+	return agent.Config{SyncInterval: 300 * time.Millisecond, RetryCap: time.Second, IdleTimeout: 2 * time.Second}
+}
+
+// run starts the agent's own sync loop.
+func (s *station) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan struct{})
+	go func() { defer close(s.done); s.Run(ctx) }()
+}
+
+func (s *station) halt() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+		s.cancel = nil
+	}
+}
+
+// store adapts a Store to the driver's saver.
+type store struct{ *agent.Store }
+
+// settle syncs every station until each round ends clean twice in a row
+// over all stations (so that decisions pulled by one round are seen), or
+// fails the test after timeout.
+func settle(t *testing.T, stations []*station, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	clean := 0
+	said := ""
+	for clean < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("sync did not settle in %s", timeout)
+		}
+		ok := true
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		var lastErr error
+		for _, s := range stations {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				_, err := s.SyncOnce(ctx)
+				if err != nil {
+					mu.Lock()
+					ok, lastErr = false, err
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if ok {
+			clean++
+		} else {
+			clean = 0
+			if msg := lastErr.Error(); msg != said {
+				t.Logf("settling: %v", lastErr)
+				said = msg
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+}
+
+func agentsOf(ss []*station) []*agent.Agent {
+	out := make([]*agent.Agent, len(ss))
+	for i, s := range ss {
+		out[i] = s.Agent
+	}
+	return out
+}
+
+// integrity runs PRAGMA integrity_check on a SQLite file no process is
+// writing, and returns an error unless it says ok.
+func integrity(path string) error {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var res string
+	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&res); err != nil {
+		return err
+	}
+	if res != "ok" {
+		return errors.New(path + ": " + res)
+	}
+	return nil
+}
+
+func checkIntegrity(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if err := integrity(p); err != nil {
+			t.Errorf("integrity_check: %v", err)
+		}
+	}
+}

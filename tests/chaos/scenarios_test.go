@@ -1,0 +1,469 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"stationsync/agent"
+	"stationsync/internal/failpoint"
+	"stationsync/internal/linkem"
+	"stationsync/internal/records"
+	"stationsync/internal/testclock"
+)
+
+var ctxb = context.Background()
+
+// TestLinkFaults: three stations work through a link that goes through
+// every fault in turn — 600 ms ± 300 latency, 4 KB/s, a black hole, a reset
+// in the middle of the request body, the answer cut after the county
+// committed (the duplicate-maker), sliced streams, and a long outage —
+// while their cadres keep recording and the county keeps deciding.
+func TestLinkFaults(t *testing.T) {
+	seed := seedFor(t)
+	began := time.Now()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	c := newInCounty(t)
+	px, err := linkem.New(c.addr(), linkem.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	o := newOracle()
+	var f faults
+	villages := []string{"340123101201", "340123101202", "340123102203"}
+	var ss []*station
+	var ds []*driver
+	for i, v := range villages {
+		s := openStation(t, t.TempDir(), fastCfg())
+		s.village = v
+		if _, err := s.Enroll(ctxb, px.URL(), c.code(t, v)); err != nil {
+			t.Fatal(err)
+		}
+		ss = append(ss, s)
+		ds = append(ds, newDriver(o, seed+uint64(i), v, "村干部"+v[9:]))
+	}
+	for _, s := range ss {
+		s.run()
+	}
+	phase := time.Duration(size(1200, 8000)) * time.Millisecond
+	rounds := size(1, 5)
+	for round := 0; round < rounds; round++ {
+		phases := []struct {
+			name string
+			o    linkem.Options
+			d    time.Duration
+		}{
+			{"latency600±300", linkem.Options{Latency: 600 * time.Millisecond, Jitter: 300 * time.Millisecond}, phase},
+			{"bw4KB/s", linkem.Options{UpBytesPerSec: 4096, DownBytesPerSec: 4096}, phase},
+			{"blackhole", linkem.Options{BlackHole: true}, phase + 2*time.Second},
+			{"reset-mid-body", linkem.Options{ResetAfterUpBytes: 400 + rng.Int64N(3000)}, phase},
+			{"cut-answer", linkem.Options{CutDownAfterBytes: 1 + rng.Int64N(200)}, phase},
+			{"sliced", linkem.Options{Latency: 20 * time.Millisecond, Jitter: 19 * time.Millisecond, UpBytesPerSec: 1280, DownBytesPerSec: 1280}, phase},
+			{"clean", linkem.Options{}, phase / 2},
+			{"long-outage", linkem.Options{Down: true}, 3 * phase},
+		}
+		for _, p := range phases {
+			px.Set(p.o)
+			if p.name != "clean" {
+				f.add(p.name, 1)
+			}
+			end := time.Now().Add(p.d)
+			for time.Now().Before(end) {
+				for i, d := range ds {
+					if err := d.step(ctxb, store{ss[i].Store}); err != nil {
+						t.Fatalf("save: %v", err)
+					}
+				}
+				if rng.IntN(8) == 0 {
+					if n, err := decide(ctxb, c.store, o, rng); err != nil {
+						t.Fatal(err)
+					} else {
+						f.add("county-decision", n)
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	px.Set(linkem.Options{})
+	for _, s := range ss {
+		s.halt()
+	}
+	settle(t, ss, 2*time.Minute)
+	tl := verify(t, c.store, agentsOf(ss), o)
+	for _, s := range ss {
+		checkIntegrity(t, filepath.Join(s.dir, "station.db"))
+		s.Close()
+	}
+	if err := c.store.DB().IntegrityCheck(ctxb); err != nil {
+		t.Error(err)
+	}
+	st := px.Stats()
+	record(t, result{scenario: "link", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
+		notes: "3 stations in-process; link carried " + itoa(st.Conns) + " connections"})
+}
+
+// TestAgentKills SIGKILLs `station-agent run` at random moments, again and
+// again, over a link whose answers crawl (4 KB/s down), so many kills land
+// between the county's commit and the station's ack. The cadre keeps
+// recording beside the service (another process on the same database).
+func TestAgentKills(t *testing.T) {
+	seed := seedFor(t)
+	began := time.Now()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	cycles := size(12, 500)
+	c := newProcCounty(t)
+	const village = "340123101201"
+	code := c.codes(t, []string{village})[0]
+	c.start()
+	px, err := linkem.New(c.addr, linkem.Options{Latency: 15 * time.Millisecond, UpBytesPerSec: 64000, DownBytesPerSec: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "agent.log")
+	s := openStation(t, filepath.Join(dir, "station"), fastCfg())
+	if _, err := s.Enroll(ctxb, px.URL(), code); err != nil {
+		t.Fatal(err)
+	}
+	o := newOracle()
+	d := newDriver(o, seed, village, "王村干部")
+	var f faults
+	// The service's clock comes from a file it re-reads every second:
+	// half-way through, it jumps back a day.
+	clockFile := filepath.Join(dir, "clock-offset")
+	env := []string{"STATIONSYNC_TEST_CLOCK_FILE=" + clockFile}
+	for cycle := 0; cycle < cycles; cycle++ {
+		if cycle == cycles/2 {
+			if err := testclock.WriteOffset(clockFile, -24*time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			f.add("process-clock-back-1d", 1)
+		}
+		for i := 0; i < 2; i++ {
+			if err := d.step(ctxb, store{s.Store}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := start(t, log, env, bin.agent, "run", "--interval", "200ms", "--data", s.dir)
+		// The cadre saves beside the running service now and then.
+		if cycle%3 == 0 {
+			if err := d.step(ctxb, store{s.Store}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hwm0 := countyHWM(t, c, s)
+		time.Sleep(time.Duration(rng.Int64N(int64(500 * time.Millisecond))))
+		if !p.exited() {
+			p.kill()
+			f.add("agent-sigkill", 1)
+			// In the window: the county committed during this run and the
+			// station still holds a change at or below its high-water mark.
+			hwm := countyHWM(t, c, s)
+			var minSeq sql.NullInt64
+			s.Store.DB().R.QueryRow(`SELECT min(seq) FROM outbox WHERE epoch = (SELECT value FROM meta WHERE key = 'epoch')`).Scan(&minSeq)
+			if hwm > hwm0 && minSeq.Valid && uint64(minSeq.Int64) <= hwm {
+				f.add("agent-kill-in-window", 1)
+			}
+		}
+	}
+	px.Set(linkem.Options{})
+	settle(t, []*station{s}, 2*time.Minute)
+	c.p.stop()
+	cs := c.open(t)
+	defer cs.Close()
+	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
+	s.Close()
+	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
+	record(t, result{scenario: "agent-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
+		notes: "station-agent run processes, random kill in 0–500 ms"})
+}
+
+// TestServerKills SIGKILLs the county server while a station with a
+// backlog pushes over a slow link: at random moments, and at the failpoint
+// after its commit and before its answer.
+func TestServerKills(t *testing.T) {
+	seed := seedFor(t)
+	began := time.Now()
+	rng := rand.New(rand.NewPCG(seed, 3))
+	cycles := size(6, 100)
+	c := newProcCounty(t)
+	const village = "340123102203"
+	code := c.codes(t, []string{village})[0]
+	c.start()
+	px, err := linkem.New(c.addr, linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 24000, DownBytesPerSec: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	cfg := fastCfg()
+	cfg.BatchSize = 50
+	s := openStation(t, t.TempDir(), cfg)
+	if _, err := s.Enroll(ctxb, px.URL(), code); err != nil {
+		t.Fatal(err)
+	}
+	o := newOracle()
+	d := newDriver(o, seed, village, "李协理员")
+	for i := 0; i < size(150, 1500); i++ {
+		if err := d.step(ctxb, store{s.Store}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.run()
+	var f faults
+	for cycle := 0; cycle < cycles; cycle++ {
+		for i := 0; i < 10; i++ {
+			if err := d.step(ctxb, store{s.Store}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cycle%2 == 1 {
+			// Dies by itself right after committing a batch.
+			c.p.kill()
+			c.start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
+			deadline := time.Now().Add(8 * time.Second)
+			for !c.p.exited() && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if c.p.exited() && c.p.killedBySignal() {
+				f.add("server-kill-after-commit", 1)
+			} else {
+				c.p.kill()
+				f.add("server-sigkill", 1)
+			}
+		} else {
+			time.Sleep(200*time.Millisecond + time.Duration(rng.Int64N(int64(1500*time.Millisecond))))
+			c.p.kill()
+			f.add("server-sigkill", 1)
+		}
+		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
+		c.start()
+	}
+	px.Set(linkem.Options{})
+	s.halt()
+	settle(t, []*station{s}, 3*time.Minute)
+	c.p.stop()
+	cs := c.open(t)
+	defer cs.Close()
+	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
+	s.Close()
+	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
+	record(t, result{scenario: "server-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
+		notes: "county-server processes; every other kill at failpoint server/after-commit"})
+}
+
+// TestFailpoints stops processes at each step of the protocol with
+// SIGKILL: after the local commit, after the push is sent, after the
+// answer is read, after it is saved, after a pulled page is saved, after
+// the county's commit, and in the middle of a migration.
+func TestFailpoints(t *testing.T) {
+	seed := seedFor(t)
+	began := time.Now()
+	c := newProcCounty(t)
+	const village = "340123103207"
+	code := c.codes(t, []string{village})[0]
+	c.start()
+	dir := t.TempDir()
+	s := openStation(t, filepath.Join(dir, "station"), fastCfg())
+	if _, err := s.Enroll(ctxb, "http://"+c.addr, code); err != nil {
+		t.Fatal(err)
+	}
+	o := newOracle()
+	d := newDriver(o, seed, village, "赵主任")
+	var f faults
+	fired := func(name string, err error) {
+		t.Helper()
+		if ee, ok := err.(*exec.ExitError); ok {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				f.add("fp:"+name, 1)
+				return
+			}
+		}
+		t.Logf("failpoint %s did not fire: %v", name, err)
+	}
+	rounds := size(2, 20)
+	agentPoints := []string{failpoint.AgentAfterPushSent, failpoint.AgentAfterAnswerRead, failpoint.AgentAfterAckSaved, failpoint.AgentAfterPageApplied}
+	for round := 0; round < rounds; round++ {
+		for _, fp := range agentPoints {
+			for i := 0; i < 4; i++ {
+				if err := d.step(ctxb, store{s.Store}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := run([]string{"STATIONSYNC_FAILPOINTS=" + fp + "=kill"}, bin.agent, "sync", "--data", s.dir)
+			fired(fp, err)
+		}
+		// Killed right after the local commit: the cadre never heard
+		// "saved", the record may be kept (once) or not.
+		vf := toFields(d.g.Visit(d.somePerson(), time.Now()))
+		body, _ := json.Marshal(vf)
+		cmd := exec.Command(bin.agent, "add", "--kind", "visit", "--by", d.by, "--data", s.dir)
+		cmd.Env = append(os.Environ(), "STATIONSYNC_FAILPOINTS="+failpoint.AgentAfterLocalCommit+"=kill")
+		cmd.Stdin = bytes.NewReader(body)
+		out, err := cmd.Output()
+		if err == nil {
+			o.created(records.Visit, strings.TrimSpace(string(out)), village, d.by, vf)
+		} else {
+			o.unacknowledged(attempt{kind: records.Visit, village: village, fields: vf})
+		}
+		fired(failpoint.AgentAfterLocalCommit, err)
+		// The county dies after its commit, before its answer.
+		for i := 0; i < 4; i++ {
+			if err := d.step(ctxb, store{s.Store}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.p.kill()
+		c.start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
+		run(nil, bin.agent, "sync", "--data", s.dir)
+		if c.p.killedBySignal() {
+			f.add("fp:"+failpoint.ServerAfterCommit, 1)
+		}
+		c.start()
+		// A migration killed half-way, at a station and at a county: the
+		// next start must finish it.
+		sd := filepath.Join(t.TempDir(), "fresh")
+		_, err = run([]string{"STATIONSYNC_FAILPOINTS=" + failpoint.MidMigration + "=kill"}, bin.agent, "status", "--data", sd)
+		fired(failpoint.MidMigration, err)
+		if out, err := run(nil, bin.agent, "status", "--data", sd); err != nil {
+			t.Errorf("station after a killed migration: %v\n%s", err, out)
+		}
+		cd := filepath.Join(t.TempDir(), "freshcounty")
+		_, err = run([]string{"STATIONSYNC_FAILPOINTS=" + failpoint.MidMigration + "=kill"}, bin.server, "records", "--kind", "person", "--data", cd)
+		fired(failpoint.MidMigration, err)
+		if out, err := run(nil, bin.server, "records", "--kind", "person", "--data", cd); err != nil {
+			t.Errorf("county after a killed migration: %v\n%s", err, out)
+		}
+		checkIntegrity(t, filepath.Join(sd, "station.db"), filepath.Join(cd, "county.db"))
+	}
+	settle(t, []*station{s}, 2*time.Minute)
+	c.p.stop()
+	cs := c.open(t)
+	defer cs.Close()
+	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
+	s.Close()
+	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
+	record(t, result{scenario: "failpoints", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
+		notes: "binaries built with -tags failpoints; " + itoa(int64(len(o.unacked))) + " saves killed after commit before answering"})
+}
+
+// TestClocks: stations whose clocks read 2009 and 2038 record offline
+// before they ever reach the county, then sync; a third's clock jumps
+// back a day mid-run (and so does the 2009 one), while the link drops now
+// and then and the county decides.
+func TestClocks(t *testing.T) {
+	seed := seedFor(t)
+	began := time.Now()
+	rng := rand.New(rand.NewPCG(seed, 4))
+	c := newInCounty(t)
+	px, err := linkem.New(c.addr(), linkem.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	clocks := []*testclock.Clock{
+		testclock.At(time.Date(2009, 6, 1, 8, 0, 0, 0, time.Local)),
+		testclock.At(time.Date(2038, 1, 1, 8, 0, 0, 0, time.Local)),
+		testclock.New(0),
+	}
+	villages := []string{"340123104211", "340123104212", "340123105213"}
+	o := newOracle()
+	var f faults
+	f.add("clock-2009", 1)
+	f.add("clock-2038", 1)
+	var ss []*station
+	var ds []*driver
+	for i, v := range villages {
+		cfg := fastCfg()
+		cfg.Now = clocks[i].Now
+		s := openStation(t, t.TempDir(), cfg)
+		s.village = v
+		d := newDriver(o, seed+uint64(i), v, "钱协理员")
+		for j := 0; j < 8; j++ { // before enrolment: never heard from the county
+			if err := d.step(ctxb, store{s.Store}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Enroll(ctxb, px.URL(), c.code(t, v)); err != nil {
+			t.Fatal(err)
+		}
+		ss, ds = append(ss, s), append(ds, d)
+	}
+	for _, s := range ss {
+		s.run()
+	}
+	dur := time.Duration(size(6, 60)) * time.Second
+	end := time.Now().Add(dur)
+	jumped := false
+	for time.Now().Before(end) {
+		if !jumped && time.Until(end) < dur/2 {
+			clocks[2].Jump(-24 * time.Hour)
+			clocks[0].Jump(-24 * time.Hour)
+			f.add("jump-back-1d", 2)
+			jumped = true
+		}
+		if rng.IntN(15) == 0 {
+			px.Set(linkem.Options{Down: true})
+			f.add("link-down", 1)
+		} else if rng.IntN(4) == 0 {
+			px.Set(linkem.Options{})
+		}
+		for i, d := range ds {
+			if err := d.step(ctxb, store{ss[i].Store}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rng.IntN(6) == 0 {
+			n, err := decide(ctxb, c.store, o, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.add("county-decision", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	px.Set(linkem.Options{})
+	for _, s := range ss {
+		s.halt()
+	}
+	settle(t, ss, 2*time.Minute)
+	tl := verify(t, c.store, agentsOf(ss), o)
+	for _, s := range ss {
+		checkIntegrity(t, filepath.Join(s.dir, "station.db"))
+		s.Close()
+	}
+	record(t, result{scenario: "clock", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
+		notes: "in-process agents on internal/testclock"})
+}
+
+// countyHWM reads the county's high-water mark for the station's current
+// epoch from the county's database (read-only, beside the running server).
+func countyHWM(t *testing.T, c *procCounty, s *station) uint64 {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+c.dbPath()+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var hwm uint64
+	db.QueryRow(`SELECT hwm FROM station_epochs WHERE station = ? AND epoch = ?`, s.Store.Meta(ctxb, "station_id"), s.Store.Meta(ctxb, "epoch")).Scan(&hwm)
+	return hwm
+}
+
+func itoa(n int64) string { return strings.TrimSpace(strings.Repeat(" ", 0) + formatInt(n)) }
+
+func formatInt(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
