@@ -459,6 +459,9 @@ func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 	for {
 		cursor, _ := strconv.ParseInt(a.Store.Meta(ctx, "cursor"), 10, 64)
 		pending, _ := a.Store.Pending(ctx)
+		// The previous round's failure, if any, goes to the county's health
+		// page; it is cleared by this round's success.
+		c.LastError = a.Store.Meta(ctx, "last_error")
 		p, err := c.Pull(ctx, cursor, a.Store.Meta(ctx, "feed_epoch"), a.cfg.PageSize, pending, Version)
 		var pe *syncproto.Error
 		if errors.As(err, &pe) && pe.Code == syncproto.CodeClockSkew {

@@ -921,10 +921,13 @@ func (s *SQLiteStore) StationsIn(ctx context.Context, scope string) ([]Station, 
 	return out, nil
 }
 
-// LastErrors returns, per station, the last rejection reason the merge
-// gave it (the last error the county knows of).
+// LastErrors returns, per station, the newer of the last sync failure the
+// station reported with a pull and the last rejection the merge gave it.
 func (s *SQLiteStore) LastErrors(ctx context.Context) (map[string]string, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT station, reason, max(at) FROM rejected_changes GROUP BY station`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT station, reason, max(at) FROM (
+		SELECT station, reason, at FROM rejected_changes
+		UNION ALL SELECT id, last_error, last_error_at FROM stations WHERE last_error != '' AND last_error_at IS NOT NULL)
+		GROUP BY station`)
 	if err != nil {
 		return nil, err
 	}

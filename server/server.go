@@ -271,7 +271,7 @@ func (s *Server) handleGetPull(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	pending, _ := strconv.Atoi(q.Get("pending"))
-	if err := s.Store.Touch(r.Context(), st.ID, pending, trunc(q.Get("agent"), 40), auth.At.Sub(now)); err != nil {
+	if err := s.Store.Touch(r.Context(), st.ID, pending, trunc(q.Get("agent"), 40), trunc(q.Get("last_error"), syncproto.MaxReportedError), auth.At.Sub(now)); err != nil {
 		s.internal(w, r, err)
 		return
 	}

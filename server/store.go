@@ -38,7 +38,7 @@ type Store interface {
 	Revoke(ctx context.Context, id string) error
 	Push(ctx context.Context, st *Station, b *syncproto.Batch) (*syncproto.PushResult, error)
 	Pull(ctx context.Context, st *Station, after int64, feedEpoch string, limit int) (*syncproto.PullPage, error)
-	Touch(ctx context.Context, id string, pending int, agentVersion string, offset time.Duration) error
+	Touch(ctx context.Context, id string, pending int, agentVersion, lastError string, offset time.Duration) error
 	Decide(ctx context.Context, d Decision) error
 	Records(ctx context.Context, kind records.Kind, village string) ([]syncproto.Record, error)
 	Rejected(ctx context.Context, village string) ([]Rejection, error)
@@ -326,10 +326,13 @@ func (s *SQLiteStore) Revoke(ctx context.Context, id string) error {
 }
 
 // Touch records that a station was heard from.
-func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVersion string, offset time.Duration) error {
+// lastError is the station's own last sync failure ("" if it had none).
+func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVersion, lastError string, offset time.Duration) error {
+	now := s.now().UnixMilli()
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE stations SET last_contact_at = ?, pending = ?, agent_version = coalesce(nullif(?, ''), agent_version), clock_offset_ms = ? WHERE id = ?`,
-			s.now().UnixMilli(), pending, agentVersion, offset.Milliseconds(), id)
+		_, err := tx.Exec(`UPDATE stations SET last_contact_at = ?, pending = ?, agent_version = coalesce(nullif(?, ''), agent_version), clock_offset_ms = ?,
+			last_error = ?, last_error_at = CASE WHEN ? = '' THEN last_error_at ELSE ? END WHERE id = ?`,
+			now, pending, agentVersion, offset.Milliseconds(), lastError, lastError, now, id)
 		return err
 	})
 }

@@ -38,6 +38,10 @@ const (
 	IdleTimeout = 45 * time.Second
 )
 
+// MaxReportedError bounds the bytes of a station's last error sent with a
+// pull.
+const MaxReportedError = 300
+
 // Error is an answer the server gave with a status of 400 or more.
 type Error struct {
 	Status        int
@@ -81,7 +85,11 @@ type Client struct {
 	// (which may be years off, and is not necessarily time.Now).
 	OnServerTime func(server time.Time, rtt time.Duration)
 	RetryMax     int
-	Logger       *slog.Logger
+	// LastError, if set, goes with the next pull: the station's last sync
+	// failure, so that the county's health page shows why a station is
+	// behind.
+	LastError string
+	Logger    *slog.Logger
 	HTTP         *http.Client // base client; its Transport is shared
 }
 
@@ -154,6 +162,12 @@ func (c *Client) Pull(ctx context.Context, after int64, feedEpoch string, limit,
 	q.Set("limit", strconv.Itoa(limit))
 	q.Set("pending", strconv.Itoa(pending))
 	q.Set("agent", agentVersion)
+	if e := c.LastError; e != "" {
+		if len(e) > MaxReportedError {
+			e = strings.ToValidUTF8(e[:MaxReportedError], "")
+		}
+		q.Set("last_error", e)
+	}
 	var out PullPage
 	if err := c.do(ctx, http.MethodGet, "/v1/pull?"+q.Encode(), "", nil, true, &out); err != nil {
 		return nil, err

@@ -359,3 +359,30 @@ func TestStationRestoredFromOlderCopy(t *testing.T) {
 		t.Fatalf("county holds %d persons, want 10", len(recs))
 	}
 }
+
+// A station's own sync failure reaches the county's health view with its
+// next pull, and clears after a round that succeeds.
+func TestStationReportsLastError(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	s := newStation(t, c, villageA, nil)
+	s.addPeople(t, gen.New(1), villageA, 1)
+	c.linkDown()
+	if _, err := s.SyncOnce(ctx); err == nil {
+		t.Fatal("sync with the link down succeeded")
+	}
+	c.linkUp()
+	s.sync(t)
+	id := s.Store.Meta(ctx, "station_id")
+	errs, err := c.store.LastErrors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[id] == "" {
+		t.Fatal("the county does not know the station's last failure")
+	}
+	s.sync(t)
+	if errs, _ = c.store.LastErrors(ctx); errs[id] != "" {
+		t.Fatalf("still shows %q after a good round", errs[id])
+	}
+}
