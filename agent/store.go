@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -214,6 +215,12 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 	create := id == ""
 	if err := records.Validate(kind, fields, create); err != nil {
 		return "", err
+	}
+	// The caller's map stays as given: a new application's status is added
+	// to a copy.
+	fields = maps.Clone(fields)
+	if fields == nil {
+		fields = records.Fields{}
 	}
 	if err := s.guardWrite(); err != nil {
 		return "", err
