@@ -90,7 +90,7 @@ type Client struct {
 	// behind.
 	LastError string
 	Logger    *slog.Logger
-	HTTP         *http.Client // base client; its Transport is shared
+	HTTP      *http.Client // base client; its Transport is shared
 }
 
 // NewClient returns a client with a pooled keep-alive transport whose
