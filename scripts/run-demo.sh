@@ -43,6 +43,10 @@ for village in 340123101201 340123102203; do
   echo $! >"$RUN/station$i.pid"
 done
 
+# A county administrator for the county's pages (loopback only, demo password).
+printf 'demo-admin-2026\n' | "$BIN/county-server" user add --data "$RUN/county" --county 340123 \
+  --username admin --name 演示管理员 --role admin >/dev/null 2>&1 || true
+
 app=$("$BIN/station-agent" list --data "$RUN/station1" --kind application | sed -n 's/.*"ID": "\(.*\)".*/\1/p' | head -1)
 "$BIN/station-agent" intent --data "$RUN/station1" --app "$app" --op submit --by 村干部1
 "$BIN/station-agent" sync --data "$RUN/station1" >/dev/null 2>&1 || true
@@ -54,6 +58,8 @@ cat <<EOT
   station 1      village 340123101201   data: $RUN/station1   log: $RUN/station1.log
   station 2      village 340123102203   data: $RUN/station2   log: $RUN/station2.log
   station pages  http://127.0.0.1:8484/ (station 1), http://127.0.0.1:8485/ (station 2): first visit makes an account
+
+  county pages   $URL/   (user admin, password demo-admin-2026; public portal: $URL/public/)
 
 Look at it:
   $BIN/county-server station list --data $RUN/county
