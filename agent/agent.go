@@ -506,6 +506,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		a.loadKeyEnrolledElsewhere(ctx) // config.go
+		if !a.Enrolled(ctx) && a.enrolPending(ctx) {
+			a.logger.Info("station enrolled from a kept enrolment")
+		}
 		if !a.Enrolled(ctx) {
 			wait = a.syncInterval()
 			continue

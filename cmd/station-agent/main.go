@@ -32,7 +32,7 @@ const usage = `station-agent — 村站通 station service
 
 Usage:
   station-agent run      [--data DIR] [--interval 1m] [--listen 127.0.0.1:8484]       run the station service in the foreground
-  station-agent enroll   --server URL --code CODE [--data DIR]  enrol this station with the county
+  station-agent enroll   --server URL --code CODE | --file F.json [--data DIR]  enrol (kept for later if the county is unreachable)
   station-agent status   [--json] [--data DIR]              pending changes, last successful sync, last error
   station-agent sync     [--data DIR]                       one sync round now; exit 0 when all is acknowledged
   station-agent add      --kind KIND [--id ID] [--by NAME] [--file F.json|-]  save a record (JSON object of fields)
@@ -120,11 +120,19 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "enroll":
 		server := fs.String("server", "", "county server URL, e.g. http://county.example:8870")
 		code := fs.String("code", "", "one-time enrolment code from the county")
+		file := fs.String("file", "", "enrolment file exported by the county (instead of --server and --code)")
 		if fs.Parse(args) != nil {
 			return 2
 		}
+		if *file != "" {
+			ef, err := readEnrolFile(*file)
+			if err != nil {
+				return cli.Fail(stderr, err)
+			}
+			*server, *code = ef.Server, ef.Code
+		}
 		if *server == "" || *code == "" {
-			fmt.Fprintln(stderr, "需要 --server 和 --code")
+			fmt.Fprintln(stderr, "需要 --server 和 --code，或 --file 注册文件")
 			return 2
 		}
 		a, err := openAgent(agent.Config{})
@@ -132,12 +140,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return cli.Fail(stderr, err)
 		}
 		defer a.Close()
-		resp, err := a.Enroll(ctx, *server, *code)
-		if err != nil {
-			return cli.Fail(stderr, explain(err))
-		}
-		fmt.Fprintf(stdout, "注册成功：站点 %s，村代码 %s\n", resp.StationID, resp.Village)
-		return 0
+		return enrolNowOrLater(ctx, a, *server, *code, stdout, stderr)
 	case "status":
 		asJSON := fs.Bool("json", false, "print JSON")
 		if fs.Parse(args) != nil {
@@ -357,6 +360,35 @@ func printStatus(w io.Writer, st agent.Status) {
 		fmt.Fprintf(w, "冲突记录：%d 条\n", st.Conflicts)
 	}
 	fmt.Fprintf(w, "与县里的时钟差：%d 毫秒\n", st.ClockOffsetMs)
+}
+
+// enrolNowOrLater enrols, or, when the county cannot be reached, keeps the
+// enrolment for the service to complete once the link works: install day
+// often has no network, and records may be entered meanwhile.
+func enrolNowOrLater(ctx context.Context, a *agent.Agent, server, code string, stdout, stderr io.Writer) int {
+	resp, err := a.Enroll(ctx, server, code)
+	var pe *syncproto.Error
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "注册成功：站点 %s，村代码 %s\n", resp.StationID, resp.Village)
+		return 0
+	case errors.As(err, &pe), errors.Is(err, context.Canceled):
+		return cli.Fail(stderr, explain(err))
+	}
+	if kerr := a.EnrolLater(ctx, server, code); kerr != nil {
+		return cli.Fail(stderr, kerr)
+	}
+	fmt.Fprintf(stdout, "暂时连不上县级服务器（%v）。注册信息已保存，联网后站点服务会自动完成注册；可以先离线录入。\n", err)
+	return 0
+}
+
+func readEnrolFile(path string) (*syncproto.EnrolFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("打开注册文件: %w", err)
+	}
+	defer f.Close()
+	return syncproto.ReadEnrolFile(f)
 }
 
 // explain turns a sync error into a sentence a cadre can act on.

@@ -34,7 +34,7 @@ const pagesURL = "http://127.0.0.1:8484/"
 
 const serviceUsage = `
 Service and installation (as Administrator / root):
-  station-agent install   [--data DIR] [--server URL [--code CODE]] [--no-start]
+  station-agent install   [--data DIR] [--server URL [--code CODE] | --enrol-file F.json] [--no-start]
                           data directory, config, service (auto start, restart on failure), shortcut 村站通
   station-agent uninstall [--data DIR] [--purge]   remove the service; the data stays unless --purge
   station-agent start | stop | restart             control the installed service
@@ -145,6 +145,7 @@ func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stde
 	data := fs.String("data", installer.DefaultDataDir("station"), "data directory")
 	server := fs.String("server", "", "county server URL (install)")
 	code := fs.String("code", "", "one-time enrolment code (install)")
+	enrolFile := fs.String("enrol-file", "", "enrolment file exported by the county (install; instead of --server and --code)")
 	noStart := fs.Bool("no-start", false, "install without starting the service")
 	purge := fs.Bool("purge", false, "uninstall: remove the data directory too")
 	if fs.Parse(args) != nil {
@@ -161,6 +162,13 @@ func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stde
 	s := installer.StationService(exe, dataDir)
 	switch cmd {
 	case "install":
+		if *enrolFile != "" {
+			ef, err := readEnrolFile(*enrolFile)
+			if err != nil {
+				return fail(stderr, err)
+			}
+			*server, *code = ef.Server, ef.Code
+		}
 		return install(ctx, s, *server, *code, !*noStart, stdout, stderr)
 	case "uninstall":
 		installer.Control(s, "stop")
@@ -220,14 +228,22 @@ func install(ctx context.Context, s installer.Service, server, code string, star
 			return fail(stderr, err)
 		}
 		resp, err := a.Enroll(ctx, server, code)
-		a.Close()
-		if err != nil {
-			// No network on install day is normal: records are kept and
-			// the station enrols later.
-			step("注册未完成（%v）；可以先离线录入，联网后运行 station-agent enroll 或在站点页面注册", explain(err))
-		} else {
+		var pe *syncproto.Error
+		switch {
+		case err == nil:
 			step("注册成功：站点 %s，村代码 %s", resp.StationID, resp.Village)
+		case errors.As(err, &pe):
+			step("注册未完成（%v）；请向县里申请新的注册码后运行 station-agent enroll 或在站点页面注册", explain(err))
+		default:
+			// No network on install day is normal: the service completes
+			// the enrolment once the county is reachable.
+			if kerr := a.EnrolLater(ctx, server, code); kerr != nil {
+				step("注册未完成（%v）", kerr)
+			} else {
+				step("暂时连不上县级服务器：注册信息已保存，联网后服务自动完成注册；可以先离线录入")
+			}
 		}
+		a.Close()
 		// Files made by this (root) process belong to the service account.
 		if err := installer.PrepareDataDir(s.DataDir, s.User); err != nil {
 			return fail(stderr, err)

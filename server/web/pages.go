@@ -16,6 +16,7 @@ import (
 	"stationsync/internal/idcard"
 	"stationsync/internal/records"
 	"stationsync/server"
+	"stationsync/syncproto"
 )
 
 // ---- Stations ----
@@ -59,7 +60,7 @@ func (h *Handler) stationsPage(w http.ResponseWriter, r *http.Request, u *server
 	}
 	data := map[string]any{"Stations": rows, "SilentDays": days, "Code": code, "CodeVillage": codeVillage, "ServerURL": h.ServerURL, "Pin": h.Pin}
 	if code != "" {
-		ef, _ := json.MarshalIndent(EnrolFile{Server: h.ServerURL, Code: code, Village: codeVillage, Pin: h.PinSHA256}, "", "  ")
+		ef, _ := json.MarshalIndent(syncproto.EnrolFile{Server: h.ServerURL, Code: code, Village: codeVillage, Pin: h.PinSHA256}, "", "  ")
 		data["EnrolFile"] = string(ef)
 		data["EnrolFileURL"] = template.URL("data:application/json;charset=utf-8," + url.PathEscape(string(ef)))
 	}
@@ -102,15 +103,6 @@ func (h *Handler) handlePostCode(w http.ResponseWriter, r *http.Request, u *serv
 	// The code is shown once, in this answer (never in a URL, which would
 	// keep it in the browser's history); only its hash is stored.
 	h.stationsPage(w, r, u, code, village)
-}
-
-// EnrolFile is the enrolment file the stations page offers beside a code,
-// for an installer who carries it to the station on a USB stick.
-type EnrolFile struct {
-	Server  string `json:"server"`
-	Code    string `json:"code"` // carries the CA's pin when the server uses TLS
-	Village string `json:"village"`
-	Pin     string `json:"pin_sha256,omitempty"`
 }
 
 func (h *Handler) handlePostRevoke(w http.ResponseWriter, r *http.Request, u *server.User) {

@@ -138,7 +138,12 @@ func newStationCfg(t *testing.T, c *county, village string, cfg agent.Config) *s
 // reached the county.
 func newUnenrolledStation(t *testing.T, now func() time.Time) *station {
 	t.Helper()
-	s := openStation(t, t.TempDir(), now)
+	return newUnenrolledStationCfg(t, agent.Config{Now: now})
+}
+
+func newUnenrolledStationCfg(t *testing.T, cfg agent.Config) *station {
+	t.Helper()
+	s := openStationCfg(t, t.TempDir(), cfg)
 	t.Cleanup(func() { s.close(t) })
 	return s
 }

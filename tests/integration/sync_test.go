@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -384,5 +385,49 @@ func TestStationReportsLastError(t *testing.T) {
 	s.sync(t)
 	if errs, _ = c.store.LastErrors(ctx); errs[id] != "" {
 		t.Fatalf("still shows %q after a good round", errs[id])
+	}
+}
+
+// Install day without a network: the enrolment from the county's file is
+// kept, records are entered, and the running service completes the
+// enrolment and syncs once the county is reachable.
+func TestEnrolmentKeptForLater(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newCounty(t)
+	ef, err := syncproto.ReadEnrolFile(strings.NewReader(`{"server":"` + c.link.URL() + `","code":"` + c.code(t, villageA) + `","village":"` + villageA + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newUnenrolledStationCfg(t, agent.Config{SyncInterval: 200 * time.Millisecond})
+	c.linkDown()
+	if _, err := s.Enroll(ctx, ef.Server, ef.Code); err == nil {
+		t.Fatal("enrolled through a link that is down")
+	}
+	if err := s.EnrolLater(ctx, ef.Server, ef.Code); err != nil {
+		t.Fatal(err)
+	}
+	s.addPeople(t, gen.New(4), villageA, 2)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	time.Sleep(time.Second)
+	if s.Enrolled(ctx) {
+		t.Fatal("enrolled while the link is down")
+	}
+	c.linkUp()
+	waitFor(t, func() bool { return countyCount(t, c, records.Person) == 2 })
+	cancel()
+	<-done
+	if s.PendingEnrolment(context.Background()) != "" {
+		t.Fatal("the kept enrolment was not cleared")
+	}
+	assertConverged(t, c, s, villageA)
+}
+
+func TestEnrolFileRefusesNonsense(t *testing.T) {
+	for _, in := range []string{`{}`, `not json`, `{"server":"ftp://x","code":"AAAAA-BBBBB"}`, `{"server":"http://127.0.0.1:1"}`} {
+		if _, err := syncproto.ReadEnrolFile(strings.NewReader(in)); err == nil || !hasHan(err.Error()) {
+			t.Errorf("%s: %v", in, err)
+		}
 	}
 }
