@@ -87,6 +87,12 @@ build_msi() {
 	# wixl resolves File/@Source beside the .wxs.
 	cp installer/packaging/station-agent.wxs "$out/"
 	(cd "$out" && wixl -a x64 -D Version="$VERSION" -o station-agent.unsigned.msi station-agent.wxs)
+	# wixl writes every string as ASCII and ignores Codepage, so the
+	# shortcut's Chinese name is set afterwards: the database gets code page
+	# 936 (GBK, what Chinese Windows uses), then the name, short|long.
+	printf '\r\n\r\n936\t_ForceCodepage\r\n' >"$out/_ForceCodepage.idt"
+	msibuild "$out/station-agent.unsigned.msi" -i "$out/_ForceCodepage.idt"
+	msibuild "$out/station-agent.unsigned.msi" -q "UPDATE \`Shortcut\` SET \`Name\` = 'CUNZHA~1|村站通' WHERE \`Shortcut\` = 'StationPagesShortcut'"
 	rm -f "$DIST"/station-agent-*-x64.msi
 	sign "$out/station-agent.unsigned.msi" "$DIST/station-agent-$VERSION-x64.msi"
 	cp "$out/station-agent.exe" "$DIST/station-agent.exe"

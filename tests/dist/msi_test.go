@@ -51,6 +51,7 @@ func TestMSITables(t *testing.T) {
 	must(t, ctl != nil && ctl[2] == "163", "ServiceControl event %v, want 163 (start on install, stop both, delete on uninstall)", ctl)
 	sc := findRow(msiRows(t, msi, "Shortcut"), 0, "StationPagesShortcut")
 	must(t, sc != nil && sc[1] == "DesktopFolder" && sc[4] == "[INSTALLDIR]station-agent.exe" && sc[5] == "open", "Shortcut row %v", sc)
+	must(t, sc[2] == "CUNZHA~1|村站通", "shortcut name %q, want the Chinese 村站通", sc[2])
 	up := msiRows(t, msi, "Upgrade")
 	must(t, len(up) == 2 && strings.EqualFold(up[0][0], "{22116f3c-6054-4b79-9504-93f97a5df677}"), "Upgrade rows %v", up)
 	prop := findRow(msiRows(t, msi, "Property"), 0, "UpgradeCode")

@@ -36,16 +36,20 @@ import (
 // hand has one services.exe, which is presumably why it worked there).
 // newWinePrefix checks that exactly one services.exe serves the prefix.
 type winePrefix struct {
-	t   *testing.T
-	dir string
-	env []string
+	t    *testing.T
+	dir  string
+	home string
+	env  []string
 }
 
 func newWinePrefix(t *testing.T) *winePrefix {
 	t.Helper()
 	dir := t.TempDir()
-	w := &winePrefix{t: t, dir: dir, env: append(os.Environ(), "WINEPREFIX="+dir, "WINEDEBUG=-all",
+	// HOME too: Wine links the prefix's desktop folders to the Unix home,
+	// where the MSI's shortcut would otherwise land, outside the test.
+	w := &winePrefix{t: t, dir: dir, home: t.TempDir(), env: append(os.Environ(), "WINEPREFIX="+dir, "WINEDEBUG=-all",
 		"WINEDLLOVERRIDES=bcryptprimitives=n,b;mscoree,mshtml=", "DISPLAY=")}
+	w.env = append(w.env, "HOME="+w.home)
 	// Persistent from the start (after wineboot it would be too late).
 	w.cmd("wineserver", "-p")
 	t.Cleanup(w.close)
@@ -223,6 +227,17 @@ func TestWindowsEndToEndUnderWine(t *testing.T) {
 	t.Logf("msiexec /i and service running: %v", time.Since(t0).Round(time.Millisecond))
 	first := w.installed()
 	must(t, len(first) == 1, "installed stationsync products: %v, want one", first)
+	// The desktop shortcut carries its Chinese name (set in the MSI after
+	// wixl, which writes only ASCII).
+	// Stat follows the desktop folder's link (to HOME, see newWinePrefix).
+	desktops, _ := filepath.Glob(filepath.Join(w.path(`C:\users`), "*", "Desktop"))
+	var found []string
+	for _, d := range append(desktops, w.home) {
+		if _, err := os.Stat(filepath.Join(d, "村站通.lnk")); err == nil {
+			found = append(found, d)
+		}
+	}
+	must(t, len(found) > 0, "no desktop shortcut 村站通.lnk in %v", append(desktops, w.home))
 	// Wine's msiexec writes the path unquoted; the service quotes it.
 	quoted := func() {
 		waitFor(t, "a quoted ImagePath", 30*time.Second, func() bool {
