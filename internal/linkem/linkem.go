@@ -40,6 +40,11 @@ type Options struct {
 	// Down closes existing connections and closes new ones as soon as they
 	// are accepted, as when the station loses coverage.
 	Down bool
+	// CloseDelay holds each end of stream (FIN), in either direction, this
+	// long after the bytes before it were delivered, like toxiproxy's
+	// slow_close: a peer that closed its socket still looks open to the
+	// other side, which may keep writing into a dead connection.
+	CloseDelay time.Duration
 }
 
 // Stats counts what the proxy actually delivered, which lets tests check
@@ -48,6 +53,7 @@ type Stats struct {
 	Conns     int64 // connections accepted and connected to the target
 	UpBytes   int64 // client→server bytes delivered to the server
 	DownBytes int64 // server→client bytes delivered to the client
+	HeldFINs  int64 // ends of stream held back by CloseDelay
 }
 
 const (
@@ -80,7 +86,7 @@ type Proxy struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	conns, up, down atomic.Int64
+	conns, up, down, held atomic.Int64
 }
 
 // New starts a proxy on 127.0.0.1 with an ephemeral port that forwards to
@@ -159,7 +165,7 @@ func (p *Proxy) Set(opts Options) {
 
 // Stats returns counters since New.
 func (p *Proxy) Stats() Stats {
-	return Stats{Conns: p.conns.Load(), UpBytes: p.up.Load(), DownBytes: p.down.Load()}
+	return Stats{Conns: p.conns.Load(), UpBytes: p.up.Load(), DownBytes: p.down.Load(), HeldFINs: p.held.Load()}
 }
 
 // Close stops the listener, closes every connection and waits for all of
@@ -198,16 +204,21 @@ func (p *Proxy) acceptLoop() {
 			time.Sleep(acceptRetry)
 			continue
 		}
-		if p.options().Down {
-			c.Close()
-			continue
-		}
 		l := &link{p: p, client: c, done: make(chan struct{})}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			c.Close()
 			return
+		}
+		// Checked under p.mu: Set stores Down before it takes p.mu to
+		// collect the links to close, so a connection accepted while Set
+		// runs is either among those or sees Down here. Nothing the client
+		// sends after Set(Down) returned can reach the target.
+		if p.options().Down {
+			p.mu.Unlock()
+			c.Close()
+			continue
 		}
 		p.links[l] = struct{}{}
 		p.wg.Add(1)
@@ -381,6 +392,12 @@ func (l *link) write(dst *net.TCPConn, q <-chan chunk, up bool) {
 			due = lastDue
 		}
 		lastDue = due
+		if c.eof && o.CloseDelay > 0 {
+			// The FIN is the last chunk of this direction, so holding it
+			// back cannot reorder anything.
+			due = due.Add(o.CloseDelay)
+			l.p.held.Add(1)
+		}
 		if d := time.Until(due); d > 0 {
 			timer.Reset(d)
 			select {

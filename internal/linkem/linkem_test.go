@@ -395,3 +395,82 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestCloseDelayHoldsFINNotData(t *testing.T) {
+	t.Parallel()
+	echo := newEchoServer(t)
+	// Long enough that data delivered promptly cannot be mistaken for
+	// data held with the FIN, even on a loaded machine.
+	const delay = 500 * time.Millisecond
+	p := newProxy(t, echo.addr(), Options{CloseDelay: delay})
+	c := dial(t, p)
+	began := time.Now()
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("echo = %q, %v", buf, err)
+	}
+	if d := time.Since(began); d >= delay {
+		t.Fatalf("data took %s: CloseDelay held data, not only the FIN", d)
+	}
+	// The client's FIN reaches the echo server only after the delay; its
+	// answering FIN is held again on the way back.
+	if n, err := c.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("after echo: %d bytes, %v; want EOF", n, err)
+	}
+	if d := time.Since(began); d < 2*delay {
+		t.Fatalf("EOF after %s, want ≥ %s (a FIN held in each direction)", d, 2*delay)
+	}
+	waitFor(t, func() bool { return p.Stats().HeldFINs == 2 }, "two held FINs")
+	if st := p.Stats(); st.UpBytes != 5 || st.DownBytes != 5 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+// A server that closed while its FIN is held still looks open to the
+// client, which is the trap slow closes set for keep-alive clients: it can
+// still write, and learns of the close only when the FIN arrives.
+func TestCloseDelayServerCloseArrivesLate(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("bye"))
+			c.Close()
+		}
+	}()
+	const delay = 400 * time.Millisecond
+	p := newProxy(t, ln.Addr().String(), Options{CloseDelay: delay})
+	c := dial(t, p)
+	began := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 3)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "bye" {
+		t.Fatalf("read = %q, %v", buf, err)
+	}
+	// Still open from here: the write is accepted.
+	if _, err := c.Write([]byte("anyone there?")); err != nil {
+		t.Fatalf("write before the held FIN: %v", err)
+	}
+	n, err := c.Read(buf)
+	if n != 0 || err != io.EOF {
+		t.Fatalf("read %d bytes, %v; want EOF", n, err)
+	}
+	if d := time.Since(began); d < delay {
+		t.Fatalf("the server's close arrived after %s, want ≥ %s", d, delay)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +25,9 @@ type inCounty struct {
 	store *server.SQLiteStore
 	http  *httptest.Server
 	path  string
+
+	mu   sync.Mutex
+	idle map[net.Conn]bool // connections between requests
 }
 
 func newInCounty(t *testing.T) *inCounty {
@@ -33,8 +37,18 @@ func newInCounty(t *testing.T) *inCounty {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &inCounty{store: st, path: path}
-	c.http = httptest.NewServer(server.New(st, quiet).Handler())
+	c := &inCounty{store: st, path: path, idle: map[net.Conn]bool{}}
+	c.http = httptest.NewUnstartedServer(server.New(st, quiet).Handler())
+	c.http.Config.ConnState = func(conn net.Conn, cs http.ConnState) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if cs == http.StateIdle {
+			c.idle[conn] = true
+		} else {
+			delete(c.idle, conn)
+		}
+	}
+	c.http.Start()
 	t.Cleanup(func() {
 		c.http.Close()
 		c.store.Close()
@@ -43,6 +57,22 @@ func newInCounty(t *testing.T) *inCounty {
 }
 
 func (c *inCounty) addr() string { return c.http.Listener.Addr().String() }
+
+// closeIdle closes the keep-alive connections that sit between requests,
+// as a server's idle timeout or a NAT would, and says how many: through a
+// slow-closing link the station learns of it only when the FIN arrives,
+// and may send its next request into the dead connection first.
+func (c *inCounty) closeIdle() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for conn := range c.idle {
+		conn.Close()
+		delete(c.idle, conn)
+		n++
+	}
+	return n
+}
 
 func (c *inCounty) code(t *testing.T, village string) string {
 	t.Helper()

@@ -143,6 +143,10 @@ func (f *faults) snapshot() map[string]int {
 func record(t *testing.T, r result) {
 	results.mu.Lock()
 	defer results.mu.Unlock()
+	if r.contested > 0 {
+		r.notes = strings.TrimSpace(r.notes + fmt.Sprintf("; %d fields edited by both sides offline, %d conflicts kept (county's value stood %d, station's %d)",
+			r.contested, r.conflicts, r.countyWon, r.stationWon))
+	}
 	if t.Failed() {
 		r.notes = strings.TrimSpace("FAILED " + r.notes)
 	}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,9 +53,88 @@ type oracle struct {
 	recs     map[string]*want
 	unacked  []attempt
 	accepted int // changes the system said yes to
+	// contests are the (record, field) pairs both sides wrote while cut
+	// off from each other; see contest.
+	contests map[contestKey]*contest
+	unique   int // makes every contested value distinct
 }
 
-func newOracle() *oracle { return &oracle{recs: map[string]*want{}} }
+func newOracle() *oracle {
+	return &oracle{recs: map[string]*want{}, contests: map[contestKey]*contest{}}
+}
+
+type contestKey struct{ id, field string }
+
+// contest journals the writes of one field of one record that the station
+// and the county made during one outage, neither seeing the other's: the
+// station's in its order, the county's in its order, every value distinct.
+// Nothing else writes the field after the record's creation, and every
+// write sits in its own millisecond, so no two HLCs are equal.
+//
+// What the merge must then do is decidable from outside. The county's
+// writes apply during the outage, each based on the one before, so
+// county[:m-1] are overwritten sequentially by their own writer and never
+// conflict. The station's writes arrive after the outage, in order, none
+// based on county[m-1] (the station never pulled it): each is concurrent
+// with it until one wins by HLC, and from then on they are sequential (same
+// origin). So, with s = station, c = county[m-1] and f the final value:
+//
+//   - f is s[k-1] or c;
+//   - if f = c: exactly the conflicts {winner c, loser s[j]} for every j;
+//   - if f = s[k-1]: for some J, exactly {winner c, loser s[j]} for j < J
+//     and {winner s[J], loser c};
+//
+// and no other conflict on that field. Station values carry the station's
+// origin, county values "county".
+type contest struct {
+	kind          records.Kind
+	village       string
+	station       string // the station's id (its origin)
+	stationWrites []json.RawMessage
+	countyWrites  []json.RawMessage
+}
+
+// contestValue returns an address no write made before, so that every
+// conflict row names exactly one write.
+func (o *oracle) contestValue(who string) json.RawMessage {
+	o.mu.Lock()
+	o.unique++
+	n := o.unique
+	o.mu.Unlock()
+	return records.JSONText(fmt.Sprintf("%s核实：第%d组%d号", who, n%40+1, n))
+}
+
+func (o *oracle) contestOf(kind records.Kind, id, field, village, station string) *contest {
+	k := contestKey{id, field}
+	c := o.contests[k]
+	if c == nil {
+		c = &contest{kind: kind, village: village, station: station}
+		o.contests[k] = c
+	}
+	return c
+}
+
+// stationContested journals a station's accepted write of a contested field.
+func (o *oracle) stationContested(id, field, station string, v json.RawMessage) {
+	o.edited(id, records.Fields{field: v})
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	w := o.recs[id]
+	c := o.contestOf(w.kind, id, field, w.village, station)
+	c.stationWrites = append(c.stationWrites, v)
+}
+
+// countyContested journals a county edit (CountyEdit returned nil) of a
+// contested field: one more change on the record at the county.
+func (o *oracle) countyContested(id, field, station string, v json.RawMessage) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	w := o.recs[id]
+	w.changes++
+	o.accepted++
+	c := o.contestOf(w.kind, id, field, w.village, station)
+	c.countyWrites = append(c.countyWrites, v)
+}
 
 func (o *oracle) created(kind records.Kind, id, village, by string, f records.Fields) {
 	o.mu.Lock()
@@ -214,6 +295,86 @@ func (d *driver) step(ctx context.Context, s saver) error {
 
 func (d *driver) somePerson() string { return d.persons[d.rng.IntN(len(d.persons))] }
 
+// contender makes conflicts on purpose: while the station is cut off, its
+// cadre and the county both change the address of a person the county
+// already holds. Each person is contested once in a run, and the address
+// is otherwise only written when the person is created, which is what
+// makes the outcome decidable (see contest).
+type contender struct {
+	d       *driver
+	county  *server.SQLiteStore
+	station string
+	used    map[string]bool
+	targets []string
+}
+
+const contestedField = "address"
+
+// begin picks up to n persons of the station that the county holds and
+// that were never contested; call it once the link is down.
+func (ct *contender) begin(ctx context.Context, n int) error {
+	if ct.used == nil {
+		ct.used = map[string]bool{}
+	}
+	held, err := ct.county.Records(ctx, records.Person, ct.d.village)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, r := range held {
+		have[r.ID] = true
+	}
+	ct.targets = ct.targets[:0]
+	for _, id := range ct.d.persons {
+		if len(ct.targets) == n {
+			break
+		}
+		if have[id] && !ct.used[id] {
+			ct.used[id] = true
+			ct.targets = append(ct.targets, id)
+		}
+	}
+	return nil
+}
+
+// write has one side write the contested field of one target (both sides,
+// the first time round, so every target is contested), and then waits
+// out the millisecond so no later write can share its HLC.
+func (ct *contender) write(ctx context.Context, s saver, first bool) (int, error) {
+	if len(ct.targets) == 0 {
+		return 0, nil
+	}
+	d, o := ct.d, ct.d.o
+	n := 0
+	for _, id := range ct.targets {
+		if !first && d.rng.IntN(4) != 0 {
+			continue
+		}
+		sides := []bool{d.rng.IntN(2) == 0}
+		if first {
+			sides = append(sides, !sides[0])
+		}
+		for _, station := range sides {
+			if station {
+				v := o.contestValue("村站")
+				if _, err := s.Save(ctx, records.Person, id, records.Fields{contestedField: v}, d.by); err != nil {
+					return n, fmt.Errorf("contested save %s: %w", id, err)
+				}
+				o.stationContested(id, contestedField, ct.station, v)
+			} else {
+				v := o.contestValue("县里")
+				if err := ct.county.CountyEdit(ctx, records.Person, id, records.Fields{contestedField: v}, "县民政局"); err != nil {
+					return n, fmt.Errorf("county edit %s: %w", id, err)
+				}
+				o.countyContested(id, contestedField, ct.station, v)
+			}
+			n++
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	return n, nil
+}
+
 // decide has the county accept every application it holds as submitted,
 // and approve some it accepted before: county decisions that must flow
 // down to the stations.
@@ -248,13 +409,17 @@ func decide(ctx context.Context, st *server.SQLiteStore, o *oracle, rng *rand.Ra
 
 type tally struct {
 	changes, lost, duplicated, diverged int
+	// contested fields, and the conflicts the county kept on them
+	contested, conflicts, stationWon, countyWon int
 }
 
 // verify compares the county and the stations with the oracle once faults
 // have stopped and sync has settled: nothing accepted is missing at the
 // county; nothing is applied twice; every station holds exactly the
-// county's view of its village; nothing was rejected and no conflict kept
-// (the workload makes none); every outbox is empty.
+// county's view of its village, its conflicts included; nothing was
+// rejected; every contested field ended as contest says, with exactly the
+// conflicts contest predicts, and no conflict was kept anywhere else;
+// every outbox is empty.
 func verify(t *testing.T, cs *server.SQLiteStore, stations []*agent.Agent, o *oracle) tally {
 	t.Helper()
 	ctx := context.Background()
@@ -303,7 +468,15 @@ func verify(t *testing.T, cs *server.SQLiteStore, stations []*agent.Agent, o *or
 				tl.lost++
 				errorf("%s %s: county rev %d, %d changes accepted (lost)", kind, r.ID, r.Rev, w.changes)
 			}
-			if msg := compareFields(w.fields, r.Fields, kind, w.status); msg != "" {
+			wf := w.fields
+			for k := range o.contests {
+				if k.id == r.ID {
+					// Its value is the contest's to check.
+					wf = maps.Clone(wf)
+					wf[k.field] = r.Fields[k.field]
+				}
+			}
+			if msg := compareFields(wf, r.Fields, kind, w.status); msg != "" {
 				tl.lost++
 				errorf("%s %s: %s", kind, r.ID, msg)
 			}
@@ -337,16 +510,51 @@ func verify(t *testing.T, cs *server.SQLiteStore, stations []*agent.Agent, o *or
 		tl.diverged += len(rej)
 		errorf("county rejected %d changes the workload meant to be accepted, first: %+v", len(rej), rej[0])
 	}
-	conf, err := cs.Conflicts(ctx, "")
+	conf, err := countyConflicts(ctx, cs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(conf) > 0 {
-		tl.diverged += len(conf)
-		errorf("county kept %d conflicts where no edit was concurrent", len(conf))
+	if api, err := cs.Conflicts(ctx, ""); err != nil {
+		t.Fatal(err)
+	} else if len(api) != len(conf) {
+		errorf("county: Conflicts lists %d, the conflicts table holds %d open", len(api), len(conf))
+	}
+	byField := map[contestKey][]conflictRow{}
+	byVillage := map[string][]conflictRow{}
+	for _, c := range conf {
+		k := contestKey{c.record, c.field}
+		byField[k] = append(byField[k], c)
+		byVillage[c.village] = append(byVillage[c.village], c)
+		if o.contests[k] == nil {
+			tl.diverged++
+			errorf("county kept a conflict where no edit was concurrent: %s %s.%s winner %s (%s) loser %s (%s)",
+				c.kind, c.record, c.field, c.winner, c.wOrigin, c.loser, c.lOrigin)
+		}
+	}
+	final := map[string]syncproto.Record{}
+	for _, r := range county[records.Person] {
+		final[r.ID] = r
+	}
+	for k, c := range o.contests {
+		tl.contested++
+		tl.conflicts += len(byField[k])
+		r, ok := final[k.id]
+		if !ok {
+			continue // already counted as lost
+		}
+		won, msg := checkContest(c, r.Fields[k.field], byField[k])
+		switch {
+		case msg != "":
+			tl.lost++
+			errorf("contested %s %s.%s (station wrote %s, county %s): %s", c.kind, k.id, k.field, rawList(c.stationWrites), rawList(c.countyWrites), msg)
+		case won == server.CountyOrigin:
+			tl.countyWon++
+		default:
+			tl.stationWon++
+		}
 	}
 	for _, a := range stations {
-		tl.diverged += compareStation(t, a, county, errorf)
+		tl.diverged += compareStation(t, a, county, byVillage, errorf)
 	}
 	if reported > 15 {
 		t.Logf("(%d more differences not shown)", reported-15)
@@ -357,7 +565,7 @@ func verify(t *testing.T, cs *server.SQLiteStore, stations []*agent.Agent, o *or
 // compareStation checks that a station holds exactly the county's records
 // of its village, field for field, with the same application histories,
 // an empty outbox and nothing rejected.
-func compareStation(t *testing.T, a *agent.Agent, county map[records.Kind][]syncproto.Record, errorf func(string, ...any)) int {
+func compareStation(t *testing.T, a *agent.Agent, county map[records.Kind][]syncproto.Record, conflicts map[string][]conflictRow, errorf func(string, ...any)) int {
 	t.Helper()
 	ctx := context.Background()
 	village := a.Store.Meta(ctx, "village")
@@ -370,10 +578,7 @@ func compareStation(t *testing.T, a *agent.Agent, county map[records.Kind][]sync
 		diverged++
 		errorf("station %s: %d changes rejected, first %+v", village, len(rej), rej[0])
 	}
-	if n, _ := a.Store.ConflictCount(ctx); n != 0 {
-		diverged++
-		errorf("station %s: %d conflicts", village, n)
-	}
+	diverged += compareConflicts(ctx, a, village, conflicts[village], errorf)
 	for _, kind := range records.Kinds {
 		local, err := a.Store.List(ctx, kind)
 		if err != nil {
@@ -448,4 +653,153 @@ func compareFields(want, got records.Fields, kind records.Kind, status string) s
 		diffs = append(diffs[:3], fmt.Sprintf("… %d more", len(diffs)-3))
 	}
 	return fmt.Sprint(diffs)[1 : len(fmt.Sprint(diffs))-1]
+}
+
+// ---- conflicts ----
+
+type conflictRow struct {
+	id, kind, record, village, field string
+	winner, loser                    json.RawMessage
+	wOrigin, lOrigin                 string
+}
+
+// countyConflicts reads the county's open conflicts with their records
+// (syncproto.Conflict, which Conflicts returns, does not name the record).
+func countyConflicts(ctx context.Context, cs *server.SQLiteStore) ([]conflictRow, error) {
+	rows, err := cs.DB().R.QueryContext(ctx, `SELECT id, kind, record_id, village, field, winner, loser, winner_origin, loser_origin
+		FROM conflicts WHERE resolved_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []conflictRow
+	for rows.Next() {
+		var c conflictRow
+		var w, l string
+		if err := rows.Scan(&c.id, &c.kind, &c.record, &c.village, &c.field, &w, &l, &c.wOrigin, &c.lOrigin); err != nil {
+			return nil, err
+		}
+		c.winner, c.loser = json.RawMessage(w), json.RawMessage(l)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// compareConflicts checks that a station holds exactly the county's open
+// conflicts on its village's records, as the feed sends them down.
+func compareConflicts(ctx context.Context, a *agent.Agent, village string, county []conflictRow, errorf func(string, ...any)) int {
+	diverged := 0
+	rows, err := a.Store.DB().R.QueryContext(ctx, `SELECT id, kind, record_id, field, winner, loser, winner_origin, loser_origin FROM conflicts`)
+	if err != nil {
+		errorf("station %s conflicts: %v", village, err)
+		return 1
+	}
+	defer rows.Close()
+	want := map[string]conflictRow{}
+	for _, c := range county {
+		want[c.id] = c
+	}
+	n := 0
+	for rows.Next() {
+		n++
+		var l conflictRow
+		var w, lo string
+		if err := rows.Scan(&l.id, &l.kind, &l.record, &l.field, &w, &lo, &l.wOrigin, &l.lOrigin); err != nil {
+			errorf("station %s conflicts: %v", village, err)
+			return diverged + 1
+		}
+		c, ok := want[l.id]
+		if !ok {
+			diverged++
+			errorf("station %s holds conflict %s the county has not (open)", village, l.id)
+			continue
+		}
+		delete(want, l.id)
+		if l.kind != c.kind || l.record != c.record || l.field != c.field || !records.Equal(json.RawMessage(w), c.winner) ||
+			!records.Equal(json.RawMessage(lo), c.loser) || l.wOrigin != c.wOrigin || l.lOrigin != c.lOrigin {
+			diverged++
+			errorf("station %s conflict %s: %s %s.%s %s/%s (%s/%s), county %s %s.%s %s/%s (%s/%s)", village, l.id,
+				l.kind, l.record, l.field, w, lo, l.wOrigin, l.lOrigin, c.kind, c.record, c.field, c.winner, c.loser, c.wOrigin, c.lOrigin)
+		}
+	}
+	for id := range want {
+		diverged++
+		errorf("station %s lacks conflict %s the county kept", village, id)
+	}
+	if cc, _ := a.Store.ConflictCount(ctx); cc != n {
+		diverged++
+		errorf("station %s: ConflictCount %d, conflicts table %d", village, cc, n)
+	}
+	return diverged
+}
+
+// checkContest applies the rule of contest to one contested field: final
+// is the county's value, rows its open conflicts. It returns which side's
+// value stood, or what is wrong.
+func checkContest(c *contest, final json.RawMessage, rows []conflictRow) (won, msg string) {
+	s, cw := c.stationWrites, c.countyWrites
+	if len(s) == 0 || len(cw) == 0 {
+		// Only one side wrote: sequential, the last write stands, no conflict.
+		last, side := json.RawMessage(nil), server.CountyOrigin
+		if len(s) > 0 {
+			last, side = s[len(s)-1], c.station
+		} else if len(cw) > 0 {
+			last = cw[len(cw)-1]
+		}
+		if !records.Equal(final, last) {
+			return "", fmt.Sprintf("final %s, want %s (one side wrote)", final, last)
+		}
+		if len(rows) > 0 {
+			return "", fmt.Sprintf("%d conflicts where only one side wrote", len(rows))
+		}
+		return side, ""
+	}
+	cm := cw[len(cw)-1]
+	stationLost := map[int]int{} // index in s → rows naming it as loser
+	var countyLost []conflictRow
+	for _, r := range rows {
+		j := slices.IndexFunc(s, func(v json.RawMessage) bool { return records.Equal(v, r.loser) })
+		switch {
+		case j >= 0:
+			if !records.Equal(r.winner, cm) || r.wOrigin != server.CountyOrigin || r.lOrigin != c.station {
+				return "", fmt.Sprintf("conflict %s: station's %s lost to %s (%s), want to the county's last %s", r.id, r.loser, r.winner, r.wOrigin, cm)
+			}
+			stationLost[j]++
+		case records.Equal(r.loser, cm):
+			if r.wOrigin != c.station || r.lOrigin != server.CountyOrigin {
+				return "", fmt.Sprintf("conflict %s: origins %s beat %s, want %s beat county", r.id, r.wOrigin, r.lOrigin, c.station)
+			}
+			countyLost = append(countyLost, r)
+		default:
+			return "", fmt.Sprintf("conflict %s: loser %s is not a concurrent write (winner %s)", r.id, r.loser, r.winner)
+		}
+	}
+	lost := len(stationLost)
+	for j := 0; j < lost; j++ {
+		if stationLost[j] != 1 {
+			return "", fmt.Sprintf("station writes lost %v (index → conflicts), want each of the first %d once", stationLost, lost)
+		}
+	}
+	switch {
+	case records.Equal(final, cm):
+		if lost != len(s) || len(countyLost) != 0 {
+			return "", fmt.Sprintf("county's %s stands: want all %d station writes as losers, got %d, and no county loser, got %d", cm, len(s), lost, len(countyLost))
+		}
+		return server.CountyOrigin, ""
+	case records.Equal(final, s[len(s)-1]):
+		if lost >= len(s) || len(countyLost) != 1 || !records.Equal(countyLost[0].winner, s[lost]) {
+			return "", fmt.Sprintf("station's %s stands after %d station losses: want one conflict %s beats county's %s, got %d county losers", final, lost, s[min(lost, len(s)-1)], cm, len(countyLost))
+		}
+		return c.station, ""
+	default:
+		return "", fmt.Sprintf("final %s is neither side's last write", final)
+	}
+}
+
+func rawList(vs []json.RawMessage) string {
+	var parts []string
+	for _, v := range vs {
+		parts = append(parts, string(v))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }

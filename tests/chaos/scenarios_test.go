@@ -26,8 +26,10 @@ var ctxb = context.Background()
 // TestLinkFaults: three stations work through a link that goes through
 // every fault in turn — 600 ms ± 300 latency, 4 KB/s, a black hole, a reset
 // in the middle of the request body, the answer cut after the county
-// committed (the duplicate-maker), sliced streams, and a long outage —
-// while their cadres keep recording and the county keeps deciding.
+// committed (the duplicate-maker), sliced streams, slow-closing streams,
+// and a long outage during which the county and the cadres edit the same
+// addresses (conflicts on purpose) — while their cadres keep recording
+// and the county keeps deciding.
 func TestLinkFaults(t *testing.T) {
 	seed := seedFor(t)
 	began := time.Now()
@@ -55,30 +57,67 @@ func TestLinkFaults(t *testing.T) {
 	for _, s := range ss {
 		s.run()
 	}
+	// While the link is down, the county and each station's cadre both
+	// edit the address of persons the county holds: conflicts on purpose,
+	// which verify predicts and checks (see contest).
+	cts := make([]*contender, len(ss))
+	for i, s := range ss {
+		cts[i] = &contender{d: ds[i], county: c.store, station: s.Store.Meta(ctxb, "station_id")}
+	}
+	contend := func(first bool) {
+		for i, ct := range cts {
+			if first {
+				if err := ct.begin(ctxb, size(3, 4)); err != nil {
+					t.Fatal(err)
+				}
+				f.add("concurrent-edit", len(ct.targets))
+			}
+			if _, err := ct.write(ctxb, store{ss[i].Store}, first); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	idleClosed := 0
 	phase := time.Duration(size(1200, 8000)) * time.Millisecond
 	rounds := size(1, 5)
 	for round := 0; round < rounds; round++ {
 		phases := []struct {
-			name string
-			o    linkem.Options
-			d    time.Duration
+			name  string
+			o     linkem.Options
+			d     time.Duration
+			begin func()
+			each  func()
 		}{
-			{"latency600±300", linkem.Options{Latency: 600 * time.Millisecond, Jitter: 300 * time.Millisecond}, phase},
-			{"bw4KB/s", linkem.Options{UpBytesPerSec: 4096, DownBytesPerSec: 4096}, phase},
-			{"blackhole", linkem.Options{BlackHole: true}, phase + 2*time.Second},
-			{"reset-mid-body", linkem.Options{ResetAfterUpBytes: 400 + rng.Int64N(3000)}, phase},
-			{"cut-answer", linkem.Options{CutDownAfterBytes: 1 + rng.Int64N(200)}, phase},
-			{"sliced", linkem.Options{Latency: 20 * time.Millisecond, Jitter: 19 * time.Millisecond, UpBytesPerSec: 1280, DownBytesPerSec: 1280}, phase},
-			{"clean", linkem.Options{}, phase / 2},
-			{"long-outage", linkem.Options{Down: true}, 3 * phase},
+			{name: "latency600±300", o: linkem.Options{Latency: 600 * time.Millisecond, Jitter: 300 * time.Millisecond}, d: phase},
+			{name: "bw4KB/s", o: linkem.Options{UpBytesPerSec: 4096, DownBytesPerSec: 4096}, d: phase},
+			{name: "blackhole", o: linkem.Options{BlackHole: true}, d: phase + 2*time.Second},
+			{name: "reset-mid-body", o: linkem.Options{ResetAfterUpBytes: 400 + rng.Int64N(3000)}, d: phase},
+			{name: "cut-answer", o: linkem.Options{CutDownAfterBytes: 1 + rng.Int64N(200)}, d: phase},
+			{name: "sliced", o: linkem.Options{Latency: 20 * time.Millisecond, Jitter: 19 * time.Millisecond, UpBytesPerSec: 1280, DownBytesPerSec: 1280}, d: phase},
+			// Every end of stream is held 1.5 s, and the county drops its
+			// idle keep-alive connections now and then: the stations keep
+			// sending into connections the county already closed.
+			{name: "slow-close", o: linkem.Options{Latency: 30 * time.Millisecond, CloseDelay: 1500 * time.Millisecond}, d: phase, each: func() {
+				if rng.IntN(3) == 0 {
+					idleClosed += c.closeIdle()
+				}
+			}},
+			{name: "clean", d: phase / 2},
+			{name: "long-outage", o: linkem.Options{Down: true}, d: 3 * phase, begin: func() { contend(true) }, each: func() { contend(false) }},
 		}
 		for _, p := range phases {
 			px.Set(p.o)
 			if p.name != "clean" {
 				f.add(p.name, 1)
 			}
+			if p.begin != nil {
+				p.begin()
+			}
 			end := time.Now().Add(p.d)
 			for time.Now().Before(end) {
+				if p.each != nil {
+					p.each()
+				}
 				for i, d := range ds {
 					if err := d.step(ctxb, store{ss[i].Store}); err != nil {
 						t.Fatalf("save: %v", err)
@@ -110,7 +149,7 @@ func TestLinkFaults(t *testing.T) {
 	}
 	st := px.Stats()
 	record(t, result{scenario: "link", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
-		notes: "3 stations in-process; link carried " + itoa(st.Conns) + " connections"})
+		notes: "3 stations in-process; link carried " + itoa(st.Conns) + " connections; slow close held " + itoa(st.HeldFINs) + " FINs, county dropped " + itoa(int64(idleClosed)) + " idle connections"})
 }
 
 // TestAgentKills SIGKILLs `station-agent run` at random moments, again and
