@@ -2,16 +2,13 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/argon2"
+	"stationsync/internal/passhash"
 
 	"stationsync/internal/records"
 )
@@ -26,14 +23,9 @@ type Account struct {
 	Disabled  bool
 }
 
-// argon2id parameters (RFC 9106's second recommended option, with less
-// memory: a station PC is old, and a PIN is checked once per log-in).
-const (
-	argonTime    = 3
-	argonMemory  = 32 * 1024 // KiB
-	argonThreads = 2
-	argonKeyLen  = 32
-)
+// pinMemory is argon2id's memory in KiB: a station PC is old, and a PIN
+// is checked once per log-in.
+const pinMemory = 32 * 1024
 
 // ErrBadPIN says the name or PIN does not match an account.
 var ErrBadPIN = errors.New("姓名或密码不对")
@@ -51,35 +43,9 @@ func CheckPINFormat(pin string) string {
 	return ""
 }
 
-func hashPIN(pin string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	key := argon2.IDKey([]byte(pin), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
-}
+func hashPIN(pin string) (string, error) { return passhash.Hash(pin, pinMemory) }
 
-func verifyPIN(hash, pin string) bool {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
-		return false
-	}
-	got := argon2.IDKey([]byte(pin), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
-}
+func verifyPIN(hash, pin string) bool { return passhash.Verify(hash, pin) }
 
 // CreateAccount adds a cadre account; by names who added it ("" for the
 // first account, made on the first run).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -13,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/argon2"
+	"stationsync/internal/passhash"
 )
 
 // Staff roles.
@@ -77,45 +76,20 @@ func (u *User) CanSee(village string) bool {
 // Admin reports whether the user manages stations and accounts.
 func (u *User) Admin() bool { return u.Role == RoleAdmin }
 
-// argon2id parameters (RFC 9106's second recommended option, with less
-// memory: a county server is a modest machine and logins are rare).
-const (
-	argonTime    = 3
-	argonMemory  = 64 * 1024
-	argonThreads = 2
-	argonKeyLen  = 32
-)
+// passwordMemory is argon2id's memory in KiB for staff passwords.
+const passwordMemory = 64 * 1024
 
 // HashPassword returns an argon2id PHC string for password.
 func HashPassword(password string) string {
-	salt := make([]byte, 16)
-	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
+	h, err := passhash.Hash(password, passwordMemory)
+	if err != nil {
+		panic(err) // crypto/rand failing leaves nothing safe to do
+	}
+	return h
 }
 
 // CheckPassword reports whether password matches the PHC string.
-func CheckPassword(phc, password string) bool {
-	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var m uint32
-	var t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
-		return false
-	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
-}
+func CheckPassword(phc, password string) bool { return passhash.Verify(phc, password) }
 
 // dummyHash is compared against when the username is unknown, so that the
 // answer takes as long as for a known one.
