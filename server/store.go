@@ -126,6 +126,10 @@ func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := db.BackgroundCheckpoints(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	s := &SQLiteStore{db: db, county: county, now: time.Now}
 	var last string
 	err = db.W.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'hlc'`).Scan(&last)

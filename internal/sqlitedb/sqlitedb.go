@@ -30,6 +30,7 @@ type DB struct {
 	W    *sql.DB // the only connection that writes
 	R    *sql.DB // read-only pool
 	Path string
+	cp   *checkpointer // nil: SQLite checkpoints in the writer's commits
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -91,7 +92,11 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.R.Close(), db.W.Close())
+	var cpErr error
+	if db.cp != nil {
+		cpErr = db.cp.close()
+	}
+	return errors.Join(cpErr, db.R.Close(), db.W.Close())
 }
 
 // Tx runs fn in one write transaction and commits it. The context is used
@@ -128,6 +133,9 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if db.cp != nil {
+		db.cp.committed()
 	}
 	return nil
 }
