@@ -358,7 +358,7 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		}
 		pending, _ := a.Store.Pending(ctx)
 		b := &syncproto.Batch{
-			Version: syncproto.Version, Station: c.Station, Epoch: epoch, Village: a.Store.Meta(ctx, "village"),
+			Version: c.Speaks(), Station: c.Station, Epoch: epoch, Village: a.Store.Meta(ctx, "village"),
 			SentHLC: uint64(a.Store.Clock().Now()), Pending: pending, AgentVersion: Version,
 			Changes: make([]syncproto.Change, len(rows)),
 		}
@@ -374,6 +374,11 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		if err == nil {
 			a.upBps = float64(len(env)) / max(time.Since(sent).Seconds(), 1e-3)
 			a.perChange = float64(len(env)) / float64(len(rows))
+		}
+		if syncproto.IsVersionMismatch(err) && c.Speaks() != b.Version {
+			// A county not upgraded yet: seal the batch again in its
+			// version.
+			continue
 		}
 		var pe *syncproto.Error
 		if errors.As(err, &pe) && pe.Code == syncproto.CodeEpochReused {

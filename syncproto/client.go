@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -91,6 +92,46 @@ type Client struct {
 	LastError string
 	Logger    *slog.Logger
 	HTTP      *http.Client // base client; its Transport is shared
+
+	// The protocol version spoken: Version, unless a county that is not
+	// upgraded yet refused it, in which case the county's own until
+	// olderUntil, then Version is tried again.
+	mu         sync.Mutex
+	older      int
+	olderUntil time.Time
+}
+
+// olderFor is how long a client speaks an older county's version before it
+// tries its own again: counties are upgraded on a weekday, not by the
+// minute.
+const olderFor = 6 * time.Hour
+
+// Speaks returns the protocol version the client speaks now. A batch
+// pushed through it must be sealed with this version.
+func (c *Client) Speaks() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.older != 0 && time.Now().Before(c.olderUntil) {
+		return c.older
+	}
+	return Version
+}
+
+// speakOlder makes the client speak the server's version when err is the
+// answer of a county one or more versions older that this build still
+// speaks. It reports whether the version changed.
+func (c *Client) speakOlder(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeVersion || e.ServerVersion < MinVersion || e.ServerVersion >= c.Speaks() {
+		return false
+	}
+	c.mu.Lock()
+	c.older, c.olderUntil = e.ServerVersion, time.Now().Add(olderFor)
+	c.mu.Unlock()
+	if c.Logger != nil {
+		c.Logger.Warn("the county speaks an older protocol; speaking its version", "county", e.ServerVersion, "ours", Version)
+	}
+	return true
 }
 
 // NewClient returns a client with a pooled keep-alive transport whose
@@ -133,19 +174,28 @@ func (c *Client) CloseIdle() {
 
 // Enroll exchanges a one-time code for a station identity.
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*EnrollResponse, error) {
-	req.Version = Version
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("encode enrolment: %w", err)
+	for {
+		req.Version = c.Speaks()
+		body, err := json.Marshal(req)
+		if err != nil {
+			return nil, fmt.Errorf("encode enrolment: %w", err)
+		}
+		var out EnrollResponse
+		err = c.do(ctx, http.MethodPost, "/v1/enroll", "application/json", body, false, &out)
+		if c.speakOlder(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &out, nil
 	}
-	var out EnrollResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/enroll", "application/json", body, false, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
 }
 
-// Push sends a sealed envelope and returns the per-change results.
+// Push sends a sealed envelope and returns the per-change results. When the
+// county refuses the envelope's version as too new and speaks an older one,
+// the error says so (IsVersionMismatch) and Speaks has changed: seal the
+// batch again with that version.
 func (c *Client) Push(ctx context.Context, envelope []byte) (*PushResult, error) {
 	var out PushResult
 	if err := c.do(ctx, http.MethodPost, "/v1/push", ContentEnvelope, envelope, true, &out); err != nil {
@@ -169,7 +219,12 @@ func (c *Client) Pull(ctx context.Context, after int64, feedEpoch string, limit,
 		q.Set("last_error", e)
 	}
 	var out PullPage
-	if err := c.do(ctx, http.MethodGet, "/v1/pull?"+q.Encode(), "", nil, true, &out); err != nil {
+	err := c.do(ctx, http.MethodGet, "/v1/pull?"+q.Encode(), "", nil, true, &out)
+	if c.speakOlder(err) {
+		// A pull is the same in every version: ask again.
+		err = c.do(ctx, http.MethodGet, "/v1/pull?"+q.Encode(), "", nil, true, &out)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -229,7 +284,7 @@ func (c *Client) do(ctx context.Context, method, pathQuery, ctype string, body [
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	req.Header.Set(HeaderVersion, strconv.Itoa(Version))
+	req.Header.Set(HeaderVersion, strconv.Itoa(c.Speaks()))
 	resp, err := rc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, pathOnly(pathQuery), err)
@@ -250,7 +305,11 @@ func (c *Client) do(ctx context.Context, method, pathQuery, ctype string, body [
 		}
 	}
 	if resp.StatusCode >= 400 {
-		return decodeError(resp, raw)
+		err := decodeError(resp, raw)
+		if err.Code == CodeVersion && pathOnly(pathQuery) == "/v1/push" {
+			c.speakOlder(err)
+		}
+		return err
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != ContentZJSON && !strings.HasPrefix(ct, "application/json") {
 		// A captive portal or a carrier's top-up page answered 200 with
@@ -268,7 +327,7 @@ func pathOnly(pq string) string {
 	return string(p)
 }
 
-func decodeError(resp *http.Response, raw []byte) error {
+func decodeError(resp *http.Response, raw []byte) *Error {
 	e := &Error{Status: resp.StatusCode, RetryAfter: RetryAfter(resp)}
 	var eb ErrorBody
 	if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {

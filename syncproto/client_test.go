@@ -263,7 +263,7 @@ func TestClientRetriesShortRetryAfter(t *testing.T) {
 			if string(body) != string(env) {
 				t.Errorf("attempt %d carried %d bytes, want the envelope", attempts.Load()+1, len(body))
 			}
-			if r.Header.Get(HeaderVersion) != "1" || r.Header.Get("Content-Type") != ContentEnvelope {
+			if r.Header.Get(HeaderVersion) != strconv.Itoa(Version) || r.Header.Get("Content-Type") != ContentEnvelope {
 				t.Errorf("headers %v", r.Header)
 			}
 			times = append(times, time.Now())

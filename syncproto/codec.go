@@ -33,7 +33,7 @@ type EnvelopeHeader struct {
 	First    uint64 `json:"first"`
 	Last     uint64 `json:"last"`
 	Count    int    `json:"count"`
-	Encoding string `json:"enc"` // "zstd"
+	Encoding string `json:"enc"` // EncodingJSON (v1) or EncodingColumns (v2)
 }
 
 // Errors of the decoders. Each is a *DecodeError so that the server maps
@@ -130,7 +130,16 @@ func SealBatch(b *Batch, key ed25519.PrivateKey, l Level) ([]byte, error) {
 	if len(b.Changes) > MaxChanges {
 		return nil, ErrTooLarge
 	}
-	raw, err := json.Marshal(b)
+	enc, err := encodingOf(b.Version)
+	if err != nil {
+		return nil, err
+	}
+	var raw []byte
+	if enc == EncodingColumns {
+		raw, err = encodeColumns(b)
+	} else {
+		raw, err = json.Marshal(b)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("syncproto: encode batch: %w", err)
 	}
@@ -142,7 +151,7 @@ func SealBatch(b *Batch, key ed25519.PrivateKey, l Level) ([]byte, error) {
 		return nil, ErrTooLarge
 	}
 	h := EnvelopeHeader{
-		Version: b.Version, Station: b.Station, Epoch: b.Epoch, Encoding: "zstd",
+		Version: b.Version, Station: b.Station, Epoch: b.Epoch, Encoding: enc,
 		First: b.Changes[0].Seq, Last: b.Changes[len(b.Changes)-1].Seq, Count: len(b.Changes),
 	}
 	hj, err := json.Marshal(h)
@@ -200,8 +209,8 @@ func ParseEnvelope(p []byte) (*Envelope, int, error) {
 	if len(p) < end+ed25519.SignatureSize {
 		return nil, 0, ErrTruncated
 	}
-	if h.Encoding != "zstd" {
-		return nil, 0, fmt.Errorf("syncproto: unknown encoding %q", h.Encoding)
+	if enc, err := encodingOf(h.Version); err != nil || h.Encoding != enc {
+		return nil, 0, fmt.Errorf("syncproto: unknown encoding %q for version %d", h.Encoding, h.Version)
 	}
 	if h.Count <= 0 || h.Count > MaxChanges || h.Last < h.First {
 		return nil, 0, fmt.Errorf("syncproto: envelope header: bad change range")
@@ -225,7 +234,12 @@ func (e *Envelope) Open(pub ed25519.PublicKey) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := DecodeBatch(raw)
+	var b *Batch
+	if e.Header.Encoding == EncodingColumns {
+		b, err = decodeColumns(raw)
+	} else {
+		b, err = DecodeBatch(raw)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -249,21 +263,41 @@ func DecodeBatch(raw []byte) (*Batch, error) {
 	if !atEOF(dec) {
 		return nil, errors.New("syncproto: decode batch: trailing data")
 	}
+	if err := checkBatch(&b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// checkBatch checks what both encodings must hold: 1 to MaxChanges changes
+// with consecutive seqs, each with a kind, an id and an op.
+func checkBatch(b *Batch) error {
 	if len(b.Changes) == 0 || len(b.Changes) > MaxChanges {
-		return nil, errors.New("syncproto: batch must hold 1 to 20000 changes")
+		return errors.New("syncproto: batch must hold 1 to 20000 changes")
 	}
 	if b.Station == "" || b.Epoch == "" || len(b.Epoch) > 64 {
-		return nil, errors.New("syncproto: batch without station or epoch")
+		return errors.New("syncproto: batch without station or epoch")
 	}
 	for i, c := range b.Changes {
 		if i > 0 && c.Seq != b.Changes[i-1].Seq+1 {
-			return nil, errors.New("syncproto: batch sequence numbers are not consecutive")
+			return errors.New("syncproto: batch sequence numbers are not consecutive")
 		}
 		if c.Seq == 0 || c.Kind == "" || c.ID == "" || len(c.ID) > 64 || c.Op == "" {
-			return nil, fmt.Errorf("syncproto: change %d lacks seq, kind, id or op", c.Seq)
+			return fmt.Errorf("syncproto: change %d lacks seq, kind, id or op", c.Seq)
 		}
 	}
-	return &b, nil
+	return nil
+}
+
+// encodingOf is the body encoding of a batch of protocol version v.
+func encodingOf(v int) (string, error) {
+	switch {
+	case v == 1:
+		return EncodingJSON, nil
+	case v == 2:
+		return EncodingColumns, nil
+	}
+	return "", &VersionError{Peer: v, Local: Version}
 }
 
 // atEOF reports whether only white space follows the value dec decoded.

@@ -21,7 +21,12 @@ import (
 
 func readGolden(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "v1", name))
+	return readGoldenOf(t, "v1", name)
+}
+
+func readGoldenOf(t *testing.T, version, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", version, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +143,39 @@ func TestGoldenBatch(t *testing.T) {
 	}
 }
 
+// testdata/v2 holds the batch of v1's batch.golden as version 2 seals it:
+// envelope.golden, whose body is zstd of batch.columns.golden. Decoding
+// must give the same batch, and encoding that batch the same columns.
+func TestGoldenColumnsV2(t *testing.T) {
+	want, err := DecodeBatch(readGolden(t, "batch.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Version = 2
+	env := readGoldenOf(t, "v2", "envelope.golden")
+	cols := readGoldenOf(t, "v2", "batch.columns.golden")
+	e, n, err := ParseEnvelope(env)
+	if err != nil || n != len(env) {
+		t.Fatalf("ParseEnvelope: %v (%d of %d bytes)", err, n, len(env))
+	}
+	if h := e.Header; h != (EnvelopeHeader{Version: 2, Station: goldenStation, Epoch: goldenEpoch, First: 2, Last: 3, Count: 2, Encoding: EncodingColumns}) {
+		t.Fatalf("header %+v", h)
+	}
+	if body, err := Decompress(e.body, MaxBatchJSON); err != nil || !bytes.Equal(body, cols) {
+		t.Fatalf("envelope.golden does not hold batch.columns.golden (%v)", err)
+	}
+	got, err := e.Open(fixturePub())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("v2 envelope holds %+v, want %+v", got, want)
+	}
+	if raw, err := encodeColumns(want); err != nil || !bytes.Equal(raw, cols) {
+		t.Fatalf("the batch no longer encodes to batch.columns.golden (%v):\n%s", err, hex.Dump(raw))
+	}
+}
+
 func TestGoldenPushResult(t *testing.T) {
 	var r PushResult
 	decodeStrict(t, "push_result.golden", &r, false)
@@ -226,4 +264,5 @@ func TestProtocolDocShowsGoldens(t *testing.T) {
 	env := readGolden(t, "envelope.golden")
 	hl := int(env[4])<<8 | int(env[5])
 	must("the hex dump of envelope.golden", hex.Dump(env[:10+hl+16]))
+	must("the hex dump of v2/batch.columns.golden", hex.Dump(readGoldenOf(t, "v2", "batch.columns.golden")))
 }

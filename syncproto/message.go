@@ -10,7 +10,7 @@ import (
 // upgraded one village at a time, so a server answers an agent one version
 // older.
 const (
-	Version    = 1
+	Version    = 2
 	MinVersion = 1
 )
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -189,7 +190,7 @@ func TestBadPayloadsChangeNothing(t *testing.T) {
 			if !hasHan(a.err.Error.Message) {
 				t.Fatalf("message %q is not a Chinese sentence", a.err.Error.Message)
 			}
-			if tc.code == syncproto.CodeVersion && !strings.Contains(a.err.Error.Message, "1") {
+			if tc.code == syncproto.CodeVersion && (!strings.Contains(a.err.Error.Message, strconv.Itoa(syncproto.Version)) || !strings.Contains(a.err.Error.Message, tc.header[syncproto.HeaderVersion])) {
 				t.Fatalf("version message %q does not name the versions", a.err.Error.Message)
 			}
 			if n := countyCount(t, c, records.Person); n != 0 {

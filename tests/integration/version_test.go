@@ -1,0 +1,71 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"stationsync/internal/gen"
+	"stationsync/internal/records"
+	"stationsync/syncproto"
+)
+
+// A station upgraded before its county: the county, one protocol version
+// older, refuses the new version, and the station goes on in the county's
+// version (JSON batches) without losing or doubling anything.
+func TestNewStationOlderCounty(t *testing.T) {
+	c := newCounty(t)
+	real := *c.handler.Load()
+	var refused, spokeOld atomic.Int32
+	older := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := r.Header.Get(syncproto.HeaderVersion)
+		if r.URL.Path == "/v1/enroll" {
+			body, _ := io.ReadAll(r.Body)
+			var req struct {
+				V int `json:"v"`
+			}
+			json.Unmarshal(body, &req)
+			v = map[bool]string{true: "1", false: "other"}[req.V == 1]
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if v != "1" {
+			// What a county of version 1 answers (server.writeVersionError).
+			refused.Add(1)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+				"code": syncproto.CodeVersion, "message": "客户端协议版本 2 比县级服务器（版本 1）新，请联系县里升级服务器", "server_version": 1}})
+			return
+		}
+		if r.URL.Path == "/v1/push" {
+			body, _ := io.ReadAll(r.Body)
+			if e, _, err := syncproto.ParseEnvelope(body); err != nil || e.Header.Version != 1 || e.Header.Encoding != syncproto.EncodingJSON {
+				t.Errorf("a push in version 1 carries an envelope of version %d, %q (%v)", e.Header.Version, e.Header.Encoding, err)
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			spokeOld.Add(1)
+		}
+		real.ServeHTTP(w, r)
+	}))
+	c.handler.Store(&older)
+
+	g := gen.New(21)
+	s := newStation(t, c, villageA, nil)
+	persons, visits := s.addPeople(t, g, villageA, 30)
+	if res := s.sync(t); res.Pushed != len(persons)+len(visits) {
+		t.Fatalf("pushed %d, want %d", res.Pushed, len(persons)+len(visits))
+	}
+	assertConverged(t, c, s, villageA)
+	if refused.Load() == 0 || spokeOld.Load() == 0 {
+		t.Fatalf("refused %d requests, %d pushes in version 1", refused.Load(), spokeOld.Load())
+	}
+
+	// The county is upgraded: it answers both versions.
+	c.handler.Store(&real)
+	s.save(t, records.Person, persons[0], fields(map[string]any{"phone": "13905510000"}))
+	s.sync(t)
+	assertConverged(t, c, s, villageA)
+}
