@@ -404,7 +404,7 @@ func (s *Store) nextBatch(ctx context.Context, n int) (epoch string, rows []outb
 		}
 		r.c.HLC = uint64(h)
 		if fields != "null" && fields != "{}" {
-			json.Unmarshal([]byte(fields), &r.c.Fields)
+			r.c.Fields, _ = records.ParseFields([]byte(fields))
 		}
 		if base != "null" && base != "{}" {
 			json.Unmarshal([]byte(base), &r.c.Base)
