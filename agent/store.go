@@ -425,14 +425,9 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 	now := s.clock.Physical().UnixMilli()
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		acked = 0
-		// One statement per table, prepared once: a catch-up answer names
-		// thousands of changes.
-		revs := map[records.Kind]*sql.Stmt{}
-		defer func() {
-			for _, st := range revs {
-				st.Close()
-			}
-		}()
+		// The county's revisions, per table as [[id, rev], …], written in
+		// one statement each: a catch-up answer names thousands of changes.
+		revs := map[records.Kind][][2]any{}
 		var done []int64
 		for _, r := range res.Results {
 			row, ok := bySeq[r.Seq]
@@ -441,18 +436,9 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 			}
 			switch r.Status {
 			case syncproto.Applied, syncproto.Duplicate:
-				if r.Clean && r.Rev > 0 {
+				if r.Clean && r.Rev > 0 && records.SchemaOf(records.Kind(row.c.Kind)) != nil {
 					kind := records.Kind(row.c.Kind)
-					st := revs[kind]
-					if st == nil {
-						if st, err = tx.Prepare(`UPDATE ` + records.SchemaOf(kind).Table + ` SET server_rev = max(server_rev, ?) WHERE id = ?`); err != nil {
-							return fmt.Errorf("ack: %w", err)
-						}
-						revs[kind] = st
-					}
-					if _, err := st.Exec(r.Rev, row.c.ID); err != nil {
-						return fmt.Errorf("ack: %w", err)
-					}
+					revs[kind] = append(revs[kind], [2]any{row.c.ID, r.Rev})
 				}
 			case syncproto.Rejected:
 				fields, _ := json.Marshal(row.c.Fields)
@@ -465,6 +451,19 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 			}
 			done = append(done, row.id)
 			delete(bySeq, r.Seq) // a result named twice acknowledges once
+		}
+		for kind, list := range revs {
+			j, err := json.Marshal(list)
+			if err != nil {
+				return err
+			}
+			// A record changed twice in the batch is named twice: its
+			// highest revision counts.
+			t := records.SchemaOf(kind).Table
+			if _, err := tx.Exec(`UPDATE `+t+` SET server_rev = max(server_rev, j.rev)
+				FROM (SELECT value->>0 AS id, max(value->>1) AS rev FROM json_each(?) GROUP BY 1) AS j WHERE `+t+`.id = j.id`, string(j)); err != nil {
+				return fmt.Errorf("ack: %w", err)
+			}
 		}
 		ids, err := json.Marshal(done)
 		if err != nil {

@@ -69,3 +69,33 @@ func TestNewStationOlderCounty(t *testing.T) {
 	s.sync(t)
 	assertConverged(t, c, s, villageA)
 }
+
+// The county's revision of each record comes back with the answer and is
+// kept by the station: its next edit says which revision it was based on,
+// and a record changed twice in one batch keeps the higher one.
+func TestAckKeepsCountyRevisions(t *testing.T) {
+	c := newCounty(t)
+	s := newStation(t, c, villageA, nil)
+	g := gen.New(5)
+	persons, visits := s.addPeople(t, g, villageA, 3)
+	s.save(t, records.Person, persons[1], fields(map[string]any{"phone": "13905510001"}))
+	s.save(t, records.Person, persons[1], fields(map[string]any{"phone": "13905510002"}))
+	s.sync(t)
+	rev := func(table, id string) int64 {
+		t.Helper()
+		var r int64
+		if err := s.Store.DB().R.QueryRow(`SELECT server_rev FROM `+table+` WHERE id = ?`, id).Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := rev("persons", persons[0]); r != 1 {
+		t.Fatalf("person saved once has server_rev %d, want 1", r)
+	}
+	if r := rev("persons", persons[1]); r != 3 {
+		t.Fatalf("person saved three times in one batch has server_rev %d, want 3", r)
+	}
+	if r := rev("visits", visits[0]); r != 1 {
+		t.Fatalf("visit has server_rev %d, want 1", r)
+	}
+}
