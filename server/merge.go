@@ -51,7 +51,9 @@ func reject(code, reason string) outcome {
 	return outcome{status: syncproto.Rejected, code: code, reason: reason}
 }
 
-// row is one record as stored at the county.
+// row is one record as stored at the county. versions and origins are nil
+// for a new row until a field's version or origin differs from base and
+// createdOrigin (setVersion).
 type row struct {
 	exists        bool
 	id, village   string
@@ -79,10 +81,10 @@ type merger struct {
 	// present remembers the records exists found in this transaction: a
 	// batch of visits refers to the same few people again and again, and
 	// the merge never deletes a record or moves it to another village.
-	present map[string]bool
+	present map[placed]bool
 	// absent holds the records prefetch found missing and no change has
 	// saved since: load needs no query for them.
-	absent map[string]bool
+	absent map[recKey]bool
 	// ahead delivers, in batch order, what prepareAhead computed for the
 	// changes in aheadOf; stop ends that work early.
 	ahead   chan *prepared
@@ -112,7 +114,7 @@ func (m *merger) prepareAhead(changes []syncproto.Change) {
 	var list []*syncproto.Change
 	for i := range changes {
 		c := &changes[i]
-		if records.Op(c.Op) == records.OpUpsert && m.absent[recordKey(records.Kind(c.Kind), c.ID)] {
+		if records.Op(c.Op) == records.OpUpsert && m.absent[recKey{records.Kind(c.Kind), c.ID}] {
 			list = append(list, c)
 		}
 	}
@@ -154,10 +156,20 @@ func (m *merger) prepared(c *syncproto.Change) *prepared {
 }
 
 func newMerger(tx *sql.Tx, now int64) *merger {
-	return &merger{tx: tx, now: now, stmts: map[string]*sql.Stmt{}, present: map[string]bool{}, absent: map[string]bool{}}
+	return &merger{tx: tx, now: now, stmts: map[string]*sql.Stmt{}, present: map[placed]bool{}, absent: map[recKey]bool{}}
 }
 
-func recordKey(kind records.Kind, id string) string { return string(kind) + "\x00" + id }
+// recKey and placed are map keys of structs, not joined strings: they are
+// looked up several times for every merged record, and joining allocates.
+type recKey struct {
+	kind records.Kind
+	id   string
+}
+
+type placed struct {
+	recKey
+	village string
+}
 
 // prefetch asks, in one query per kind, which of the records the changes
 // name, and of the people they refer to, the county holds already, so that
@@ -186,7 +198,7 @@ func (m *merger) prefetch(changes []syncproto.Change) error {
 		}
 		for _, id := range list {
 			if _, ok := found[id]; !ok {
-				m.absent[recordKey(k, id)] = true
+				m.absent[recKey{k, id}] = true
 			}
 		}
 	}
@@ -217,7 +229,7 @@ func (m *merger) villages(k records.Kind, ids []string) (map[string]string, erro
 			return nil, fmt.Errorf("prefetch %s: %w", k, err)
 		}
 		found[id] = village
-		m.present[recordKey(k, id)+"\x00"+village] = true
+		m.present[placed{recKey{k, id}, village}] = true
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("prefetch %s: %w", k, err)
@@ -277,7 +289,7 @@ const rowHead = "id, village, "
 const rowTail = ", versions, origins, base_hlc, rev, synced_station, created_by, created_at, created_origin, updated_by, updated_at"
 
 func (m *merger) load(s *records.Schema, id string) (*row, error) {
-	if m.absent[recordKey(s.Kind, id)] {
+	if m.absent[recKey{s.Kind, id}] {
 		return newRow(s, id), nil
 	}
 	st, err := m.stmt(kindSQL[s.Kind].load)
@@ -327,10 +339,24 @@ func expandVersions(fields records.Fields, versions map[string]uint64, base uint
 }
 
 // newRow is a record the county does not hold yet, with room for every
-// field.
+// field. It has no versions or origins: a record made by one change has
+// all its fields at that change's HLC and origin, its base and created
+// origin, which the row does not spell out (versionsJSON), so maps for
+// them would be built only to be thrown away.
 func newRow(s *records.Schema, id string) *row {
-	n := len(s.Fields)
-	return &row{id: id, fields: make(records.Fields, n), versions: make(map[string]uint64, n), origins: make(map[string]string, n)}
+	return &row{id: id, fields: make(records.Fields, len(s.Fields))}
+}
+
+// setVersion records that field name holds a value of version h from
+// origin.
+func (r *row) setVersion(name string, h uint64, origin string) {
+	if r.versions == nil {
+		if h == r.base && origin == r.createdOrigin {
+			return
+		}
+		r.versions, r.origins = map[string]uint64{}, map[string]string{}
+	}
+	r.versions[name], r.origins[name] = h, origin
 }
 
 func (m *merger) save(s *records.Schema, r *row) error {
@@ -361,8 +387,8 @@ func (m *merger) save(s *records.Schema, r *row) error {
 		return fmt.Errorf("save %s %s: %w", s.Kind, r.id, err)
 	}
 	r.exists = true
-	delete(m.absent, recordKey(s.Kind, r.id))
-	m.present[recordKey(s.Kind, r.id)+"\x00"+r.village] = true
+	delete(m.absent, recKey{s.Kind, r.id})
+	m.present[placed{recKey{s.Kind, r.id}, r.village}] = true
 	return nil
 }
 
@@ -379,7 +405,7 @@ func (m *merger) touchFeed(village string, kind records.Kind, id, skip string) e
 }
 
 func (m *merger) exists(kind records.Kind, id, village string) (bool, error) {
-	key := recordKey(kind, id) + "\x00" + village
+	key := placed{recKey{kind, id}, village}
 	if m.present[key] {
 		return true, nil
 	}
@@ -454,11 +480,11 @@ func (m *merger) apply(c *change) (outcome, error) {
 		if !station {
 			for name, v := range c.fields {
 				r.fields[name] = v
-				r.versions[name], r.origins[name] = uint64(c.hlc), c.origin
+				r.setVersion(name, uint64(c.hlc), c.origin)
 			}
 		}
 		r.fields["status"] = records.JSONText(to)
-		r.versions["status"], r.origins["status"] = uint64(c.hlc), c.origin
+		r.setVersion("status", uint64(c.hlc), c.origin)
 		if err := m.addHistory(c, from, to); err != nil {
 			return outcome{}, err
 		}
@@ -516,7 +542,7 @@ func (m *merger) upsert(s *records.Schema, r *row, c *change) (outcome, bool, er
 		}
 		if !r.exists {
 			r.fields["status"] = records.JSONText(records.StatusDraft)
-			r.versions["status"], r.origins["status"] = uint64(c.hlc), c.origin
+			r.setVersion("status", uint64(c.hlc), c.origin)
 		}
 	}
 	if ref, kind := reference(c.kind); ref != "" {
@@ -530,6 +556,15 @@ func (m *merger) upsert(s *records.Schema, r *row, c *change) (outcome, bool, er
 				return reject(syncproto.CodeNotFound, "关联的关爱对象在县里不存在，请先同步或修正该对象的信息"), false, nil
 			}
 		}
+	}
+	if r.versions == nil {
+		// No field has a version yet (a new record): none can conflict,
+		// so the order of the fields does not matter.
+		for name, v := range c.fields {
+			r.fields[name] = v
+			r.setVersion(name, uint64(c.hlc), c.origin)
+		}
+		return outcome{clean: true}, true, nil
 	}
 	clean := true
 	for _, name := range sortedKeys(c.fields) {
@@ -545,7 +580,7 @@ func (m *merger) upsert(s *records.Schema, r *row, c *change) (outcome, bool, er
 				clean = false
 			}
 			r.fields[name] = v
-			r.versions[name], r.origins[name] = uint64(c.hlc), c.origin
+			r.setVersion(name, uint64(c.hlc), c.origin)
 			continue
 		}
 		// The change lost: the county keeps its value, and the station's

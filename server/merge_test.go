@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
 )
@@ -155,5 +160,58 @@ func TestPushTwiceIsOnce(t *testing.T) {
 	recs, _ := s.Records(ctx, records.Person, village)
 	if len(recs) != 1 || recs[0].Rev != 1 {
 		t.Fatalf("after two pushes: %d records, rev %d", len(recs), recs[0].Rev)
+	}
+}
+
+// A record made by one change is stored with no versions or origins of
+// its own (all are its base and created origin), whatever else the batch
+// does to it afterwards.
+func TestNewRecordsStoreOnlyDifferingVersions(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	st := enrolTest(t, s)
+	t0 := hlc.FromTime(time.Now())
+	p1, p2, a1 := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	g := gen.New(1)
+	app := records.Fields{}
+	for k, v := range g.Application(p1, g.Person(village)) {
+		app[k], _ = json.Marshal(v)
+	}
+	edit := &change{kind: records.Person, id: p1, op: records.OpUpsert, hlc: t0 + 5, by: "乙", rev: 1,
+		fields: records.Fields{"phone": json.RawMessage(`"13911112222"`)}}
+	b := batchOf(st, personCreate(p1, t0), personCreate(p2, t0+1), edit,
+		&change{kind: records.Application, id: a1, op: records.OpUpsert, hlc: t0 + 6, by: "乙", fields: app})
+	res, err := s.Push(ctx, st, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Results {
+		if r.Status != "applied" {
+			t.Fatalf("results %+v", res.Results)
+		}
+	}
+	for _, want := range []struct{ table, id, versions, origins, status string }{
+		{"persons", p1, fmt.Sprintf(`{"phone":%d}`, t0+5), "{}", "null"},
+		{"persons", p2, "{}", "{}", "null"},
+		{"applications", a1, "{}", "{}", "draft"},
+	} {
+		var versions, origins string
+		var status sql.NullString
+		err := s.db.R.QueryRow(`SELECT versions, origins, status FROM `+want.table+` WHERE id = ?`, want.id).Scan(&versions, &origins, &status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cmp.Or(status.String, "null"); versions != want.versions || origins != want.origins || got != want.status {
+			t.Fatalf("%s %s: versions %s, origins %s, status %s; want %s, %s, %s", want.table, want.id, versions, origins, got, want.versions, want.origins, want.status)
+		}
+	}
+	recs, err := s.Records(ctx, records.Person, village)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records: %d (%v)", len(recs), err)
+	}
+	for _, r := range recs {
+		if v := r.Versions; r.ID == p1 && (v["phone"] != uint64(t0+5) || v["name"] != uint64(t0)) {
+			t.Fatalf("p1's versions %v", v)
+		}
 	}
 }

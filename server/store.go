@@ -355,7 +355,7 @@ func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	res := &syncproto.PushResult{Version: syncproto.Version, Epoch: b.Epoch}
+	res := &syncproto.PushResult{Version: syncproto.Version, Epoch: b.Epoch, Results: make([]syncproto.ChangeResult, 0, len(b.Changes))}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		res.Results = res.Results[:0]
 		res.ClockAhead = false
@@ -520,12 +520,14 @@ func fromWire(st *Station, epoch string, c *syncproto.Change) *change {
 	mc := &change{
 		origin: st.ID, village: st.Village, kind: records.Kind(c.Kind), id: c.ID, op: records.Op(c.Op),
 		fields: records.Fields(c.Fields), base: c.Base, rev: c.Rev, hlc: hlc.Timestamp(c.HLC), by: c.By, at: c.At,
-		histID: HistoryID(st.ID, epoch, c.Seq),
 	}
 	if mc.fields == nil {
 		mc.fields = records.Fields{}
 	}
 	if records.IsIntent(mc.op) {
+		// Only intents make history entries; formatting the id for every
+		// change of a batch of visits showed in its profile.
+		mc.histID = HistoryID(st.ID, epoch, c.Seq)
 		mc.comment = records.TextValue(mc.fields, "comment")
 		mc.fields = nil
 	}

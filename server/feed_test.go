@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"stationsync/internal/hlc"
+	"stationsync/internal/records"
+)
+
+func feedSeqs(t *testing.T, s *SQLiteStore) []int64 {
+	t.Helper()
+	rows, err := s.db.R.Query(`SELECT seq FROM feed ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func enrolTest(t *testing.T, s *SQLiteStore) *Station {
+	t.Helper()
+	ctx := context.Background()
+	code, err := s.CreateCode(ctx, village, 3600e9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Enroll(ctx, code, make([]byte, 32), "h", "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A station whose cursor is the feed's highest seq must still get the
+// record that held it when that record changes again: the record moves to
+// a higher seq, never back onto the one the station has passed.
+func TestFeedReplacedHeadMovesPastIt(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	st := enrolTest(t, s)
+	t0 := hlc.Make(1_700_000_000_000, 0)
+	applyAll(t, s, []*change{personCreate("p1", t0), personCreate("p2", t0+1)})
+	page, err := s.Pull(ctx, st, 0, s.feedEpoch, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != 2 || page.Next != 2 {
+		t.Fatalf("first pull: %d records, next %d; want 2, 2", len(page.Records), page.Next)
+	}
+	for i, phone := range []string{"13911112222", "13933334444"} {
+		edit := &change{origin: "st_a", village: village, kind: records.Person, id: "p2", op: records.OpUpsert, hlc: t0 + 10 + hlc.Timestamp(i), by: "乙",
+			fields: records.Fields{"phone": json.RawMessage(`"` + phone + `"`)}, rev: int64(i + 1)}
+		applyAll(t, s, []*change{edit})
+		want := int64(3 + i)
+		if v, err := s.DataVersion(ctx); err != nil || v != want {
+			t.Fatalf("data version after edit %d = %d (%v), want %d", i, v, err, want)
+		}
+		after := page.Next
+		page, err = s.Pull(ctx, st, after, s.feedEpoch, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Reset || len(page.Records) != 1 || page.Records[0].ID != "p2" || page.Next != want {
+			t.Fatalf("pull after %d: reset %v, %d records, next %d; want p2 alone, next %d", after, page.Reset, len(page.Records), page.Next, want)
+		}
+		if got := records.TextValue(page.Records[0].Fields, "phone"); got != phone {
+			t.Fatalf("p2's phone = %q, want %q", got, phone)
+		}
+	}
+	if got := feedSeqs(t, s); !slices.Equal(got, []int64{1, 4}) {
+		t.Fatalf("feed seqs %v, want [1 4]", got)
+	}
+}
