@@ -137,14 +137,7 @@ func TestPushTwiceIsOnce(t *testing.T) {
 	// the store alone, so a dedup regression is caught without a server.
 	s := openTestStore(t)
 	ctx := context.Background()
-	code, err := s.CreateCode(ctx, village, 3600e9)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := s.Enroll(ctx, code, make([]byte, 32), "h", "v")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := enrolTest(t, s)
 	b := batchOf(st, personCreate("p1", hlc.Make(1_700_000_000_000, 0)))
 	r1, err := s.Push(ctx, st, b)
 	if err != nil {
