@@ -21,8 +21,11 @@ import (
 func FuzzParseEnvelope(f *testing.F) {
 	env := seal(f, sampleBatch(1, 2), Best)
 	f.Add(env)
-	if g, err := os.ReadFile(filepath.Join("testdata", "v1", "envelope.golden")); err == nil {
-		f.Add(g)
+	f.Add(seal(f, sampleBatchV(2, 1, 2), Best))
+	for _, v := range []string{"v1", "v2"} {
+		if g, err := os.ReadFile(filepath.Join("testdata", v, "envelope.golden")); err == nil {
+			f.Add(g)
+		}
 	}
 	for _, cut := range []int{0, 3, 4, 5, 6, 20, len(env) - 65, len(env) - 64, len(env) - 1} {
 		f.Add(env[:cut])
@@ -69,6 +72,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		f.Add(g)
 	}
 	f.Add([]byte(`{"v":1,"station":"s","epoch":"e","changes":[{"seq":1,"kind":"k","id":"i","op":"o"}]}`))
+	f.Add([]byte(`{"v":2,"station":"s","epoch":"e","changes":[{"seq":1,"hlc":5,"kind":"k","id":"i","op":"o","fields":{"b":[1],"a":"x"},"base":{"a":2}}]}`))
 	f.Add([]byte(`{"v":1,"station":"s","epoch":"e","changes":[{"seq":1,"kind":"k","id":"i","op":"o","fields":{"a": [1, {"b" : null}]},"base":{"a":3}}]}`))
 	f.Add([]byte(`{"v":1,"station":"s","epoch":"e","changes":[{"seq":1,"kind":"k","id":"i","op":"o"}]}]`))
 	f.Add([]byte(`{"v":1,"station":"s\u00e9\ud800","epoch":"<e>","changes":[{"seq":18446744073709551615,"kind":"k","id":"i","op":"o"}]}`))
