@@ -26,6 +26,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,7 +187,7 @@ func TestGenerateExamples(t *testing.T) {
 	hl := int(env[4])<<8 | int(env[5])
 	section("Push")
 	writeHTTP(&md, x, true)
-	fmt.Fprintf(&md, "\nEnvelope: %d bytes (header %d, body %d, signature 64); the batch JSON is %d bytes.\n\n```\n%s```\n",
+	fmt.Fprintf(&md, "\nEnvelope: %d bytes (header %d, body %d, signature 64); the batch as JSON is %d bytes.\n\n```\n%s```\n",
 		len(env), hl, len(env)-10-hl-64, len(raw), hex.Dump(env[:min(len(env), 10+hl+16)]))
 	fmt.Fprintf(&md, "\nHeader:\n\n```json\n%s\n```\n\nBatch:\n\n```json\n%s\n```\n", indent(env[6:6+hl]), indent(raw))
 	golden["envelope.golden"] = env
@@ -238,7 +239,7 @@ func TestGenerateExamples(t *testing.T) {
 	writeHTTP(&md, x, false)
 
 	req, _ := http.NewRequest("POST", ts.URL+"/v1/push", bytes.NewReader(env))
-	req.Header.Set(syncproto.HeaderVersion, "2")
+	req.Header.Set(syncproto.HeaderVersion, strconv.Itoa(syncproto.Version+1))
 	resp, err := rec.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
