@@ -24,7 +24,7 @@ import (
 // Layout, all integers unsigned LEB128 varints ("uv") or zigzag varints
 // ("zv"), strings a uv length and the bytes:
 //
-//	head     string  compact JSON of the batch without its changes
+//	head     string  compact JSON of the batch, "changes": null
 //	n        uv      number of changes, 1..MaxChanges
 //	first    uv      seq of the first change; seqs are consecutive
 //	hlc      n × zv  HLC minus the previous change's (the first: minus 0)
@@ -52,21 +52,13 @@ const (
 	maxColumnValue = MaxBatchJSON
 )
 
-// batchHead is a Batch without its changes: the JSON head of a columnar
-// batch.
-type batchHead struct {
-	Version      int    `json:"v"`
-	Station      string `json:"station"`
-	Epoch        string `json:"epoch"`
-	Village      string `json:"village"`
-	SentHLC      uint64 `json:"sent_hlc"`
-	Pending      int    `json:"pending"`
-	AgentVersion string `json:"agent_version,omitempty"`
-}
-
 // encodeColumns writes b in the columnar layout.
 func encodeColumns(b *Batch) ([]byte, error) {
-	head, err := json.Marshal(batchHead{b.Version, b.Station, b.Epoch, b.Village, b.SentHLC, b.Pending, b.AgentVersion})
+	// The head is the Batch itself without its changes, so that a field
+	// added to Batch travels in both encodings.
+	h := *b
+	h.Changes = nil
+	head, err := json.Marshal(&h)
 	if err != nil {
 		return nil, fmt.Errorf("syncproto: encode batch head: %w", err)
 	}
@@ -262,7 +254,7 @@ func decodeColumns(raw []byte) (*Batch, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	var head batchHead
+	var head Batch
 	dec := json.NewDecoder(bytes.NewReader(headJSON))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&head); err != nil {
@@ -270,6 +262,9 @@ func decodeColumns(raw []byte) (*Batch, error) {
 	}
 	if !atEOF(dec) {
 		return nil, fmt.Errorf("%w: head: trailing data", errColumns)
+	}
+	if head.Changes != nil {
+		return nil, fmt.Errorf("%w: head: changes belong in the columns", errColumns)
 	}
 	n := r.uvarint("count")
 	if r.err == nil && (n == 0 || n > MaxChanges) {
@@ -288,8 +283,8 @@ func decodeColumns(raw []byte) (*Batch, error) {
 	if first == 0 || first+n < first {
 		return nil, fmt.Errorf("syncproto: change %d lacks seq, kind, id or op", first)
 	}
-	b := &Batch{Version: head.Version, Station: head.Station, Epoch: head.Epoch, Village: head.Village,
-		SentHLC: head.SentHLC, Pending: head.Pending, AgentVersion: head.AgentVersion, Changes: make([]Change, n)}
+	b := &head
+	b.Changes = make([]Change, n)
 	cs := b.Changes
 	var hlc uint64
 	for i := range cs {

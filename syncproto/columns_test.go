@@ -23,7 +23,7 @@ func (c col) strs(s ...string) col {
 	return c
 }
 
-const colHead = `{"v":2,"station":"s","epoch":"e","village":"","sent_hlc":0,"pending":0}`
+const colHead = `{"v":2,"station":"s","epoch":"e","village":"","sent_hlc":0,"pending":0,"changes":null}`
 
 // oneChange is a valid body of one change with two fields, cut before its
 // field names so that cases can go on from there.
@@ -52,6 +52,7 @@ func TestColumnsHandMade(t *testing.T) {
 		{"head not JSON", col{}.str("{").uv(1), "head"},
 		{"head with an unknown field", col{}.str(`{"v":2,"station":"s","epoch":"e","key":1}`).uv(1), "unknown field"},
 		{"head with trailing data", col{}.str(colHead + `{}`).uv(1), "trailing"},
+		{"head with changes", col{}.str(`{"v":2,"station":"s","epoch":"e","changes":[]}`).uv(1), "columns"},
 		{"head too long", col{}.str(`{"v":2,"station":"` + strings.Repeat("s", 5000) + `"}`), "head"},
 		{"no changes", col{}.str(colHead).uv(0), "1 to 20000"},
 		{"too many changes", col{}.str(colHead).uv(MaxChanges + 1), "1 to 20000"},
