@@ -500,17 +500,10 @@ func (s *Store) maxSeq(ctx context.Context) uint64 {
 func (s *Store) rotateEpoch(ctx context.Context) (string, error) {
 	epoch := newEpoch()
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(`SELECT id FROM outbox ORDER BY epoch = (SELECT value FROM meta WHERE key = 'epoch'), seq, id`)
+		ids, err := sqlitedb.Column[int64](ctx, tx, `SELECT id FROM outbox ORDER BY epoch = (SELECT value FROM meta WHERE key = 'epoch'), seq, id`)
 		if err != nil {
 			return err
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
 		for i, id := range ids {
 			if _, err := tx.Exec(`UPDATE outbox SET epoch = ?, seq = ? WHERE id = ?`, epoch, i+1, id); err != nil {
 				return err
@@ -548,17 +541,10 @@ func (s *Store) requeueAll(ctx context.Context) (int, error) {
 		by := "（重新发送）"
 		for _, kind := range records.Kinds {
 			sc := records.SchemaOf(kind)
-			rows, err := tx.Query("SELECT id FROM " + sc.Table + " ORDER BY created_at, id")
+			ids, err := sqlitedb.Column[string](ctx, tx, "SELECT id FROM "+sc.Table+" ORDER BY created_at, id")
 			if err != nil {
 				return err
 			}
-			var ids []string
-			for rows.Next() {
-				var id string
-				rows.Scan(&id)
-				ids = append(ids, id)
-			}
-			rows.Close()
 			for _, id := range ids {
 				l, err := loadLocal(ctx, tx, kind, id)
 				if err != nil {
@@ -688,17 +674,10 @@ func (s *Store) List(ctx context.Context, kind records.Kind) ([]Local, error) {
 	if sc == nil {
 		return nil, fmt.Errorf("unknown kind %q", kind)
 	}
-	rows, err := s.db.R.QueryContext(ctx, "SELECT id FROM "+sc.Table+" ORDER BY id")
+	ids, err := sqlitedb.Column[string](ctx, s.db.R, "SELECT id FROM "+sc.Table+" ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kind, err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	out := make([]Local, 0, len(ids))
 	for _, id := range ids {
 		l, err := s.Get(ctx, kind, id)
@@ -740,22 +719,7 @@ func (s *Store) Rejected(ctx context.Context) ([]Rejection, error) {
 
 // History returns an application's status history.
 func (s *Store) History(ctx context.Context, appID string) ([]syncproto.HistoryEntry, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, from_status, to_status, op, by_name, origin, hlc, at, comment FROM application_history WHERE application_id = ? ORDER BY hlc, id`, appID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []syncproto.HistoryEntry
-	for rows.Next() {
-		var h syncproto.HistoryEntry
-		var hv int64
-		if err := rows.Scan(&h.ID, &h.From, &h.To, &h.Op, &h.By, &h.Origin, &hv, &h.At, &h.Comment); err != nil {
-			return nil, err
-		}
-		h.HLC = uint64(hv)
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return sqlitedb.ApplicationHistory(ctx, s.db.R, appID)
 }
 
 // ConflictCount counts the conflicts recorded on this village's records.

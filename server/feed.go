@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"stationsync/internal/records"
+	"stationsync/internal/sqlitedb"
 	"stationsync/syncproto"
 )
 
@@ -138,7 +139,7 @@ func queryRecords(ctx context.Context, q querier, kind records.Kind, where strin
 	}
 	for i := range out {
 		if kind == records.Application {
-			if out[i].History, err = history(ctx, q, out[i].ID); err != nil {
+			if out[i].History, err = sqlitedb.ApplicationHistory(ctx, q, out[i].ID); err != nil {
 				return nil, err
 			}
 		}
@@ -147,25 +148,6 @@ func queryRecords(ctx context.Context, q querier, kind records.Kind, where strin
 		}
 	}
 	return out, nil
-}
-
-func history(ctx context.Context, q querier, appID string) ([]syncproto.HistoryEntry, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, from_status, to_status, op, by_name, origin, hlc, at, comment FROM application_history WHERE application_id = ? ORDER BY hlc, id`, appID)
-	if err != nil {
-		return nil, fmt.Errorf("history %s: %w", appID, err)
-	}
-	defer rows.Close()
-	var out []syncproto.HistoryEntry
-	for rows.Next() {
-		var h syncproto.HistoryEntry
-		var hv int64
-		if err := rows.Scan(&h.ID, &h.From, &h.To, &h.Op, &h.By, &h.Origin, &hv, &h.At, &h.Comment); err != nil {
-			return nil, fmt.Errorf("history %s: %w", appID, err)
-		}
-		h.HLC = uint64(hv)
-		out = append(out, h)
-	}
-	return out, rows.Err()
 }
 
 func conflicts(ctx context.Context, q querier, where string, args ...any) ([]syncproto.Conflict, error) {

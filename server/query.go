@@ -20,6 +20,7 @@ import (
 	"stationsync/internal/hlc"
 	"stationsync/internal/idcard"
 	"stationsync/internal/records"
+	"stationsync/internal/sqlitedb"
 	"stationsync/syncproto"
 )
 
@@ -432,17 +433,10 @@ func (s *SQLiteStore) Record(ctx context.Context, kind records.Kind, id, scope s
 		}
 		d.Fields = append(d.Fields, FieldVersion{Name: f.Name, Label: f.Label, Value: v, Origin: o, At: hlc.Timestamp(rec.Versions[f.Name]).Time()})
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM conflicts WHERE kind = ? AND record_id = ? ORDER BY at, id`, string(kind), id)
+	ids, err := sqlitedb.Column[string](ctx, s.db.R, `SELECT id FROM conflicts WHERE kind = ? AND record_id = ? ORDER BY at, id`, string(kind), id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record conflicts: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var cid string
-		rows.Scan(&cid)
-		ids = append(ids, cid)
-	}
-	rows.Close()
 	for _, cid := range ids {
 		c, err := s.ConflictByID(ctx, cid)
 		if err != nil {
@@ -483,17 +477,10 @@ func (s *SQLiteStore) OpenConflicts(ctx context.Context, scope string, limit, of
 	if err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM conflicts WHERE `+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM conflicts WHERE `+w.sql()+` ORDER BY at DESC, id LIMIT ? OFFSET ?`, append(w.args, limit, offset)...)
+	ids, err := sqlitedb.Column[string](ctx, s.db.R, `SELECT id FROM conflicts WHERE `+w.sql()+` ORDER BY at DESC, id LIMIT ? OFFSET ?`, append(w.args, limit, offset)...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("conflicts: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	var out []ConflictRow
 	for _, id := range ids {
 		c, err := s.ConflictByID(ctx, id)
@@ -542,20 +529,13 @@ func (s *SQLiteStore) Villages(ctx context.Context, scope string) ([]string, err
 	w := &where{}
 	f := Filter{Scope: scope}
 	f.scopeWhere(w, "village")
-	rows, err := s.db.R.QueryContext(ctx, `SELECT village FROM stations WHERE `+w.sql()+` UNION SELECT DISTINCT village FROM persons WHERE `+w.sql()+` UNION SELECT code FROM places WHERE length(code) = 12 AND `+strings.ReplaceAll(w.sql(), "village", "code"),
+	out, err := sqlitedb.Column[string](ctx, s.db.R, `SELECT village FROM stations WHERE `+w.sql()+` UNION SELECT DISTINCT village FROM persons WHERE `+w.sql()+` UNION SELECT code FROM places WHERE length(code) = 12 AND `+strings.ReplaceAll(w.sql(), "village", "code"),
 		append(append(append([]any{}, w.args...), w.args...), w.args...)...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		rows.Scan(&v)
-		out = append(out, v)
-	}
 	sort.Strings(out)
-	return out, rows.Err()
+	return out, nil
 }
 
 // Setting reads a JSON setting into v; a missing one leaves v as is.

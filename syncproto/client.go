@@ -198,7 +198,10 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*EnrollResponse
 // batch again with that version.
 func (c *Client) Push(ctx context.Context, envelope []byte) (*PushResult, error) {
 	var out PushResult
-	if err := c.do(ctx, http.MethodPost, "/v1/push", ContentEnvelope, envelope, true, &out); err != nil {
+	err := c.do(ctx, http.MethodPost, "/v1/push", ContentEnvelope, envelope, true, &out)
+	if err != nil {
+		// The envelope was sealed in a version: the caller seals it again.
+		c.speakOlder(err)
 		return nil, err
 	}
 	return &out, nil
@@ -305,11 +308,7 @@ func (c *Client) do(ctx context.Context, method, pathQuery, ctype string, body [
 		}
 	}
 	if resp.StatusCode >= 400 {
-		err := decodeError(resp, raw)
-		if err.Code == CodeVersion && pathOnly(pathQuery) == "/v1/push" {
-			c.speakOlder(err)
-		}
-		return err
+		return decodeError(resp, raw)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != ContentZJSON && !strings.HasPrefix(ct, "application/json") {
 		// A captive portal or a carrier's top-up page answered 200 with
@@ -327,7 +326,7 @@ func pathOnly(pq string) string {
 	return string(p)
 }
 
-func decodeError(resp *http.Response, raw []byte) *Error {
+func decodeError(resp *http.Response, raw []byte) error {
 	e := &Error{Status: resp.StatusCode, RetryAfter: RetryAfter(resp)}
 	var eb ErrorBody
 	if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
