@@ -16,6 +16,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"stationsync/agent"
+	"stationsync/internal/testproc"
 	"stationsync/server"
 )
 
@@ -90,7 +91,7 @@ type procCounty struct {
 	data string
 	addr string
 	log  string
-	p    *proc
+	p    *testproc.Proc
 	env  []string
 }
 
@@ -131,17 +132,17 @@ func (c *procCounty) start(env ...string) {
 		if waitHealthy("http://"+c.addr, c.p, 15*time.Second) {
 			return
 		}
-		c.p.kill()
+		c.p.Kill()
 		time.Sleep(100 * time.Millisecond) // the port of the killed one
 	}
 	c.t.Fatalf("county server did not come up\n%s", tail(c.log, 20))
 }
 
-func waitHealthy(url string, p *proc, timeout time.Duration) bool {
+func waitHealthy(url string, p *testproc.Proc, timeout time.Duration) bool {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if p.exited() {
+		if p.Exited() {
 			return false
 		}
 		if resp, err := client.Get(url + "/healthz"); err == nil {

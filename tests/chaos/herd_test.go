@@ -147,7 +147,7 @@ func TestHerd(t *testing.T) {
 	t.Logf("%d stations enrolled in %s", n, time.Since(began).Round(time.Millisecond))
 
 	// The county goes down; every village keeps recording.
-	c.p.kill()
+	c.p.Kill()
 	for i := range n {
 		ds[i] = newDriver(o, seed+uint64(i), villages[i], "村干部")
 	}
@@ -201,12 +201,12 @@ func TestHerd(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	rss := vmHWM(c.p.cmd.Process.Pid)
+	rss := vmHWM(c.p.Pid())
 	for _, s := range ss {
 		s.halt()
 	}
 	settle(t, ss, 5*time.Minute)
-	c.p.stop()
+	c.p.Stop()
 	cs := c.open(t)
 	defer cs.Close()
 	tl := verify(t, cs, agentsOf(ss), o)

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"stationsync/internal/testproc"
 )
 
 var bin struct{ agent, server string }
@@ -204,76 +206,10 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
 // start runs a binary with extra environment, its output appended to log.
-func start(t *testing.T, log string, env []string, name string, args ...string) *proc {
+func start(t *testing.T, log string, env []string, name string, args ...string) *testproc.Proc {
 	t.Helper()
-	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(append(os.Environ(), "LOG_LEVEL=info"), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); f.Close(); close(p.done) }()
-	t.Cleanup(p.kill)
-	return p
-}
-
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.kill()
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// killedBySignal reports whether the process died of SIGKILL (a failpoint
-// or our kill).
-func (p *proc) killedBySignal() bool {
-	<-p.done
-	if ee, ok := p.err.(*exec.ExitError); ok {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
-			return ws.Signaled() && ws.Signal() == syscall.SIGKILL
-		}
-	}
-	return false
+	return testproc.Start(t, log, append([]string{"LOG_LEVEL=info"}, env...), name, args...)
 }
 
 // run runs a binary to completion and returns its exit error.
@@ -282,7 +218,7 @@ func run(env []string, name string, args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(append(os.Environ(), "LOG_LEVEL=warn"), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	testproc.DieWithParent(cmd)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

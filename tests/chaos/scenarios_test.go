@@ -204,8 +204,8 @@ func TestAgentKills(t *testing.T) {
 		}
 		hwm0 := countyHWM(t, c, s)
 		time.Sleep(time.Duration(rng.Int64N(int64(500 * time.Millisecond))))
-		if !p.exited() {
-			p.kill()
+		if !p.Exited() {
+			p.Kill()
 			f.add("agent-sigkill", 1)
 			// In the window: the county committed during this run and the
 			// station still holds a change at or below its high-water mark.
@@ -219,7 +219,7 @@ func TestAgentKills(t *testing.T) {
 	}
 	px.Set(linkem.Options{})
 	settle(t, []*station{s}, 2*time.Minute)
-	c.p.stop()
+	c.p.Stop()
 	cs := c.open(t)
 	defer cs.Close()
 	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
@@ -269,21 +269,21 @@ func TestServerKills(t *testing.T) {
 		}
 		if cycle%2 == 1 {
 			// Dies by itself right after committing a batch.
-			c.p.kill()
+			c.p.Kill()
 			c.start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
 			deadline := time.Now().Add(8 * time.Second)
-			for !c.p.exited() && time.Now().Before(deadline) {
+			for !c.p.Exited() && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if c.p.exited() && c.p.killedBySignal() {
+			if c.p.Exited() && c.p.KilledBySignal() {
 				f.add("server-kill-after-commit", 1)
 			} else {
-				c.p.kill()
+				c.p.Kill()
 				f.add("server-sigkill", 1)
 			}
 		} else {
 			time.Sleep(200*time.Millisecond + time.Duration(rng.Int64N(int64(1500*time.Millisecond))))
-			c.p.kill()
+			c.p.Kill()
 			f.add("server-sigkill", 1)
 		}
 		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
@@ -292,7 +292,7 @@ func TestServerKills(t *testing.T) {
 	px.Set(linkem.Options{})
 	s.halt()
 	settle(t, []*station{s}, 3*time.Minute)
-	c.p.stop()
+	c.p.Stop()
 	cs := c.open(t)
 	defer cs.Close()
 	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
@@ -363,10 +363,10 @@ func TestFailpoints(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		c.p.kill()
+		c.p.Kill()
 		c.start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
 		run(nil, bin.agent, "sync", "--data", s.dir)
-		if c.p.killedBySignal() {
+		if c.p.KilledBySignal() {
 			f.add("fp:"+failpoint.ServerAfterCommit, 1)
 		}
 		c.start()
@@ -387,7 +387,7 @@ func TestFailpoints(t *testing.T) {
 		checkIntegrity(t, filepath.Join(sd, "station.db"), filepath.Join(cd, "county.db"))
 	}
 	settle(t, []*station{s}, 2*time.Minute)
-	c.p.stop()
+	c.p.Stop()
 	cs := c.open(t)
 	defer cs.Close()
 	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)

@@ -11,6 +11,7 @@ import (
 
 	"stationsync/internal/linkem"
 	"stationsync/internal/records"
+	"stationsync/internal/testproc"
 )
 
 // agentLink is the link between station and county in the kill loop: the
@@ -91,7 +92,7 @@ func TestAgentKilledBetweenPushAndAck(t *testing.T) {
 		}
 		delay := time.Duration(w.rng.Int64N(int64(300*time.Millisecond) + 1))
 		time.Sleep(delay)
-		agent.kill()
+		agent.Kill()
 		if side != nil {
 			r := <-side
 			if r.err != nil {
@@ -177,7 +178,7 @@ func addCLI(data string, kind records.Kind, by string, f records.Fields) addResu
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Env = os.Environ()
-	dieWithTest(cmd)
+	testproc.DieWithParent(cmd)
 	if err := cmd.Run(); err != nil {
 		return addResult{err: &cliError{err: err, stderr: errb.String()}}
 	}

@@ -26,13 +26,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
 	"stationsync/internal/records"
+	"stationsync/internal/testproc"
 	"stationsync/syncproto"
 )
 
@@ -97,7 +97,7 @@ func runCmd(t *testing.T, timeout time.Duration, stdin []byte, name string, args
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "LOG_LEVEL=info")
-	dieWithTest(cmd)
+	testproc.DieWithParent(cmd)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
@@ -129,70 +129,10 @@ func mustRun(t *testing.T, stdin []byte, name string, args ...string) string {
 	return r.stdout
 }
 
-// proc is a long-running child process whose output goes to a log file.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
-func startProc(t *testing.T, logPath string, name string, args ...string) *proc {
+// startProc starts a long-running binary, its output appended to logPath.
+func startProc(t *testing.T, logPath string, name string, args ...string) *testproc.Proc {
 	t.Helper()
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatalf("open log: %v", err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "LOG_LEVEL=debug")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	dieWithTest(cmd)
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start %s: %v", filepath.Base(name), err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.kill() })
-	return p
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-// stop asks the process to end (SIGTERM) and waits; SIGKILL after 10 s.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.kill()
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return testproc.Start(t, logPath, []string{"LOG_LEVEL=debug"}, name, args...)
 }
 
 // county is a county server on a fixed data directory and address, which
@@ -202,7 +142,7 @@ type county struct {
 	data    string
 	addr    string
 	log     string
-	p       *proc
+	p       *testproc.Proc
 	started bool // once started, the address never changes
 }
 
@@ -219,7 +159,7 @@ func (c *county) dbPath() string { return filepath.Join(c.data, "county.db") }
 // start starts the server and waits until it answers /healthz.
 func (c *county) start() {
 	c.t.Helper()
-	if c.p != nil && !c.p.exited() {
+	if c.p != nil && !c.p.Exited() {
 		c.t.Fatal("county server already running")
 	}
 	var lastErr error
@@ -231,7 +171,7 @@ func (c *county) start() {
 		}
 		// The port may still be held by the process just killed, or, on
 		// the first start, taken by someone else since freeAddr: retry.
-		c.p.kill()
+		c.p.Kill()
 		if !c.started {
 			c.addr = freeAddr(c.t)
 		}
@@ -240,12 +180,12 @@ func (c *county) start() {
 	c.t.Fatalf("county server did not come up: %v\n%s", lastErr, tail(c.log, 30))
 }
 
-func waitHealthy(url string, p *proc, timeout time.Duration) error {
+func waitHealthy(url string, p *testproc.Proc, timeout time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if p.exited() {
-			return fmt.Errorf("exited: %v", p.err)
+		if p.Exited() {
+			return fmt.Errorf("exited: %v", p.Err())
 		}
 		resp, err := client.Get(url + "/healthz")
 		if err == nil {
@@ -260,10 +200,10 @@ func waitHealthy(url string, p *proc, timeout time.Duration) error {
 	return errors.New("no answer on /healthz")
 }
 
-func (c *county) kill() { c.p.kill() }
+func (c *county) kill() { c.p.Kill() }
 func (c *county) stop() {
 	if c.p != nil {
-		c.p.stop()
+		c.p.Stop()
 	}
 }
 

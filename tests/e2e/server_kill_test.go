@@ -14,6 +14,7 @@ import (
 	"stationsync/agent"
 	"stationsync/internal/linkem"
 	"stationsync/internal/records"
+	"stationsync/internal/testproc"
 )
 
 // serverLink is a slow station link: a batch of a thousand visits (about
@@ -200,7 +201,7 @@ func startPusher(t *testing.T, s *station) *pusher {
 			cmd := exec.Command(bin.agent, "sync", "--data", s.data)
 			cmd.Stdout, cmd.Stderr = logf, logf
 			cmd.Env = append(os.Environ(), "LOG_LEVEL=debug")
-			dieWithTest(cmd)
+			testproc.DieWithParent(cmd)
 			p.mu.Lock()
 			select {
 			case <-p.stop:

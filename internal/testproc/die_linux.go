@@ -1,15 +1,13 @@
-//go:build linux
-
-package e2e
+package testproc
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// dieWithTest makes the child get SIGKILL if the test process dies first
+// DieWithParent makes the child get SIGKILL if the test process dies first
 // (a test binary killed by a timeout or a closed pipe), so no server or
 // agent outlives the run.
-func dieWithTest(cmd *exec.Cmd) {
+func DieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
