@@ -267,25 +267,37 @@ func (s *SQLiteStore) List(ctx context.Context, kind records.Kind, f Filter, mas
 		return 0, fmt.Errorf("list %s: %w", kind, err)
 	}
 	defer conn.Close()
-	total := 0
-	q := ls.query
-	args := ls.args
-	if f.Limit >= 0 {
-		if f.Limit == 0 {
-			f.Limit = 50
-		}
-		if err := conn.QueryRowContext(ctx, ls.count, ls.args...).Scan(&total); err != nil {
-			return 0, fmt.Errorf("count %s: %w", kind, err)
-		}
-		q += " LIMIT ? OFFSET ?"
-		args = append(append([]any{}, args...), f.Limit, f.Offset)
+	if f.Limit == 0 {
+		f.Limit = 50
 	}
-	rows, err := conn.QueryContext(ctx, q, args...)
+	total, err := pagedRows(ctx, conn, ls.query, ls.count, ls.args, f.Limit, f.Offset, len(Columns(kind))+1, func(r Row) error {
+		formatCells(kind, r.Cells, mask)
+		return fn(r)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("list %s: %w", kind, err)
 	}
+	return total, nil
+}
+
+// pagedRows runs q and hands fn each row as a Row of n columns: the id,
+// the village, then the cells. With limit ≥ 0 it first counts the rows
+// with count and returns one page of q; with limit < 0 it streams all rows
+// and returns 0.
+func pagedRows(ctx context.Context, conn *sql.Conn, q, count string, args []any, limit, offset, n int, fn func(Row) error) (int, error) {
+	total := 0
+	if limit >= 0 {
+		if err := conn.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
+			return 0, fmt.Errorf("count: %w", err)
+		}
+		q += " LIMIT ? OFFSET ?"
+		args = append(append([]any{}, args...), limit, offset)
+	}
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
 	defer rows.Close()
-	n := len(Columns(kind)) + 1
 	vals := make([]sql.NullString, n)
 	ptrs := make([]any, n)
 	for i := range vals {
@@ -293,13 +305,12 @@ func (s *SQLiteStore) List(ctx context.Context, kind records.Kind, f Filter, mas
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return 0, fmt.Errorf("list %s: %w", kind, err)
+			return 0, err
 		}
 		r := Row{ID: vals[0].String, Village: vals[1].String, Cells: make([]string, n-1)}
 		for i := 1; i < n; i++ {
 			r.Cells[i-1] = vals[i].String
 		}
-		formatCells(kind, r.Cells, mask)
 		if err := fn(r); err != nil {
 			return 0, err
 		}
@@ -652,33 +663,7 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		return 0, fmt.Errorf("follow-up %s: %w", k, err)
 	}
 	defer conn.Close()
-	total := 0
-	if limit >= 0 {
-		if err := conn.QueryRowContext(ctx, cnt, args...).Scan(&total); err != nil {
-			return 0, fmt.Errorf("follow-up %s: %w", k, err)
-		}
-		q += " LIMIT ? OFFSET ?"
-		args = append(args, limit, offset)
-	}
-	rows, err := conn.QueryContext(ctx, q, args...)
-	if err != nil {
-		return 0, fmt.Errorf("follow-up %s: %w", k, err)
-	}
-	defer rows.Close()
-	n := len(FollowUpColumns(k)) + 1
-	vals := make([]sql.NullString, n)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return 0, fmt.Errorf("follow-up %s: %w", k, err)
-		}
-		r := Row{ID: vals[0].String, Village: vals[1].String, Cells: make([]string, n-1)}
-		for i := 1; i < n; i++ {
-			r.Cells[i-1] = vals[i].String
-		}
+	total, err := pagedRows(ctx, conn, q, cnt, args, limit, offset, len(FollowUpColumns(k))+1, func(r Row) error {
 		switch k {
 		case FollowUrgent:
 			r.Cells[3] = joinList(r.Cells[3])
@@ -688,11 +673,12 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		case FollowReview:
 			r.Cells[3] = fenText(r.Cells[3])
 		}
-		if err := fn(r); err != nil {
-			return 0, err
-		}
+		return fn(r)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("follow-up %s: %w", k, err)
 	}
-	return total, rows.Err()
+	return total, nil
 }
 
 // ---- Reports ----
