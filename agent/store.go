@@ -388,9 +388,9 @@ type outboxRow struct {
 }
 
 // nextBatch returns up to n queued changes of the current epoch, in order.
-func (s *Store) nextBatch(ctx context.Context, n int) (epoch string, rows []outboxRow, err error) {
+func (s *Store) nextBatch(ctx context.Context, n int, after uint64) (epoch string, rows []outboxRow, err error) {
 	epoch = s.Meta(ctx, "epoch")
-	q, err := s.db.R.QueryContext(ctx, `SELECT id, seq, kind, record_id, op, fields, base, rev, hlc, by_name, at FROM outbox WHERE epoch = ? ORDER BY seq LIMIT ?`, epoch, n)
+	q, err := s.db.R.QueryContext(ctx, `SELECT id, seq, kind, record_id, op, fields, base, rev, hlc, by_name, at FROM outbox WHERE epoch = ? AND seq > ? ORDER BY seq LIMIT ?`, epoch, after, n)
 	if err != nil {
 		return "", nil, fmt.Errorf("read outbox: %w", err)
 	}

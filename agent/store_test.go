@@ -92,7 +92,7 @@ func TestSaveQueuesChangeWithRecord(t *testing.T) {
 	if _, err := s.Save(ctx, records.Person, id, records.Fields{"phone": json.RawMessage(`"13800000000"`)}, "乙"); err != nil {
 		t.Fatal(err)
 	}
-	epoch, rows, err := s.nextBatch(ctx, 10)
+	epoch, rows, err := s.nextBatch(ctx, 10, 0)
 	if err != nil || len(rows) != 2 {
 		t.Fatalf("outbox %d rows, %v", len(rows), err)
 	}
@@ -149,7 +149,7 @@ func TestRotateEpochRenumbers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	old, rows, _ := s.nextBatch(ctx, 10)
+	old, rows, _ := s.nextBatch(ctx, 10, 0)
 	// The first change was acknowledged before the restore...
 	if _, err := s.ack(ctx, old, rows[:1], &syncproto.PushResult{Results: []syncproto.ChangeResult{{Seq: 1, Status: syncproto.Applied}}}); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestRotateEpochRenumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	epoch, after, _ := s.nextBatch(ctx, 10)
+	epoch, after, _ := s.nextBatch(ctx, 10, 0)
 	if epoch != ne || ne == old || len(after) != 2 || after[0].c.Seq != 1 || after[1].c.Seq != 2 || after[0].c.ID != rows[1].c.ID {
 		t.Fatalf("after rotation: %s %+v", epoch, after)
 	}
@@ -175,7 +175,7 @@ func TestAckOnlyWhatIsNamed(t *testing.T) {
 	for range 3 {
 		s.Save(ctx, records.Person, "", person(), "甲")
 	}
-	epoch, rows, _ := s.nextBatch(ctx, 10)
+	epoch, rows, _ := s.nextBatch(ctx, 10, 0)
 	n, err := s.ack(ctx, epoch, rows, &syncproto.PushResult{Results: []syncproto.ChangeResult{
 		{Seq: 1, Status: syncproto.Applied}, {Seq: 2, Status: "maybe"}, {Seq: 99, Status: syncproto.Applied},
 	}})

@@ -84,7 +84,7 @@ func TestGroupedPushesAnswerEachAsAlone(t *testing.T) {
 		first,
 		personsBatch(b, "eb", 1, 50, nil),
 		personsBatch(a, "ea", 51, 50, nil),
-		first, // replayed while the original waits in the same group
+		first,                              // replayed while the original waits in the same group
 		personsBatch(b, "eb", 70, 10, nil), // leaves a gap after 50
 	}
 	res, errs := queuedPushes(t, s, sts, bs)

@@ -32,6 +32,8 @@ const usage = `station-agent — 村站通 station service
 
 Usage:
   station-agent run      [--data DIR] [--interval 1m] [--listen 127.0.0.1:8484]       run the station service in the foreground
+                         [--batch N] [--ahead auto|always|never]  changes per push (default: fit to the link);
+                                                                  send a batch while the county merges the one before
   station-agent enroll   --server URL --code CODE | --file F.json [--data DIR]  enrol (kept for later if the county is unreachable)
   station-agent status   [--json] [--data DIR]              pending changes, last successful sync, last error
   station-agent sync     [--data DIR]                       one sync round now; exit 0 when all is acknowledged
@@ -89,7 +91,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		interval := fs.Duration("interval", time.Minute, "time between sync rounds when all is well (default: config.json's sync_interval)")
 		asService := fs.Bool("service", false, "run under the service manager (what install, the MSI and the .deb register)")
 		listen := fs.String("listen", defaultListen, "address of the station's pages (this PC only by default)")
+		batch := fs.Int("batch", 0, "changes per push (default: adapted to the link)")
+		ahead := fs.String("ahead", "auto", "send the next batch while the county merges one: auto (on a fast link), always, never")
 		if fs.Parse(args) != nil {
+			return 2
+		}
+		aheadMode, ok := map[string]agent.AheadMode{"auto": agent.AheadOnFastLink, "always": agent.AheadAlways, "never": agent.AheadNever}[*ahead]
+		if !ok || *batch < 0 {
+			fmt.Fprintln(stderr, "--ahead must be auto, always or never, and --batch a positive number of changes")
 			return 2
 		}
 		// config.json, the rotated log and the service manager: service.go.
@@ -100,7 +109,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 						fc.SyncInterval = agent.Duration(*interval)
 					}
 				})
-				a, err := openAgent(agent.Config{SyncInterval: time.Duration(fc.SyncInterval)})
+				a, err := openAgent(agent.Config{SyncInterval: time.Duration(fc.SyncInterval), BatchSize: *batch, Ahead: aheadMode})
 				if err != nil {
 					return err
 				}

@@ -79,7 +79,13 @@ func TestAgentKilledBetweenPushAndAck(t *testing.T) {
 
 		before := readOutboxState(t, s, false, c, true)
 		stats0 := px.Stats()
-		agent := startProc(t, s.log, bin.agent, "run", "--interval", "200ms", "--data", s.data)
+		args := []string{"run", "--interval", "200ms", "--data", s.data}
+		if cycle%3 == 0 {
+			// Small batches, one always ahead of the county's answer to
+			// the one before: kills also land with two batches in flight.
+			args = append(args, "--batch", "2", "--ahead", "always")
+		}
+		agent := startProc(t, s.log, bin.agent, args...)
 		// Every other round the cadre also saves a visit while the service
 		// is syncing: the command line beside the running service. Its id
 		// joins the oracle once the add has returned.
