@@ -33,7 +33,8 @@ type Config struct {
 	SyncInterval time.Duration // between rounds when all is well; default 1 min
 	// BatchSize fixes the changes per push. Zero adapts it to the link:
 	// 1000 until a push has been timed, then as many as the measured link
-	// carries in about 8 s, between 100 and 10,000.
+	// carries in about 8 s, between 100 and 10,000, or aheadBatch on a
+	// link fast enough for a batch to go ahead.
 	BatchSize int
 	PageSize  int // records per pull page; default 500
 	// Level is the compression effort; Best (the zero value) by default,
@@ -126,6 +127,8 @@ const (
 	// ahead while the county merges the one before (push): small enough
 	// that a large backlog makes several turns, so that the station and
 	// the county work at the same time, large enough to compress well.
+	// Measured on the 10,000-visit catch-up: 2,000 → 25,000 records/s,
+	// 3,400 → 26,100, 5,000 → 23,300.
 	aheadBatch = 3400
 	// bigBatch is the batch size from which Better compresses visits as
 	// well as Best (measured: 1 % larger at 1,000 changes, 0.4 % at 2,000,
