@@ -290,18 +290,27 @@ func Decode(f Field, raw json.RawMessage) (any, error) {
 	}
 	switch f.Type {
 	case Text:
+		if s, ok := plainString(raw); ok {
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, fmt.Errorf("应为文字")
 		}
 		return s, nil
 	case Int:
+		if n, ok := plainInt(raw); ok {
+			return n, nil
+		}
 		var n int64
 		if err := json.Unmarshal(raw, &n); err != nil {
 			return nil, fmt.Errorf("应为整数")
 		}
 		return n, nil
 	default:
+		if items, _, ok := plainStrings(raw); ok {
+			return items, nil
+		}
 		d := json.NewDecoder(bytes.NewReader(raw))
 		var v any
 		if err := d.Decode(&v); err != nil {
@@ -401,6 +410,9 @@ func Equal(a, b json.RawMessage) bool {
 func Canonical(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 {
 		return json.RawMessage("null")
+	}
+	if _, canonical, ok := plainStrings(raw); ok && canonical {
+		return raw
 	}
 	var v any
 	d := json.NewDecoder(bytes.NewReader(raw))

@@ -58,12 +58,20 @@ func (s *Schema) SQLValues(fields Fields) ([]any, error) {
 		}
 		switch f.Type {
 		case Text:
+			if v, ok := plainString(raw); ok {
+				out[i] = v
+				continue
+			}
 			var v string
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
 			}
 			out[i] = v
 		case Int:
+			if v, ok := plainInt(raw); ok {
+				out[i] = v
+				continue
+			}
 			var v int64
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
@@ -78,10 +86,15 @@ func (s *Schema) SQLValues(fields Fields) ([]any, error) {
 
 // TextValue returns a Text field's string value, "" when absent.
 func TextValue(fields Fields, name string) string {
-	var s string
-	if raw, ok := fields[name]; ok {
-		json.Unmarshal(raw, &s)
+	raw, ok := fields[name]
+	if !ok {
+		return ""
 	}
+	if s, ok := plainString(raw); ok {
+		return s
+	}
+	var s string
+	json.Unmarshal(raw, &s)
 	return s
 }
 
