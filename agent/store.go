@@ -142,7 +142,9 @@ type Local struct {
 	UpdatedAt int64
 }
 
-const localTail = ", versions, server_rev, created_by, created_at, updated_by, updated_at"
+// localTail follows a kind's field columns in loadLocal; the one
+// parameter is the kind.
+const localTail = ", versions, coalesce((SELECT rev FROM server_revs r WHERE r.kind = ? AND r.id = t.id), 0), created_by, created_at, updated_by, updated_at"
 
 func loadLocal(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
@@ -156,7 +158,7 @@ func loadLocal(ctx context.Context, q interface {
 	var versions string
 	dest := append([]any{&l.ID, &l.Village}, targets...)
 	dest = append(dest, &versions, &l.ServerRev, &l.CreatedBy, &l.CreatedAt, &l.UpdatedBy, &l.UpdatedAt)
-	err := q.QueryRowContext(ctx, "SELECT id, village, "+strings.Join(sc.Columns(), ", ")+localTail+" FROM "+sc.Table+" WHERE id = ?", id).Scan(dest...)
+	err := q.QueryRowContext(ctx, "SELECT id, village, "+strings.Join(sc.Columns(), ", ")+localTail+" FROM "+sc.Table+" t WHERE id = ?", string(kind), id).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -177,7 +179,7 @@ func (s *Store) Get(ctx context.Context, kind records.Kind, id string) (*Local, 
 
 func saveLocal(tx *sql.Tx, l *Local) error {
 	sc := records.SchemaOf(l.Kind)
-	cols := append(append([]string{"id", "village"}, sc.Columns()...), "versions", "server_rev", "created_by", "created_at", "updated_by", "updated_at")
+	cols := append(append([]string{"id", "village"}, sc.Columns()...), "versions", "created_by", "created_at", "updated_by", "updated_at")
 	set := make([]string, 0, len(cols))
 	for _, c := range cols[2:] {
 		if c != "created_by" && c != "created_at" {
@@ -190,11 +192,19 @@ func saveLocal(tx *sql.Tx, l *Local) error {
 	}
 	versions, _ := json.Marshal(l.Versions)
 	args := append([]any{l.ID, l.Village}, vals...)
-	args = append(args, string(versions), l.ServerRev, l.CreatedBy, l.CreatedAt, l.UpdatedBy, l.UpdatedAt)
+	args = append(args, string(versions), l.CreatedBy, l.CreatedAt, l.UpdatedBy, l.UpdatedAt)
 	_, err = tx.Exec("INSERT INTO "+sc.Table+" ("+strings.Join(cols, ", ")+") VALUES ("+sqlitedb.Placeholders(len(cols))+
 		") ON CONFLICT(id) DO UPDATE SET "+strings.Join(set, ", "), args...)
 	if err != nil {
 		return fmt.Errorf("save %s %s: %w", l.Kind, l.ID, err)
+	}
+	if l.ServerRev > 0 {
+		_, err = tx.Exec(`INSERT INTO server_revs (kind, id, rev) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET rev = excluded.rev`, string(l.Kind), l.ID, l.ServerRev)
+	} else {
+		_, err = tx.Exec(`DELETE FROM server_revs WHERE kind = ? AND id = ?`, string(l.Kind), l.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("save %s %s revision: %w", l.Kind, l.ID, err)
 	}
 	return nil
 }
@@ -459,9 +469,9 @@ func (s *Store) ack(ctx context.Context, epoch string, rows []outboxRow, res *sy
 			}
 			// A record changed twice in the batch is named twice: its
 			// highest revision counts.
-			t := records.SchemaOf(kind).Table
-			if _, err := tx.Exec(`UPDATE `+t+` SET server_rev = max(server_rev, j.rev)
-				FROM (SELECT value->>0 AS id, max(value->>1) AS rev FROM json_each(?) GROUP BY 1) AS j WHERE `+t+`.id = j.id`, string(j)); err != nil {
+			if _, err := tx.Exec(`INSERT INTO server_revs (kind, id, rev)
+				SELECT ?, value->>0, max(value->>1) FROM json_each(?) WHERE true GROUP BY 2
+				ON CONFLICT (kind, id) DO UPDATE SET rev = max(rev, excluded.rev)`, string(kind), string(j)); err != nil {
 				return fmt.Errorf("ack: %w", err)
 			}
 		}

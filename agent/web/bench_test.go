@@ -104,7 +104,7 @@ func loadBenchVillage() (*benchVillage, error) {
 	stmts := map[records.Kind]*sql.Stmt{}
 	for _, k := range records.Kinds {
 		sc := records.SchemaOf(k)
-		cols := append(append([]string{"id", "village"}, sc.Columns()...), "versions", "server_rev", "created_by", "created_at", "updated_by", "updated_at")
+		cols := append(append([]string{"id", "village"}, sc.Columns()...), "versions", "created_by", "created_at", "updated_by", "updated_at")
 		st, err := tx.Prepare("INSERT INTO " + sc.Table + " (" + strings.Join(cols, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")")
 		if err != nil {
 			return nil, err
@@ -129,7 +129,7 @@ func loadBenchVillage() (*benchVillage, error) {
 		seq++
 		at := now - int64(60_000*(60_000-seq))
 		args := append([]any{id, village}, vals...)
-		args = append(args, "{}", 0, "李明", at, "李明", at)
+		args = append(args, "{}", "李明", at, "李明", at)
 		if _, err := stmts[k].Exec(args...); err != nil {
 			return "", err
 		}

@@ -54,8 +54,13 @@ var figures = map[string][]struct {
 		{"wire-B/record", figure{label: "bytes on the wire per record", digits: 1, unit: " B"}},
 	},
 	"ServerIngest": {
-		{"records/s", figure{label: "records/s merged (20 sealed batches of 1,000 visits)", target: 50000}},
+		{"records/s", figure{label: "records/s merged (20 sealed batches of 1,000 visits from one station, one after another)", target: 50000}},
 		{"merge-records/s", figure{label: "… counting the merge (Push) alone", target: 0}},
+		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
+		{"cpu-s", figure{label: "CPU time", digits: 3, unit: " s"}},
+	},
+	"ServerIngestConcurrent": {
+		{"records/s", figure{label: "records/s merged (the same 20,000 visits from ten stations at once, two batches each; group commit)", target: 50000}},
 		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
 		{"cpu-s", figure{label: "CPU time", digits: 3, unit: " s"}},
 	},
@@ -81,7 +86,7 @@ var figures = map[string][]struct {
 }
 
 // order is the order of the table's sections.
-var order = []string{"CatchUpLoopback", "2GLink", "ServerIngest", "LocalWrite"}
+var order = []string{"CatchUpLoopback", "2GLink", "ServerIngest", "ServerIngestConcurrent", "LocalWrite"}
 
 // The CouchDB reference of the issue.
 const (

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -83,11 +84,12 @@ func TestAckKeepsCountyRevisions(t *testing.T) {
 	s.sync(t)
 	rev := func(table, id string) int64 {
 		t.Helper()
-		var r int64
-		if err := s.Store.DB().R.QueryRow(`SELECT server_rev FROM `+table+` WHERE id = ?`, id).Scan(&r); err != nil {
+		kind := map[string]records.Kind{"persons": records.Person, "visits": records.Visit}[table]
+		l, err := s.Store.Get(context.Background(), kind, id)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return r
+		return l.ServerRev
 	}
 	if r := rev("persons", persons[0]); r != 1 {
 		t.Fatalf("person saved once has server_rev %d, want 1", r)
