@@ -78,15 +78,15 @@ func plainDisagreement(raw []byte) string {
 		}
 	}
 	if json.Valid(raw) {
-		if got, want := Canonical(raw), slowCanonical(raw); !bytes.Equal(got, want) {
+		if got, want := Canonical(raw), canonicalJSON(raw); !bytes.Equal(got, want) {
 			return fmt.Sprintf("%q: Canonical %s, encoding/json %s", raw, got, want)
 		}
 	}
 	return ""
 }
 
-// slowDecode and slowCanonical are Decode and Canonical with encoding/json
-// alone, as they were before the fast paths.
+// slowDecode is Decode with encoding/json alone, as it was before the fast
+// paths.
 func slowDecode(f Field, raw json.RawMessage) (any, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -108,18 +108,4 @@ func slowDecode(f Field, raw json.RawMessage) (any, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("not a list or object")
-}
-
-func slowCanonical(raw json.RawMessage) json.RawMessage {
-	var v any
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		return raw
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return raw
-	}
-	return out
 }

@@ -414,6 +414,11 @@ func Canonical(raw json.RawMessage) json.RawMessage {
 	if _, canonical, ok := plainStrings(raw); ok && canonical {
 		return raw
 	}
+	return canonicalJSON(raw)
+}
+
+// canonicalJSON is Canonical through encoding/json, for any value.
+func canonicalJSON(raw json.RawMessage) json.RawMessage {
 	var v any
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
