@@ -36,7 +36,7 @@ Usage:
                                                                   send a batch while the county merges the one before
   station-agent enroll   --server URL --code CODE | --file F.json [--data DIR]  enrol (kept for later if the county is unreachable)
   station-agent status   [--json] [--data DIR]              pending changes, last successful sync, last error
-  station-agent sync     [--data DIR]                       one sync round now; exit 0 when all is acknowledged
+  station-agent sync     [--data DIR] [--batch N] [--ahead auto|always|never]  one sync round now; exit 0 when all is acknowledged
   station-agent add      --kind KIND [--id ID] [--by NAME] [--file F.json|-]  save a record (JSON object of fields)
   station-agent intent   --app ID --op submit|resubmit|withdraw [--by NAME] [--comment TEXT]
   station-agent list     --kind KIND                         print the station's records as JSON
@@ -91,14 +91,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		interval := fs.Duration("interval", time.Minute, "time between sync rounds when all is well (default: config.json's sync_interval)")
 		asService := fs.Bool("service", false, "run under the service manager (what install, the MSI and the .deb register)")
 		listen := fs.String("listen", defaultListen, "address of the station's pages (this PC only by default)")
-		batch := fs.Int("batch", 0, "changes per push (default: adapted to the link)")
-		ahead := fs.String("ahead", "auto", "send the next batch while the county merges one: auto (on a fast link), always, never")
+		pushing := pushFlags(fs)
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		aheadMode, ok := map[string]agent.AheadMode{"auto": agent.AheadOnFastLink, "always": agent.AheadAlways, "never": agent.AheadNever}[*ahead]
-		if !ok || *batch < 0 {
-			fmt.Fprintln(stderr, "--ahead must be auto, always or never, and --batch a positive number of changes")
+		batch, aheadMode, ok := pushing()
+		if !ok {
+			fmt.Fprintln(stderr, "--ahead 只能是 auto、always 或 never，--batch 须为正整数（每次上传的条数）")
 			return 2
 		}
 		// config.json, the rotated log and the service manager: service.go.
@@ -109,7 +108,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 						fc.SyncInterval = agent.Duration(*interval)
 					}
 				})
-				a, err := openAgent(agent.Config{SyncInterval: time.Duration(fc.SyncInterval), BatchSize: *batch, Ahead: aheadMode})
+				a, err := openAgent(agent.Config{SyncInterval: time.Duration(fc.SyncInterval), BatchSize: batch, Ahead: aheadMode})
 				if err != nil {
 					return err
 				}
@@ -172,10 +171,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		printStatus(stdout, st)
 		return 0
 	case "sync":
+		pushing := pushFlags(fs)
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		a, err := openAgent(agent.Config{})
+		batch, aheadMode, ok := pushing()
+		if !ok {
+			fmt.Fprintln(stderr, "--ahead 只能是 auto、always 或 never，--batch 须为正整数（每次上传的条数）")
+			return 2
+		}
+		a, err := openAgent(agent.Config{BatchSize: batch, Ahead: aheadMode})
 		if err != nil {
 			return cli.Fail(stderr, err)
 		}
@@ -413,4 +418,15 @@ func explain(err error) error {
 		return err
 	}
 	return fmt.Errorf("无法连接县级服务器，请检查网络，联网后会自动重试: %w", err)
+}
+
+// pushFlags defines --batch and --ahead on fs; the returned function reads
+// them after parsing (ok false: a value out of range).
+func pushFlags(fs *flag.FlagSet) func() (batch int, ahead agent.AheadMode, ok bool) {
+	batch := fs.Int("batch", 0, "changes per push (default: fitted to the link)")
+	ahead := fs.String("ahead", "auto", "send the next batch while the county merges one: auto (on a fast link), always, never")
+	return func() (int, agent.AheadMode, bool) {
+		mode, ok := map[string]agent.AheadMode{"auto": agent.AheadOnFastLink, "always": agent.AheadAlways, "never": agent.AheadNever}[*ahead]
+		return *batch, mode, ok && *batch >= 0
+	}
 }

@@ -25,8 +25,9 @@ var serverLink = linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 2
 
 // TestServerKilledMidPush SIGKILLs the county server again and again while
 // a station with a large backlog pushes over a slow link, restarting it on
-// the same data directory and port each time. At the end every record the
-// station saved is at the county exactly once, as saved.
+// the same data directory and port each time; every other sync round keeps
+// a second batch in flight. At the end every record the station saved is
+// at the county exactly once, as saved.
 func TestServerKilledMidPush(t *testing.T) {
 	cycles, nPersons, nVisits, perCycle := 12, 100, 3000, 250
 	if testing.Short() {
@@ -197,8 +198,14 @@ func startPusher(t *testing.T, s *station) *pusher {
 	go func() {
 		defer close(p.done)
 		defer logf.Close()
-		for {
-			cmd := exec.Command(bin.agent, "sync", "--data", s.data)
+		for run := 0; ; run++ {
+			args := []string{"sync", "--data", s.data}
+			if run%2 == 1 {
+				// Every other round keeps a second batch in flight, so that
+				// kills also land with two batches on their way.
+				args = append(args, "--ahead", "always")
+			}
+			cmd := exec.Command(bin.agent, args...)
 			cmd.Stdout, cmd.Stderr = logf, logf
 			cmd.Env = append(os.Environ(), "LOG_LEVEL=debug")
 			testproc.DieWithParent(cmd)
