@@ -5,6 +5,9 @@ package testproc
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"syscall"
@@ -94,4 +97,23 @@ func (p *Proc) KilledBySignal() bool {
 		}
 	}
 	return false
+}
+
+// WaitHealthy waits until url answers 200 on /healthz; it fails if the
+// process exits or timeout passes first.
+func (p *Proc) WaitHealthy(url string, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if p.Exited() {
+			return fmt.Errorf("exited: %v", p.Err())
+		}
+		if resp, err := client.Get(url + "/healthz"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return errors.New("no answer on /healthz")
 }

@@ -129,31 +129,13 @@ func (c *procCounty) start(env ...string) {
 	c.t.Helper()
 	for attempt := 0; attempt < 50; attempt++ {
 		c.p = start(c.t, c.log, env, bin.server, "serve", "--data", c.data, "--listen", c.addr)
-		if waitHealthy("http://"+c.addr, c.p, 15*time.Second) {
+		if c.p.WaitHealthy("http://"+c.addr, 15*time.Second) == nil {
 			return
 		}
 		c.p.Kill()
 		time.Sleep(100 * time.Millisecond) // the port of the killed one
 	}
 	c.t.Fatalf("county server did not come up\n%s", tail(c.log, 20))
-}
-
-func waitHealthy(url string, p *testproc.Proc, timeout time.Duration) bool {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if p.Exited() {
-			return false
-		}
-		if resp, err := client.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return true
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
 }
 
 // open opens the county's database in this process, for checks, once the

@@ -16,9 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,7 +163,7 @@ func (c *county) start() {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		c.p = startProc(c.t, c.log, bin.server, "serve", "--data", c.data, "--listen", c.addr)
-		if lastErr = waitHealthy(c.url(), c.p, 15*time.Second); lastErr == nil {
+		if lastErr = c.p.WaitHealthy(c.url(), 15*time.Second); lastErr == nil {
 			c.started = true
 			return
 		}
@@ -178,26 +176,6 @@ func (c *county) start() {
 		time.Sleep(200 * time.Millisecond)
 	}
 	c.t.Fatalf("county server did not come up: %v\n%s", lastErr, tail(c.log, 30))
-}
-
-func waitHealthy(url string, p *testproc.Proc, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if p.Exited() {
-			return fmt.Errorf("exited: %v", p.Err())
-		}
-		resp, err := client.Get(url + "/healthz")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return errors.New("no answer on /healthz")
 }
 
 func (c *county) kill() { c.p.Kill() }
