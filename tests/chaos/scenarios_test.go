@@ -247,7 +247,9 @@ func TestServerKills(t *testing.T) {
 	}
 	defer px.Close()
 	cfg := fastCfg()
-	cfg.BatchSize = 50
+	// Small batches, one always ahead: kills also land with two batches
+	// in flight, one of them possibly committed.
+	cfg.BatchSize, cfg.Ahead = 50, agent.AheadAlways
 	s := openStation(t, t.TempDir(), cfg)
 	if _, err := s.Enroll(ctxb, px.URL(), code); err != nil {
 		t.Fatal(err)
@@ -299,7 +301,7 @@ func TestServerKills(t *testing.T) {
 	s.Close()
 	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
 	record(t, result{scenario: "server-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
-		notes: "county-server processes; every other kill at failpoint server/after-commit"})
+		notes: "county-server processes; every other kill at failpoint server/after-commit; one batch always ahead"})
 }
 
 // TestFailpoints stops processes at each step of the protocol with
