@@ -200,3 +200,50 @@ func TestConcurrentPushesLandOnce(t *testing.T) {
 		t.Fatalf("county holds %d people, want %d", n, stations*batches*per)
 	}
 }
+
+// A panic while a group is written (a bug; here a push without a station)
+// reaches the push that holds the writer lock, as before group commit;
+// every other push of the group is answered with an error instead of
+// waiting for ever, and the store goes on working.
+func TestGroupedPushPanicAnswersEveryPush(t *testing.T) {
+	s := openTestStore(t)
+	a, b := enrolTest(t, s), enrolTest(t, s)
+	bs := []*syncproto.Batch{personsBatch(a, "ea", 1, 10, nil), personsBatch(b, "eb", 1, 10, nil), personsBatch(a, "ea", 11, 10, nil)}
+	sts := []*Station{a, nil, a}
+	errs := make([]error, len(bs))
+	var wg sync.WaitGroup
+	s.mu.Lock()
+	for i := range bs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("panic: %v", p)
+				}
+			}()
+			_, errs[i] = s.Push(context.Background(), sts[i], bs[i])
+		}()
+		waitQueued(t, s, i+1)
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pushes of a group that panicked are still waiting")
+	}
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("push %d of the group that panicked: no error", i)
+		}
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM persons`); n != 0 {
+		t.Fatalf("county holds %d people from the group that panicked", n)
+	}
+	res, err := s.Push(context.Background(), a, bs[0])
+	if err != nil || res.HWM != 10 {
+		t.Fatalf("push after the panic: %v, %+v", err, res)
+	}
+}

@@ -413,6 +413,19 @@ func (s *SQLiteStore) takeGroup() []*pushReq {
 // then each push is tried alone so that one bad batch fails only itself.
 // It must run under s.mu.
 func (s *SQLiteStore) pushGroup(group []*pushReq) {
+	defer func() {
+		// A panic (a bug) goes on to the push handler that holds the writer
+		// lock, which answers 500; the other pushes of the group must not
+		// wait for an answer that never comes.
+		if p := recover(); p != nil {
+			for _, r := range group {
+				if !r.done {
+					r.res, r.err, r.done = nil, fmt.Errorf("push failed: %v", p), true
+				}
+			}
+			panic(p)
+		}
+	}()
 	live := group[:0:0]
 	for _, r := range group {
 		if err := r.ctx.Err(); err != nil {
