@@ -29,7 +29,8 @@ func personsBatch(st *Station, epoch string, first uint64, n int, name func(i in
 
 // queuedPushes starts one Push per batch while the writer lock is held,
 // waits until all are queued, and releases the lock: the first push to get
-// it writes them all in one group, in queue order.
+// it writes them all in one group, in queue order. A panic in a push is
+// its error; pushes still waiting after 10 s fail the test.
 func queuedPushes(t *testing.T, s *SQLiteStore, sts []*Station, bs []*syncproto.Batch) ([]*syncproto.PushResult, []error) {
 	t.Helper()
 	res, errs := make([]*syncproto.PushResult, len(bs)), make([]error, len(bs))
@@ -39,13 +40,24 @@ func queuedPushes(t *testing.T, s *SQLiteStore, sts []*Station, bs []*syncproto.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("panic: %v", p)
+				}
+			}()
 			res[i], errs[i] = s.Push(context.Background(), sts[i], bs[i])
 		}()
 		// One at a time, so that the queue holds them in this order.
 		waitQueued(t, s, i+1)
 	}
 	s.mu.Unlock()
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pushes of the group are still waiting for an answer")
+	}
 	return res, errs
 }
 
@@ -209,31 +221,7 @@ func TestGroupedPushPanicAnswersEveryPush(t *testing.T) {
 	s := openTestStore(t)
 	a, b := enrolTest(t, s), enrolTest(t, s)
 	bs := []*syncproto.Batch{personsBatch(a, "ea", 1, 10, nil), personsBatch(b, "eb", 1, 10, nil), personsBatch(a, "ea", 11, 10, nil)}
-	sts := []*Station{a, nil, a}
-	errs := make([]error, len(bs))
-	var wg sync.WaitGroup
-	s.mu.Lock()
-	for i := range bs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if p := recover(); p != nil {
-					errs[i] = fmt.Errorf("panic: %v", p)
-				}
-			}()
-			_, errs[i] = s.Push(context.Background(), sts[i], bs[i])
-		}()
-		waitQueued(t, s, i+1)
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("pushes of a group that panicked are still waiting")
-	}
+	_, errs := queuedPushes(t, s, []*Station{a, nil, a}, bs)
 	for i, err := range errs {
 		if err == nil {
 			t.Errorf("push %d of the group that panicked: no error", i)
