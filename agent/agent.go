@@ -479,7 +479,7 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 			ahead = f
 		}
 		<-cur.done
-		if !a.acceptable(ctx, cur) && ahead != nil {
+		if ahead != nil && !a.acceptable(ctx, cur) {
 			// Whatever this answer leads to (a new epoch, a batch sealed
 			// again, the end of the round), the batch behind it is settled
 			// first: acknowledged if the county took it, dropped if not.

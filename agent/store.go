@@ -198,13 +198,15 @@ func saveLocal(tx *sql.Tx, l *Local) error {
 	if err != nil {
 		return fmt.Errorf("save %s %s: %w", l.Kind, l.ID, err)
 	}
-	if l.ServerRev > 0 {
-		_, err = tx.Exec(`INSERT INTO server_revs (kind, id, rev) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET rev = excluded.rev`, string(l.Kind), l.ID, l.ServerRev)
-	} else {
-		_, err = tx.Exec(`DELETE FROM server_revs WHERE kind = ? AND id = ?`, string(l.Kind), l.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("save %s %s revision: %w", l.Kind, l.ID, err)
+	return nil
+}
+
+// saveServerRev records the county's revision of a record (server_revs):
+// a pulled record, whose state is now the county's. A local save never
+// changes it; an acknowledgement writes a batch's at once (ack).
+func saveServerRev(tx *sql.Tx, kind records.Kind, id string, rev int64) error {
+	if _, err := tx.Exec(`INSERT INTO server_revs (kind, id, rev) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET rev = excluded.rev`, string(kind), id, rev); err != nil {
+		return fmt.Errorf("save %s %s revision: %w", kind, id, err)
 	}
 	return nil
 }
@@ -640,6 +642,9 @@ func (s *Store) applyPage(ctx context.Context, p *syncproto.PullPage) (applied, 
 				l.Versions = map[string]uint64{}
 			}
 			if err := saveLocal(tx, l); err != nil {
+				return err
+			}
+			if err := saveServerRev(tx, l.Kind, l.ID, l.ServerRev); err != nil {
 				return err
 			}
 			if r.Kind == string(records.Application) {

@@ -71,8 +71,8 @@ func TestNewStationOlderCounty(t *testing.T) {
 	assertConverged(t, c, s, villageA)
 }
 
-// The county's revision of each record comes back with the answer and is
-// kept by the station: its next edit says which revision it was based on,
+// The county's revision of each record comes back with the answer (and
+// with the pull) and is kept by the station: its next edit says which revision it was based on,
 // and a record changed twice in one batch keeps the higher one.
 func TestAckKeepsCountyRevisions(t *testing.T) {
 	c := newCounty(t)
@@ -99,5 +99,19 @@ func TestAckKeepsCountyRevisions(t *testing.T) {
 	}
 	if r := rev("visits", visits[0]); r != 1 {
 		t.Fatalf("visit has server_rev %d, want 1", r)
+	}
+
+	// A record the county changed comes back with the pull, and its
+	// revision with it; a local edit after that leaves the revision alone.
+	if err := c.store.CountyEdit(context.Background(), records.Person, persons[0], fields(map[string]any{"phone": "13905510009"}), "县民政局"); err != nil {
+		t.Fatal(err)
+	}
+	s.sync(t)
+	if r := rev("persons", persons[0]); r != 2 {
+		t.Fatalf("person the county edited has server_rev %d after the pull, want 2", r)
+	}
+	s.save(t, records.Person, persons[0], fields(map[string]any{"address": "村东头"}))
+	if r := rev("persons", persons[0]); r != 2 {
+		t.Fatalf("person edited at the station has server_rev %d before its sync, want 2", r)
 	}
 }
