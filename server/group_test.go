@@ -29,9 +29,10 @@ func personsBatch(st *Station, epoch string, first uint64, n int, name func(i in
 
 // queuedPushes starts one Push per batch while the writer lock is held,
 // waits until all are queued, and releases the lock: the first push to get
-// it writes them all in one group, in queue order. A panic in a push is
-// its error; pushes still waiting after 10 s fail the test.
-func queuedPushes(t *testing.T, s *SQLiteStore, sts []*Station, bs []*syncproto.Batch) ([]*syncproto.PushResult, []error) {
+// it writes them all in one group, in queue order. Push i runs with
+// ctxs[i] if given, else context.Background(). A panic in a push is its
+// error; pushes still waiting after 10 s fail the test.
+func queuedPushes(t *testing.T, s *SQLiteStore, sts []*Station, bs []*syncproto.Batch, ctxs ...context.Context) ([]*syncproto.PushResult, []error) {
 	t.Helper()
 	res, errs := make([]*syncproto.PushResult, len(bs)), make([]error, len(bs))
 	var wg sync.WaitGroup
@@ -45,7 +46,11 @@ func queuedPushes(t *testing.T, s *SQLiteStore, sts []*Station, bs []*syncproto.
 					errs[i] = fmt.Errorf("panic: %v", p)
 				}
 			}()
-			res[i], errs[i] = s.Push(context.Background(), sts[i], bs[i])
+			ctx := context.Background()
+			if i < len(ctxs) {
+				ctx = ctxs[i]
+			}
+			res[i], errs[i] = s.Push(ctx, sts[i], bs[i])
 		}()
 		// One at a time, so that the queue holds them in this order.
 		waitQueued(t, s, i+1)
@@ -233,5 +238,29 @@ func TestGroupedPushPanicAnswersEveryPush(t *testing.T) {
 	res, err := s.Push(context.Background(), a, bs[0])
 	if err != nil || res.HWM != 10 {
 		t.Fatalf("push after the panic: %v, %+v", err, res)
+	}
+}
+
+// A station that gave up waiting while its push was queued (its request's
+// context ended) gets nothing written: it will send the batch again. The
+// pushes around it land.
+func TestQueuedPushWhoseStationLeftWritesNothing(t *testing.T) {
+	s := openTestStore(t)
+	a, b := enrolTest(t, s), enrolTest(t, s)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, errs := queuedPushes(t, s, []*Station{a, b}, []*syncproto.Batch{personsBatch(a, "ea", 1, 10, nil), personsBatch(b, "eb", 1, 10, nil)},
+		context.Background(), gone)
+	if errs[0] != nil || res[0].HWM != 10 {
+		t.Fatalf("push beside the abandoned one: %v, %+v", errs[0], res[0])
+	}
+	if !errors.Is(errs[1], context.Canceled) || res[1] != nil {
+		t.Fatalf("abandoned push answered %+v, %v; want context.Canceled", res[1], errs[1])
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM persons WHERE village = ? AND id LIKE ?`, b.Village, b.ID+"-%"); n != 0 {
+		t.Fatalf("the abandoned push stored %d people", n)
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM station_epochs WHERE station = ?`, b.ID); n != 0 {
+		t.Fatalf("the abandoned push left %d epochs", n)
 	}
 }
