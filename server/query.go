@@ -151,6 +151,10 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
+// riskFlagged is the WHERE term of the partial index visits_flagged
+// (migration 0006), which a query must repeat to use it.
+const riskFlagged = "v.risk <> '" + records.RiskNormal + "'"
+
 type listSQL struct {
 	count, query string
 	args         []any
@@ -180,6 +184,9 @@ func buildList(kind records.Kind, f *Filter) (listSQL, error) {
 		f.scopeWhere(w, "v.village")
 		if f.Risk != "" {
 			w.add("v.risk = ?", f.Risk)
+			if f.Risk != records.RiskNormal {
+				w.add(riskFlagged)
+			}
 		}
 		if f.From != "" {
 			w.add("v.visited_on >= ?", f.From)
@@ -638,6 +645,7 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 	case FollowUrgent:
 		f.scopeWhere(w, "v.village")
 		w.add("v.risk = '紧急'")
+		w.add(riskFlagged)
 		w.add("NOT EXISTS (SELECT 1 FROM visits x WHERE x.person_id = v.person_id AND x.visited_on > v.visited_on)")
 		sel := `SELECT v.id, v.village, p.name, v.visited_on, v.needs, v.measures, CAST(julianday(?) - julianday(v.visited_on) AS INTEGER)
 			FROM visits v LEFT JOIN persons p ON p.id = v.person_id WHERE ` + w.sql()
@@ -717,11 +725,16 @@ func (s *SQLiteStore) counts(ctx context.Context, q string, args ...any) ([]Coun
 // month from (2006-01) on.
 func (s *SQLiteStore) VisitsByMonth(ctx context.Context, scope, from string) ([]Count, error) {
 	w := &where{}
-	// The same expressions as the index visits_month_town (0003).
-	w.add("substr(visited_on, 1, 7) >= ?", from)
+	w.add("visited_on >= ?", from) // "2006-01-02" >= "2006-01"
 	f := Filter{Scope: scope}
 	f.scopeWhere(w, "village")
-	return s.counts(ctx, `SELECT substr(village, 1, 9), substr(visited_on, 1, 7), count(*) FROM visits WHERE `+w.sql()+` GROUP BY substr(visited_on, 1, 7), substr(village, 1, 9)`, w.args...)
+	// The inner query counts by day and village in the order of the index
+	// visits_day, without sorting; only its few hundred thousand groups
+	// are sorted into months and townships, not every visit.
+	return s.counts(ctx, `SELECT town, month, sum(n) FROM (
+		SELECT substr(village, 1, 9) AS town, substr(visited_on, 1, 7) AS month, count(*) AS n
+		FROM visits WHERE `+w.sql()+` GROUP BY visited_on, village)
+		GROUP BY month, town`, w.args...)
 }
 
 // Coverage returns, per township, the people on the register (Sub "all")
@@ -734,10 +747,13 @@ func (s *SQLiteStore) Coverage(ctx context.Context, scope, from string) ([]Count
 	if err != nil {
 		return nil, err
 	}
+	// Of those, the ones visited since from: one look into visits_person
+	// for each person, whatever the number of visits.
 	w2 := &where{}
-	w2.add("visited_on >= ?", from)
-	f.scopeWhere(w2, "village")
-	vis, err := s.counts(ctx, `SELECT substr(village, 1, 9), 'visited', count(DISTINCT person_id) FROM visits WHERE `+w2.sql()+` GROUP BY 1`, w2.args...)
+	w2.add("(p.status IS NULL OR p.status = '在册')")
+	f.scopeWhere(w2, "p.village")
+	w2.add("EXISTS (SELECT 1 FROM visits v WHERE v.person_id = p.id AND v.visited_on >= ?)", from)
+	vis, err := s.counts(ctx, `SELECT substr(p.village, 1, 9), 'visited', count(*) FROM persons p WHERE `+w2.sql()+` GROUP BY 1`, w2.args...)
 	if err != nil {
 		return nil, err
 	}

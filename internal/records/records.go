@@ -96,13 +96,17 @@ func (s *Schema) Columns() []string {
 	return out
 }
 
+// RiskNormal is the risk of a visit that found nothing wrong; the county
+// indexes only the others.
+const RiskNormal = "正常"
+
 // Vocabularies of DOMAIN.md, kept verbatim: they appear in exports.
 var (
 	PersonCategories   = []string{"农村留守儿童", "困境儿童", "农村留守妇女", "农村留守老年人", "空巢老人", "高龄老人", "特困人员", "低保对象", "残疾人"}
 	PersonStatuses     = []string{"在册", "已退出"}
 	VisitMethods       = []string{"入户走访", "电话联系", "视频联系", "集中活动"}
 	VisitNeeds         = []string{"生活照料", "医疗健康", "教育", "心理关爱", "经济困难", "安全隐患", "法律援助"}
-	RiskLevels         = []string{"正常", "关注", "紧急"}
+	RiskLevels         = []string{RiskNormal, "关注", "紧急"}
 	AssistanceTypes    = []string{"最低生活保障", "特困人员救助供养", "临时救助", "医疗救助", "教育救助", "住房救助", "就业救助", "受灾人员救助"}
 	DisclosureKinds    = []string{"党务公开", "村务公开", "财务公开", "救助对象公示"}
 	DisclosureStatuses = []string{"draft", "published", "withdrawn"}
