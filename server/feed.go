@@ -29,7 +29,7 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 	}
 	defer tx.Rollback()
 	var top int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'feed'), 0)`).Scan(&top); err != nil {
+	if err := tx.QueryRowContext(ctx, feedTopSQL).Scan(&top); err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}
 	// A cursor from another database, or beyond this feed's end (the
@@ -38,8 +38,7 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 	if feedEpoch != s.feedEpoch || after > top {
 		page.Reset, after = true, 0
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT seq, kind, record_id FROM feed WHERE village = ? AND seq > ? AND skip_station != ? ORDER BY seq LIMIT ?`,
-		st.Village, after, st.ID, limit)
+	rows, err := tx.QueryContext(ctx, feedPageSQL, st.Village, after, st.ID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}
@@ -68,7 +67,7 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 		// Everything left was skipped: move the cursor past it so the next
 		// pull does not scan it again.
 		var maxSeq sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM feed WHERE village = ?`, st.Village).Scan(&maxSeq); err != nil {
+		if err := tx.QueryRowContext(ctx, feedEndSQL, st.Village).Scan(&maxSeq); err != nil {
 			return nil, fmt.Errorf("pull: %w", err)
 		}
 		if maxSeq.Valid && maxSeq.Int64 > after {
@@ -86,6 +85,28 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 	page.ServerTime = s.now().UnixMilli()
 	return page, nil
 }
+
+// The feed is the record tables' (village, feed_seq) indexes, read as
+// one: a page merges the four kinds' runs after the cursor in seq order.
+var (
+	feedTopSQL  = `SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'feed_seq'), 0)`
+	feedPageSQL = func() string {
+		var arms []string
+		for _, k := range records.Kinds {
+			arms = append(arms, `SELECT feed_seq, '`+string(k)+`', id FROM `+records.SchemaOf(k).Table+
+				` WHERE village = ?1 AND feed_seq > ?2 AND feed_skip != ?3`)
+		}
+		return strings.Join(arms, " UNION ALL ") + ` ORDER BY 1 LIMIT ?4`
+	}()
+	feedEndSQL = func() string {
+		var arms []string
+		for _, k := range records.Kinds {
+			// max() of several arguments is NULL if any is.
+			arms = append(arms, `(SELECT coalesce(max(feed_seq), 0) FROM `+records.SchemaOf(k).Table+` WHERE village = ?1)`)
+		}
+		return `SELECT max(` + strings.Join(arms, ", ") + `)`
+	}()
+)
 
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)

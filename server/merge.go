@@ -75,9 +75,13 @@ type row struct {
 
 // merger applies changes inside one transaction.
 type merger struct {
-	tx    *sql.Tx
-	now   int64
-	stmts map[string]*sql.Stmt
+	tx  *sql.Tx
+	now int64
+	// feedSeq is the county's feed counter (SQLiteStore.feedSeq): every
+	// record written takes the next value as its feed_seq. The caller holds
+	// the writer lock and stores the counter before commit (persistClocks).
+	feedSeq *int64
+	stmts   map[string]*sql.Stmt
 	// present remembers the records exists found in this transaction: a
 	// batch of visits refers to the same few people again and again, and
 	// the merge never deletes a record or moves it to another village.
@@ -155,8 +159,8 @@ func (m *merger) prepared(c *syncproto.Change) *prepared {
 	return p
 }
 
-func newMerger(tx *sql.Tx, now int64) *merger {
-	return &merger{tx: tx, now: now, stmts: map[string]*sql.Stmt{}, present: map[placed]bool{}, absent: map[recKey]bool{}}
+func newMerger(tx *sql.Tx, now int64, feedSeq *int64) *merger {
+	return &merger{tx: tx, now: now, feedSeq: feedSeq, stmts: map[string]*sql.Stmt{}, present: map[placed]bool{}, absent: map[recKey]bool{}}
 }
 
 // recKey and placed are map keys of structs, not joined strings: they are
@@ -241,14 +245,14 @@ func (m *merger) villages(k records.Kind, ids []string) (map[string]string, erro
 // record is an INSERT and a known one an UPDATE, never one upsert: an
 // upsert on a table with triggers needs a statement journal, which made
 // every row of a batch of new visits cost three times as much.
-type sqlOf struct{ load, insert, update, exists string }
+type sqlOf struct{ load, insert, update, exists, touch string }
 
 var kindSQL = func() map[records.Kind]sqlOf {
 	out := map[records.Kind]sqlOf{}
 	for _, k := range records.Kinds {
 		s := records.SchemaOf(k)
 		all := append(append([]string{"id", "village"}, s.Columns()...),
-			"versions", "origins", "base_hlc", "rev", "synced_station", "created_by", "created_at", "created_origin", "updated_by", "updated_at", "received_at")
+			"versions", "origins", "base_hlc", "rev", "synced_station", "created_by", "created_at", "created_origin", "updated_by", "updated_at", "received_at", "feed_seq", "feed_skip")
 		set := make([]string, 0, len(all))
 		for _, c := range all[2:] {
 			if c == "created_by" || c == "created_at" || c == "created_origin" || c == "base_hlc" {
@@ -261,6 +265,7 @@ var kindSQL = func() map[records.Kind]sqlOf {
 			insert: "INSERT INTO " + s.Table + " (" + strings.Join(all, ", ") + ") VALUES (" + placeholders(len(all)) + ")",
 			update: "UPDATE " + s.Table + " SET " + strings.Join(set, ", ") + " WHERE id = ?",
 			exists: "SELECT count(*) FROM " + s.Table + " WHERE id = ? AND village = ?",
+			touch:  "UPDATE " + s.Table + " SET feed_seq = ?, feed_skip = '' WHERE id = ?",
 		}
 	}
 	return out
@@ -373,11 +378,11 @@ func (m *merger) save(s *records.Schema, r *row) error {
 	if r.exists {
 		q = kindSQL[s.Kind].update
 		args = append(args, vals...)
-		args = append(args, versions, origins, r.rev, r.synced, r.updatedBy, r.updatedAt, m.now, r.id)
+		args = append(args, versions, origins, r.rev, r.synced, r.updatedBy, r.updatedAt, m.now, m.nextFeedSeq(), r.synced, r.id)
 	} else {
 		args = append(args, r.id, r.village)
 		args = append(args, vals...)
-		args = append(args, versions, origins, int64(r.base), r.rev, r.synced, r.createdBy, r.createdAt, r.createdOrigin, r.updatedBy, r.updatedAt, m.now)
+		args = append(args, versions, origins, int64(r.base), r.rev, r.synced, r.createdBy, r.createdAt, r.createdOrigin, r.updatedBy, r.updatedAt, m.now, m.nextFeedSeq(), r.synced)
 	}
 	st, err := m.stmt(q)
 	if err != nil {
@@ -392,13 +397,20 @@ func (m *merger) save(s *records.Schema, r *row) error {
 	return nil
 }
 
-// touchFeed moves the record to the head of its village's feed.
-func (m *merger) touchFeed(village string, kind records.Kind, id, skip string) error {
-	st, err := m.stmt(`INSERT OR REPLACE INTO feed (village, kind, record_id, skip_station) VALUES (?, ?, ?, ?)`)
+// nextFeedSeq takes the next value of the feed counter.
+func (m *merger) nextFeedSeq() int64 {
+	*m.feedSeq++
+	return *m.feedSeq
+}
+
+// touchFeed moves a record the merge did not write to the head of its
+// village's feed, for every station (save moves the records it writes).
+func (m *merger) touchFeed(kind records.Kind, id string) error {
+	st, err := m.stmt(kindSQL[kind].touch)
 	if err != nil {
 		return err
 	}
-	if _, err := st.Exec(village, string(kind), id, skip); err != nil {
+	if _, err := st.Exec(m.nextFeedSeq(), id); err != nil {
 		return fmt.Errorf("feed %s %s: %w", kind, id, err)
 	}
 	return nil
@@ -499,9 +511,6 @@ func (m *merger) apply(c *change) (outcome, error) {
 		r.synced = c.origin
 	}
 	if err := m.save(s, r); err != nil {
-		return outcome{}, err
-	}
-	if err := m.touchFeed(r.village, c.kind, r.id, r.synced); err != nil {
 		return outcome{}, err
 	}
 	return outcome{status: syncproto.Applied, rev: r.rev, clean: station && clean}, nil

@@ -31,8 +31,10 @@ func openTestStore(t *testing.T) *SQLiteStore {
 
 func applyAll(t *testing.T, s *SQLiteStore, changes []*change) {
 	t.Helper()
+	s.mu.Lock() // as every write path: the feed counter is the writer's
+	defer s.mu.Unlock()
 	err := s.db.Tx(context.Background(), func(tx *sql.Tx) error {
-		m := newMerger(tx, 1)
+		m := newMerger(tx, 1, &s.feedSeq)
 		defer m.close()
 		for _, c := range changes {
 			cc := *c
@@ -40,7 +42,7 @@ func applyAll(t *testing.T, s *SQLiteStore, changes []*change) {
 				return err
 			}
 		}
-		return nil
+		return s.persistClocks(tx)
 	})
 	if err != nil {
 		t.Fatal(err)

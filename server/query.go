@@ -931,7 +931,7 @@ func (s *SQLiteStore) LastErrors(ctx context.Context) (map[string]string, error)
 // cache aggregates under it.
 func (s *SQLiteStore) DataVersion(ctx context.Context) (int64, error) {
 	var v int64
-	err := s.db.R.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'feed'), 0)`).Scan(&v)
+	err := s.db.R.QueryRowContext(ctx, feedTopSQL).Scan(&v)
 	return v, err
 }
 

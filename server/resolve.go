@@ -50,12 +50,12 @@ func (s *SQLiteStore) CountyCreate(ctx context.Context, village string, kind rec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		m := newMerger(tx, s.now().UnixMilli())
+		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
 		defer m.close()
 		if err := s.applyCounty(tx, m, village, kind, id, fields, nil, by); err != nil {
 			return err
 		}
-		return s.persistClock(tx)
+		return s.persistClocks(tx)
 	})
 	if err != nil {
 		return "", err
@@ -83,7 +83,7 @@ func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id stri
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		m := newMerger(tx, s.now().UnixMilli())
+		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
 		defer m.close()
 		r, err := m.load(sch, id)
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id stri
 		if err := s.applyCounty(tx, m, r.village, kind, id, fields, base, by); err != nil {
 			return err
 		}
-		return s.persistClock(tx)
+		return s.persistClocks(tx)
 	})
 }
 
@@ -159,7 +159,7 @@ func (s *SQLiteStore) ResolveConflict(ctx context.Context, id string, value json
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		m := newMerger(tx, s.now().UnixMilli())
+		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
 		defer m.close()
 		r, err := m.load(sch, c.RecordID)
 		if err != nil {
@@ -183,11 +183,11 @@ func (s *SQLiteStore) ResolveConflict(ctx context.Context, id string, value json
 			return fmt.Errorf("resolve conflict: %w", err)
 		}
 		if !changed {
-			if err := m.touchFeed(r.village, kind, r.id, ""); err != nil {
+			if err := m.touchFeed(kind, r.id); err != nil {
 				return err
 			}
 		}
-		return s.persistClock(tx)
+		return s.persistClocks(tx)
 	})
 }
 

@@ -112,7 +112,10 @@ type SQLiteStore struct {
 	db        *sqlitedb.DB
 	clock     *hlc.Clock
 	feedEpoch string
-	county    string
+	// feedSeq is the last feed position given to a record (merger.feedSeq);
+	// guarded by mu, stored in every write transaction by persistClocks.
+	feedSeq int64
+	county  string
 	now       func() time.Time
 	mu        sync.Mutex // the writer lock: serialises writes so HLC clamping is ordered
 	queueMu   sync.Mutex // guards queue
@@ -154,7 +157,31 @@ func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) 
 		db.Close()
 		return nil, fmt.Errorf("feed epoch: %w", err)
 	}
+	if s.feedSeq, err = loadFeedSeq(ctx, db.W); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.Optimize(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// loadFeedSeq returns the feed counter to go on from: the one stored, or
+// a record's position if one is higher. A seq a station may hold as its
+// cursor must never be given to another change, or the station would
+// never pull that change.
+func loadFeedSeq(ctx context.Context, db *sql.DB) (int64, error) {
+	q := `SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'feed_seq'), 0)`
+	for _, k := range records.Kinds {
+		q += `, (SELECT coalesce(max(feed_seq), 0) FROM ` + records.SchemaOf(k).Table + `)`
+	}
+	var n int64
+	if err := db.QueryRowContext(ctx, q+`)`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read feed counter: %w", err)
+	}
+	return n, nil
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {
@@ -343,9 +370,13 @@ func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVe
 	})
 }
 
-func (s *SQLiteStore) persistClock(tx *sql.Tx) error {
-	_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
-		strconv.FormatUint(uint64(s.clock.Last()), 10))
+// persistClocks stores the HLC and the feed counter, which must never go
+// back after a restart. Every write transaction calls it before commit,
+// under the writer lock.
+func (s *SQLiteStore) persistClocks(tx *sql.Tx) error {
+	_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('hlc', ?), ('feed_seq', ?)
+		ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
+		strconv.FormatUint(uint64(s.clock.Last()), 10), strconv.FormatInt(s.feedSeq, 10))
 	return err
 }
 
@@ -446,7 +477,7 @@ func (s *SQLiteStore) pushGroup(group []*pushReq) {
 				return r.err
 			}
 		}
-		return s.persistClock(tx)
+		return s.persistClocks(tx)
 	})
 	if err != nil && len(live) > 1 {
 		for _, r := range live {
@@ -503,7 +534,7 @@ func (s *SQLiteStore) pushOne(tx *sql.Tx, now time.Time, st *Station, b *syncpro
 		return nil, err
 	}
 	defer addID.Close()
-	m := newMerger(tx, now.UnixMilli())
+	m := newMerger(tx, now.UnixMilli(), &s.feedSeq)
 	defer m.close()
 	if i, _ := slices.BinarySearchFunc(b.Changes, hwm+1, func(c syncproto.Change, seq uint64) int { return cmp.Compare(c.Seq, seq) }); i < len(b.Changes) {
 		if err := m.prefetch(b.Changes[i:]); err != nil {
@@ -620,7 +651,7 @@ func (m *merger) saveRejected(st *Station, epoch string, c *syncproto.Change, o 
 				return err
 			}
 			if ok {
-				return m.touchFeed(st.Village, records.Kind(c.Kind), c.ID, "")
+				return m.touchFeed(records.Kind(c.Kind), c.ID)
 			}
 		}
 	}
@@ -679,7 +710,7 @@ func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
 		if err != nil {
 			return err
 		}
-		m := newMerger(tx, now.UnixMilli())
+		m := newMerger(tx, now.UnixMilli(), &s.feedSeq)
 		defer m.close()
 		h := s.clock.Now()
 		o, err := m.apply(&change{
@@ -692,6 +723,6 @@ func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
 		if o.status == syncproto.Rejected {
 			return fmt.Errorf("%w: %s", ErrNotApplicable, o.reason)
 		}
-		return s.persistClock(tx)
+		return s.persistClocks(tx)
 	})
 }

@@ -173,6 +173,27 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 	return nil
 }
 
+// Optimize gathers the statistics the query planner picks indexes by, for
+// the tables that have none or whose size has changed much since. Without
+// them SQLite guesses, and with two indexes that both narrow a list (a
+// village range, a date range) it can guess the one that reads twenty
+// times the rows. SQLite advises it at open and then every few hours on a
+// long-lived connection. The statistics are exact, not sampled: a sample
+// of 1,000 rows took persons.status, the same for nearly every person, for
+// a selective column, and the overdue list read a million-visit county
+// through it at twice the time; a full pass over such a county takes
+// about half a second, once, and again only when a table has grown
+// tenfold.
+func (db *DB) Optimize(ctx context.Context) error {
+	if _, err := db.W.ExecContext(ctx, `PRAGMA analysis_limit = 0`); err != nil {
+		return fmt.Errorf("optimize: %w", err)
+	}
+	if _, err := db.W.ExecContext(ctx, `PRAGMA optimize = 0x10002`); err != nil {
+		return fmt.Errorf("optimize: %w", err)
+	}
+	return nil
+}
+
 // Checkpoint truncates the WAL when nothing reads; called when idle.
 func (db *DB) Checkpoint(ctx context.Context) error {
 	_, err := db.W.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)

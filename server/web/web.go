@@ -70,9 +70,10 @@ func New(store *server.SQLiteStore, logger *slog.Logger) *Handler {
 }
 
 // Run records the stations' sync health once an hour (the report over
-// time) and, within a minute of any change of the records, computes the
-// county-wide follow-up lists ahead of the staff who will ask for them
-// (a pass over every person of the county), until ctx ends.
+// time), refreshes the query planner's statistics as often, and, within
+// a minute of any change of the records, computes the county-wide
+// follow-up lists ahead of the staff who will ask for them (a pass over
+// every person of the county), until ctx ends.
 func (h *Handler) Run(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -84,6 +85,10 @@ func (h *Handler) Run(ctx context.Context) {
 			h.Store.Setting(ctx, "silent_days", &days)
 			if err := h.Store.SnapshotHealth(ctx, time.Duration(max(1, days))*24*time.Hour); err != nil && ctx.Err() == nil {
 				h.Logger.Warn("station health snapshot", "err", err)
+			}
+			// The planner's statistics follow the county's growth.
+			if err := h.Store.DB().Optimize(ctx); err != nil && ctx.Err() == nil {
+				h.Logger.Warn("optimize", "err", err)
 			}
 			lastHealth = time.Now()
 		}
