@@ -116,10 +116,10 @@ type SQLiteStore struct {
 	// guarded by mu, stored in every write transaction by persistClocks.
 	feedSeq int64
 	county  string
-	now       func() time.Time
-	mu        sync.Mutex // the writer lock: serialises writes so HLC clamping is ordered
-	queueMu   sync.Mutex // guards queue
-	queue     []*pushReq // pushes waiting for the writer, oldest first
+	now     func() time.Time
+	mu      sync.Mutex // the writer lock: serialises writes so HLC clamping is ordered
+	queueMu sync.Mutex // guards queue
+	queue   []*pushReq // pushes waiting for the writer, oldest first
 }
 
 var _ Store = (*SQLiteStore)(nil)
