@@ -632,24 +632,37 @@ func (s *Server) handlePostPersonEdit(w http.ResponseWriter, r *http.Request, se
 			dup = other
 		}
 	}
-	if f.OK() {
-		ch := changed(p.Fields, fields)
-		if len(ch) == 0 {
-			s.flash(se, "ok", "没有改动")
-			s.redirect(w, r, "/persons/"+id)
-			return
-		}
-		if _, err := s.a.Store.Save(ctx, records.Person, id, ch, se.account.Name); err == nil {
-			s.flash(se, "ok", "已保存修改")
-			s.redirect(w, r, "/persons/"+id)
-			return
-		} else if !fieldErr(f, err) {
-			s.fail(w, r, se, err)
-			return
-		}
+	if s.saveEdit(w, r, se, p, fields, f, "/persons/"+id) {
+		return
 	}
 	s.render(w, r, se, http.StatusUnprocessableEntity, "person_form", page{Title: "修改关爱对象", Nav: "persons",
 		Data: personFormData{Form: f, ID: id, Categories: records.PersonCategories, Duplicate: dup}})
+}
+
+// saveEdit saves what an edit form changed in rec and sends the cadre back
+// to the record, with a note of what happened. It reports false, having
+// written nothing, when the form must be shown again: a field was wrong
+// before or the store refused one.
+func (s *Server) saveEdit(w http.ResponseWriter, r *http.Request, se *session, rec *agent.Local, fields records.Fields, f *form, back string) bool {
+	if !f.OK() {
+		return false
+	}
+	ch := changed(rec.Fields, fields)
+	if len(ch) == 0 {
+		s.flash(se, "ok", "没有改动")
+		s.redirect(w, r, back)
+		return true
+	}
+	if _, err := s.a.Store.Save(r.Context(), rec.Kind, rec.ID, ch, se.account.Name); err != nil {
+		if fieldErr(f, err) {
+			return false
+		}
+		s.fail(w, r, se, err)
+		return true
+	}
+	s.flash(se, "ok", "已保存修改")
+	s.redirect(w, r, back)
+	return true
 }
 
 func (s *Server) handlePostPersonExit(w http.ResponseWriter, r *http.Request, se *session) {
@@ -991,20 +1004,8 @@ func (s *Server) handlePostAppEdit(w http.ResponseWriter, r *http.Request, se *s
 	}
 	pid := records.TextValue(a.Fields, "applicant_id")
 	fields, f := appFields(v, pid)
-	if f.OK() {
-		ch := changed(a.Fields, fields)
-		if len(ch) == 0 {
-			s.redirect(w, r, "/applications/"+id)
-			return
-		}
-		if _, err := s.a.Store.Save(ctx, records.Application, id, ch, se.account.Name); err == nil {
-			s.flash(se, "ok", "已保存修改")
-			s.redirect(w, r, "/applications/"+id)
-			return
-		} else if !fieldErr(f, err) {
-			s.fail(w, r, se, err)
-			return
-		}
+	if s.saveEdit(w, r, se, a, fields, f, "/applications/"+id) {
+		return
 	}
 	d := appFormData{Form: f, ID: id, Types: records.AssistanceTypes, Status: records.TextValue(a.Fields, "status")}
 	if p, err := s.a.Store.Get(ctx, records.Person, pid); err == nil {
@@ -1170,21 +1171,8 @@ func (s *Server) handlePostDiscEdit(w http.ResponseWriter, r *http.Request, se *
 		return
 	}
 	fields, f := discFields(v)
-	if f.OK() {
-		ch := changed(d.Fields, fields)
-		if len(ch) > 0 {
-			if _, err := s.a.Store.Save(ctx, records.Disclosure, id, ch, se.account.Name); err != nil {
-				if !fieldErr(f, err) {
-					s.fail(w, r, se, err)
-					return
-				}
-			}
-		}
-		if f.OK() {
-			s.flash(se, "ok", "已保存修改")
-			s.redirect(w, r, "/disclosures/"+id)
-			return
-		}
+	if s.saveEdit(w, r, se, d, fields, f, "/disclosures/"+id) {
+		return
 	}
 	s.render(w, r, se, http.StatusUnprocessableEntity, "disc_form", page{Title: "修改公开事项", Nav: "disclosures", Data: discFormData{Form: f, ID: id, Kinds: records.DisclosureKinds}})
 }

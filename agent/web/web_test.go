@@ -497,7 +497,15 @@ func TestDisclosures(t *testing.T) {
 	base.Set("title", "")
 	must(t, s.post("/disclosures/"+id+"/edit", base), http.StatusUnprocessableEntity, "请填写标题")
 	base.Set("title", "改过的标题")
-	must(t, s.follow(s.post("/disclosures/"+id+"/edit", base)), 200, "改过的标题")
+	must(t, s.follow(s.post("/disclosures/"+id+"/edit", base)), 200, "改过的标题", "已保存修改")
+	// Saving the same form again says so, and queues nothing.
+	pending, _ := s.a.Store.Pending(context.Background())
+	d = s.follow(s.post("/disclosures/"+id+"/edit", base))
+	must(t, d, 200, "改过的标题", "没有改动")
+	mustNot(t, d, "已保存修改")
+	if n, _ := s.a.Store.Pending(context.Background()); n != pending {
+		t.Fatalf("an unchanged form queued %d changes", n-pending)
+	}
 	l, _ := s.a.Store.Get(context.Background(), records.Disclosure, id)
 	if st := records.TextValue(l.Fields, "status"); st != "withdrawn" {
 		t.Fatalf("status %q", st)
