@@ -309,19 +309,30 @@ func (h *Handler) originLabel(o string) string {
 	return "村站 " + o
 }
 
-func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *server.User) {
+// recordOf returns the record the request's path names ({kind}/{id}),
+// within the user's scope, or answers the request itself and reports
+// false.
+func (h *Handler) recordOf(w http.ResponseWriter, r *http.Request, u *server.User) (records.Kind, *server.RecordDetail, bool) {
 	kind, ok := kindOf(r.PathValue("kind"))
 	if !ok {
 		h.fail(w, r, u, http.StatusNotFound, "没有这类记录")
-		return
+		return "", nil, false
 	}
 	rec, err := h.Store.Record(r.Context(), kind, r.PathValue("id"), u.Scope())
 	if errors.Is(err, server.ErrNotFound) {
 		h.fail(w, r, u, http.StatusNotFound, "没有这条记录，或它不在您负责的范围内")
-		return
+		return "", nil, false
 	}
 	if err != nil {
 		h.internal(w, r, err)
+		return "", nil, false
+	}
+	return kind, rec, true
+}
+
+func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *server.User) {
+	kind, rec, ok := h.recordOf(w, r, u)
+	if !ok {
 		return
 	}
 	if u.FullNumbers && kind == records.Person {
@@ -364,21 +375,11 @@ func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *ser
 // handlePostEdit changes the fields the county may edit (those both sides
 // may change); the edit flows down like a decision.
 func (h *Handler) handlePostEdit(w http.ResponseWriter, r *http.Request, u *server.User) {
-	kind, ok := kindOf(r.PathValue("kind"))
-	id := r.PathValue("id")
+	kind, rec, ok := h.recordOf(w, r, u)
 	if !ok {
-		h.fail(w, r, u, http.StatusNotFound, "没有这类记录")
 		return
 	}
-	rec, err := h.Store.Record(r.Context(), kind, id, u.Scope())
-	if errors.Is(err, server.ErrNotFound) {
-		h.fail(w, r, u, http.StatusNotFound, "没有这条记录，或它不在您负责的范围内")
-		return
-	}
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
+	id := rec.ID
 	r.ParseForm()
 	fields := records.Fields{}
 	var changed []string
@@ -895,19 +896,12 @@ func (h *Handler) handleAPIList(w http.ResponseWriter, r *http.Request, u *serve
 }
 
 func (h *Handler) handleAPIRecord(w http.ResponseWriter, r *http.Request, u *server.User) {
-	kind, ok := kindOf(r.PathValue("kind"))
+	kind, rec, ok := h.recordOf(w, r, u)
 	if !ok {
-		h.fail(w, r, u, http.StatusNotFound, "没有这类记录")
 		return
 	}
-	rec, err := h.Store.Record(r.Context(), kind, r.PathValue("id"), u.Scope())
-	if errors.Is(err, server.ErrNotFound) {
-		h.fail(w, r, u, http.StatusNotFound, "没有这条记录，或它不在您负责的范围内")
-		return
-	}
-	if err != nil {
-		h.internal(w, r, err)
-		return
+	if u.FullNumbers && kind == records.Person {
+		h.audit(r, u, server.AuditViewFullNums, string(kind)+"/"+rec.ID, "")
 	}
 	out := rec.Record
 	if !u.FullNumbers {

@@ -390,6 +390,17 @@ func TestMasking(t *testing.T) {
 	if r := a.get("/records/person/" + f.persons[villA][0]); !strings.Contains(r.body, id) {
 		t.Error("admin with full-number permission does not see the full number")
 	}
+	if r := a.get("/api/records/person/" + f.persons[villA][1]); !strings.Contains(r.body, f.ids[villA][1]) {
+		t.Error("admin with full-number permission does not see the full number in the API")
+	}
+	// Each look at a person's full numbers is in the audit log, through
+	// the page or the API.
+	audit := a.get("/audit?action=view_full_numbers")
+	for _, p := range f.persons[villA][:2] {
+		if !strings.Contains(audit.body, "person/"+p) {
+			t.Errorf("full numbers of %s seen without an audit entry", p)
+		}
+	}
 	// The public portal masks numbers typed into a disclosure's text.
 	r := f.client().get("/public/d/" + f.discs[villA])
 	if strings.Contains(r.body, id) || strings.Contains(r.body, "13912345678") || !strings.Contains(r.body, idcard.Mask(id)) {
