@@ -186,6 +186,33 @@ func topSeries(ss []series, k int) []series {
 	return append(ss[:k-1], rest)
 }
 
+// indexOf maps each label to its place on the axis.
+func indexOf(labels []string) map[string]int {
+	idx := make(map[string]int, len(labels))
+	for i, l := range labels {
+		idx[l] = i
+	}
+	return idx
+}
+
+// byStatus makes one series per application status, over the axis labels
+// that are the counts' keys (Sub is the status); counts off the axis are
+// left out.
+func byStatus(counts []server.Count, labels []string) []series {
+	idx := indexOf(labels)
+	var ss []series
+	for _, st := range records.AppStatuses {
+		s := series{Name: records.StatusLabel[st], Values: make([]float64, len(labels))}
+		for _, c := range counts {
+			if i, ok := idx[c.Key]; ok && c.Sub == st {
+				s.Values[i] += float64(c.N)
+			}
+		}
+		ss = append(ss, s)
+	}
+	return ss
+}
+
 func quarterStart(now time.Time) time.Time {
 	m := (int(now.Month())-1)/3*3 + 1
 	return time.Date(now.Year(), time.Month(m), 1, 0, 0, 0, 0, now.Location())
@@ -202,10 +229,7 @@ func (h *Handler) chart(r *http.Request, u *server.User, name string) ([]byte, e
 		if err != nil {
 			return nil, err
 		}
-		idx := map[string]int{}
-		for i, m := range ms {
-			idx[m] = i
-		}
+		idx := indexOf(ms)
 		by := map[string][]float64{}
 		var order []string
 		for _, c := range counts {
@@ -253,24 +277,7 @@ func (h *Handler) chart(r *http.Request, u *server.User, name string) ([]byte, e
 		if err != nil {
 			return nil, err
 		}
-		types := records.AssistanceTypes
-		ti := map[string]int{}
-		for i, t := range types {
-			ti[t] = i
-		}
-		var ss []series
-		for _, st := range records.AppStatuses {
-			s := series{Name: records.StatusLabel[st], Values: make([]float64, len(types))}
-			for _, c := range counts {
-				if c.Sub == st {
-					if i, ok := ti[c.Key]; ok {
-						s.Values[i] += float64(c.N)
-					}
-				}
-			}
-			ss = append(ss, s)
-		}
-		return stackedBars("救助申请：按类型和状态", types, ss, ""), nil
+		return stackedBars("救助申请：按类型和状态", records.AssistanceTypes, byStatus(counts, records.AssistanceTypes), ""), nil
 	case "applications-months.svg":
 		ms := months(now, 12)
 		from, _ := time.ParseInLocation("2006-01", ms[0], time.Local)
@@ -278,23 +285,7 @@ func (h *Handler) chart(r *http.Request, u *server.User, name string) ([]byte, e
 		if err != nil {
 			return nil, err
 		}
-		mi := map[string]int{}
-		for i, m := range ms {
-			mi[m] = i
-		}
-		var ss []series
-		for _, st := range records.AppStatuses {
-			s := series{Name: records.StatusLabel[st], Values: make([]float64, len(ms))}
-			for _, c := range counts {
-				if c.Sub == st {
-					if i, ok := mi[c.Key]; ok {
-						s.Values[i] += float64(c.N)
-					}
-				}
-			}
-			ss = append(ss, s)
-		}
-		return stackedBars("近12个月新申请（按当前状态）", ms, ss, ""), nil
+		return stackedBars("近12个月新申请（按当前状态）", ms, byStatus(counts, ms), ""), nil
 	case "health.svg":
 		hist, err := h.Store.HealthHistory(ctx, now.AddDate(0, 0, -90))
 		if err != nil {
