@@ -89,29 +89,21 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 	d := newDriver(o, seed, village, "孙主任")
 	var f faults
 	s.run()
-	steps := func(n int) {
-		t.Helper()
-		for i := 0; i < n; i++ {
-			if err := d.step(ctxb, store{s.Store}); err != nil {
-				t.Fatalf("save: %v", err)
-			}
-		}
-	}
 	cycles := size(2, 10)
 	for cycle := 0; cycle < cycles; cycle++ {
-		steps(20)
+		d.steps(t, store{s.Store}, 20)
 		// The disk fills up (a video copied to the desktop).
 		filler := filepath.Join(mnt, "filler.bin")
 		fill(t, filler)
 		f.add("disk-full", 1)
 		before := d.refused
 		for i := 0; i < 400 && d.refused == before; i++ {
-			steps(1)
+			d.steps(t, store{s.Store}, 1)
 		}
 		if d.refused == before {
 			t.Fatalf("400 saves on a full disk were all accepted")
 		}
-		steps(10) // refused too, quickly, while the disk stays full
+		d.steps(t, store{s.Store}, 10) // refused too, quickly, while the disk stays full
 		st, err := s.Status(ctxb)
 		if err != nil {
 			t.Fatal(err)
@@ -123,7 +115,7 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 		os.Remove(filler)
 		time.Sleep(1100 * time.Millisecond)
 		accepted := o.accepted
-		steps(5)
+		d.steps(t, store{s.Store}, 5)
 		if o.accepted == accepted {
 			t.Errorf("after space returned, saves are still refused")
 		}
@@ -151,7 +143,7 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 	s2 := openStation(t, dir, fastCfg())
 	s2.village = village
 	s = s2
-	steps(10)
+	d.steps(t, store{s.Store}, 10)
 	settle(t, []*station{s2}, 2*time.Minute)
 	tl := verify(t, c.store, []*agent.Agent{s2.Agent}, o)
 	s2.Close()

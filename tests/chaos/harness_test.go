@@ -149,6 +149,21 @@ func (c *procCounty) open(t *testing.T) *server.SQLiteStore {
 	return st
 }
 
+// settleAndVerify lets the station finish syncing, stops the county and
+// checks both sides against the oracle and SQLite's integrity check; the
+// station is closed afterwards.
+func (c *procCounty) settleAndVerify(t *testing.T, s *station, o *oracle, timeout time.Duration) tally {
+	t.Helper()
+	settle(t, []*station{s}, timeout)
+	c.p.Stop()
+	cs := c.open(t)
+	defer cs.Close()
+	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
+	s.Close()
+	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
+	return tl
+}
+
 // ---- in-process stations ----
 
 type station struct {

@@ -293,6 +293,16 @@ func (d *driver) step(ctx context.Context, s saver) error {
 	return err
 }
 
+// steps makes n changes, failing the test on an error step returns.
+func (d *driver) steps(t *testing.T, s saver, n int) {
+	t.Helper()
+	for range n {
+		if err := d.step(ctxb, s); err != nil {
+			t.Fatalf("save: %v", err)
+		}
+	}
+}
+
 func (d *driver) somePerson() string { return d.persons[d.rng.IntN(len(d.persons))] }
 
 // contender makes conflicts on purpose: while the station is cut off, its

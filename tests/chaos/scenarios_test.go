@@ -190,17 +190,11 @@ func TestAgentKills(t *testing.T) {
 			}
 			f.add("process-clock-back-1d", 1)
 		}
-		for i := 0; i < 2; i++ {
-			if err := d.step(ctxb, store{s.Store}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		d.steps(t, store{s.Store}, 2)
 		p := start(t, log, env, bin.agent, "run", "--interval", "200ms", "--data", s.dir)
 		// The cadre saves beside the running service now and then.
 		if cycle%3 == 0 {
-			if err := d.step(ctxb, store{s.Store}); err != nil {
-				t.Fatal(err)
-			}
+			d.steps(t, store{s.Store}, 1)
 		}
 		hwm0 := countyHWM(t, c, s)
 		time.Sleep(time.Duration(rng.Int64N(int64(500 * time.Millisecond))))
@@ -218,13 +212,7 @@ func TestAgentKills(t *testing.T) {
 		}
 	}
 	px.Set(linkem.Options{})
-	settle(t, []*station{s}, 2*time.Minute)
-	c.p.Stop()
-	cs := c.open(t)
-	defer cs.Close()
-	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
-	s.Close()
-	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
+	tl := c.settleAndVerify(t, s, o, 2*time.Minute)
 	record(t, result{scenario: "agent-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "station-agent run processes, random kill in 0–500 ms"})
 }
@@ -256,19 +244,11 @@ func TestServerKills(t *testing.T) {
 	}
 	o := newOracle()
 	d := newDriver(o, seed, village, "李协理员")
-	for i := 0; i < size(150, 1500); i++ {
-		if err := d.step(ctxb, store{s.Store}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d.steps(t, store{s.Store}, size(150, 1500))
 	s.run()
 	var f faults
 	for cycle := 0; cycle < cycles; cycle++ {
-		for i := 0; i < 10; i++ {
-			if err := d.step(ctxb, store{s.Store}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		d.steps(t, store{s.Store}, 10)
 		if cycle%2 == 1 {
 			// Dies by itself right after committing a batch.
 			c.p.Kill()
@@ -293,13 +273,7 @@ func TestServerKills(t *testing.T) {
 	}
 	px.Set(linkem.Options{})
 	s.halt()
-	settle(t, []*station{s}, 3*time.Minute)
-	c.p.Stop()
-	cs := c.open(t)
-	defer cs.Close()
-	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
-	s.Close()
-	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
+	tl := c.settleAndVerify(t, s, o, 3*time.Minute)
 	record(t, result{scenario: "server-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "county-server processes; every other kill at failpoint server/after-commit; one batch always ahead"})
 }
@@ -337,11 +311,7 @@ func TestFailpoints(t *testing.T) {
 	agentPoints := []string{failpoint.AgentAfterPushSent, failpoint.AgentAfterAnswerRead, failpoint.AgentAfterAckSaved, failpoint.AgentAfterPageApplied}
 	for round := 0; round < rounds; round++ {
 		for _, fp := range agentPoints {
-			for i := 0; i < 4; i++ {
-				if err := d.step(ctxb, store{s.Store}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			d.steps(t, store{s.Store}, 4)
 			_, err := run([]string{"STATIONSYNC_FAILPOINTS=" + fp + "=kill"}, bin.agent, "sync", "--data", s.dir)
 			fired(fp, err)
 		}
@@ -360,11 +330,7 @@ func TestFailpoints(t *testing.T) {
 		}
 		fired(failpoint.AgentAfterLocalCommit, err)
 		// The county dies after its commit, before its answer.
-		for i := 0; i < 4; i++ {
-			if err := d.step(ctxb, store{s.Store}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		d.steps(t, store{s.Store}, 4)
 		c.p.Kill()
 		c.start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
 		run(nil, bin.agent, "sync", "--data", s.dir)
@@ -388,13 +354,7 @@ func TestFailpoints(t *testing.T) {
 		}
 		checkIntegrity(t, filepath.Join(sd, "station.db"), filepath.Join(cd, "county.db"))
 	}
-	settle(t, []*station{s}, 2*time.Minute)
-	c.p.Stop()
-	cs := c.open(t)
-	defer cs.Close()
-	tl := verify(t, cs, []*agent.Agent{s.Agent}, o)
-	s.Close()
-	checkIntegrity(t, filepath.Join(s.dir, "station.db"), c.dbPath())
+	tl := c.settleAndVerify(t, s, o, 2*time.Minute)
 	record(t, result{scenario: "failpoints", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "binaries built with -tags failpoints; " + itoa(int64(len(o.unacked))) + " saves killed after commit before answering"})
 }
@@ -431,11 +391,7 @@ func TestClocks(t *testing.T) {
 		s := openStation(t, t.TempDir(), cfg)
 		s.village = v
 		d := newDriver(o, seed+uint64(i), v, "钱协理员")
-		for j := 0; j < 8; j++ { // before enrolment: never heard from the county
-			if err := d.step(ctxb, store{s.Store}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		d.steps(t, store{s.Store}, 8) // before enrolment: never heard from the county
 		if _, err := s.Enroll(ctxb, px.URL(), c.code(t, v)); err != nil {
 			t.Fatal(err)
 		}
