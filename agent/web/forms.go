@@ -51,12 +51,24 @@ func (f *form) fail(field, msg string) {
 	}
 }
 
+// parseForm reads a posted form of at most 1 MiB.
 func parseForm(r *http.Request) (url.Values, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
 		return nil, err
 	}
 	return r.PostForm, nil
+}
+
+// postedForm is parseForm for a handler that needs the form: it answers
+// 400 itself when the form cannot be read and reports false.
+func postedForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	v, err := parseForm(r)
+	if err != nil {
+		http.Error(w, "表单无法读取（内容太大或已损坏），请返回上一页重新填写。", http.StatusBadRequest)
+		return nil, false
+	}
+	return v, true
 }
 
 func trimmed(v url.Values, name string) string { return strings.TrimSpace(v.Get(name)) }

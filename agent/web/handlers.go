@@ -62,9 +62,8 @@ func (s *Server) handlePostSetup(w http.ResponseWriter, r *http.Request) {
 		s.redirect(w, r, "/login")
 		return
 	}
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(v)
@@ -72,6 +71,7 @@ func (s *Server) handlePostSetup(w http.ResponseWriter, r *http.Request) {
 		f.fail("pin2", "两次输入的密码不一样")
 	}
 	var acc *agent.Account
+	var err error
 	if f.OK() {
 		acc, err = s.a.Store.CreateAccount(ctx, v.Get("name"), v.Get("pin"), "")
 		if err != nil && !fieldErr(f, err) {
@@ -160,15 +160,15 @@ func enabled(accs []agent.Account) []agent.Account {
 
 func (s *Server) handlePostLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(v)
 	id, _ := strconv.ParseInt(v.Get("account"), 10, 64)
 	next := safeNext(v.Get("next"))
 	var acc *agent.Account
+	var err error
 	if id == 0 {
 		f.fail("account", "请先点选您的名字")
 	} else if wait := s.lockedOut(id); wait > 0 {
@@ -258,9 +258,8 @@ func (s *Server) renderAccounts(w http.ResponseWriter, r *http.Request, se *sess
 }
 
 func (s *Server) handlePostAccounts(w http.ResponseWriter, r *http.Request, se *session) {
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(v)
@@ -285,9 +284,8 @@ func (s *Server) handlePostAccounts(w http.ResponseWriter, r *http.Request, se *
 
 func (s *Server) handlePostPIN(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(v)
@@ -366,9 +364,8 @@ func (s *Server) handleGetEnroll(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 	se := s.session(r)
 	ctx := r.Context()
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(v)
@@ -519,9 +516,8 @@ func (s *Server) handleGetPersonNew(w http.ResponseWriter, r *http.Request, se *
 
 func (s *Server) handlePostPersonNew(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	fields, f := personFields(v, true)
@@ -619,9 +615,8 @@ func (s *Server) handlePostPersonEdit(w http.ResponseWriter, r *http.Request, se
 		s.fail(w, r, se, err)
 		return
 	}
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	fields, f := personFields(v, false)
@@ -668,9 +663,8 @@ func (s *Server) saveEdit(w http.ResponseWriter, r *http.Request, se *session, r
 func (s *Server) handlePostPersonExit(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	reason := trimmed(v, "exit_reason")
@@ -762,9 +756,8 @@ func (s *Server) handlePostVisitNew(w http.ResponseWriter, r *http.Request, se *
 		s.fail(w, r, se, err)
 		return
 	}
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	fields, f := visitFields(v, pid, s.today())
@@ -897,9 +890,8 @@ func (s *Server) handleGetAppNew(w http.ResponseWriter, r *http.Request, se *ses
 
 func (s *Server) handlePostAppNew(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	pid := v.Get("applicant_id")
@@ -997,9 +989,8 @@ func (s *Server) handlePostAppEdit(w http.ResponseWriter, r *http.Request, se *s
 		s.fail(w, r, se, err)
 		return
 	}
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	pid := records.TextValue(a.Fields, "applicant_id")
@@ -1017,9 +1008,8 @@ func (s *Server) handlePostAppEdit(w http.ResponseWriter, r *http.Request, se *s
 func (s *Server) appIntent(w http.ResponseWriter, r *http.Request, se *session, withdraw bool) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	a, err := s.a.Store.Get(ctx, records.Application, id)
@@ -1096,9 +1086,8 @@ func (s *Server) handleGetDiscNew(w http.ResponseWriter, r *http.Request, se *se
 }
 
 func (s *Server) handlePostDiscNew(w http.ResponseWriter, r *http.Request, se *session) {
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	fields, f := discFields(v)
@@ -1165,9 +1154,8 @@ func (s *Server) handlePostDiscEdit(w http.ResponseWriter, r *http.Request, se *
 		s.fail(w, r, se, err)
 		return
 	}
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	fields, f := discFields(v)
@@ -1180,9 +1168,8 @@ func (s *Server) handlePostDiscEdit(w http.ResponseWriter, r *http.Request, se *
 func (s *Server) handlePostDiscPublish(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	d, err := s.loadDisc(ctx, id)
@@ -1359,9 +1346,8 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request, se *s
 
 func (s *Server) handlePostSettings(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
-	v, err := parseForm(r)
-	if err != nil {
-		http.Error(w, "表单无法读取", http.StatusBadRequest)
+	v, ok := postedForm(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(v)

@@ -207,6 +207,10 @@ func TestPersonsFormsAndSearch(t *testing.T) {
 			}
 		})
 	}
+	// A form beyond 1 MiB is refused whole, with what to do.
+	big := personForm("王秀英", goodID)
+	big.Set("address", strings.Repeat("村", 400_000))
+	must(t, s.post("/persons/new", big), http.StatusBadRequest, "表单无法读取", "请返回上一页重新填写")
 	if n, _ := s.a.Store.Pending(context.Background()); n != 0 {
 		t.Fatalf("rejected forms saved %d changes", n)
 	}
