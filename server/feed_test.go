@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
 )
@@ -81,5 +85,84 @@ func TestFeedReplacedHeadMovesPastIt(t *testing.T) {
 	}
 	if got := feedSeqs(t, s); !slices.Equal(got, []int64{1, 4}) {
 		t.Fatalf("feed seqs %v, want [1 4]", got)
+	}
+}
+
+// A feed whose kinds interleave, read in small pages, gives every record
+// once, in seq order, however the pages cut the four tables' runs; the
+// station's own clean changes are skipped and the cursor still moves past
+// them.
+func TestFeedPagesAcrossKinds(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	g := gen.New(3)
+	raw := func(m map[string]any) records.Fields {
+		out := records.Fields{}
+		for k, v := range m {
+			out[k], _ = json.Marshal(v)
+		}
+		return out
+	}
+	h := hlc.Make(1_700_000_000_000, 0)
+	var changes []*change
+	var want []string // ids a station other than st_a gets, in feed order
+	add := func(kind records.Kind, id string, fields records.Fields, origin string) {
+		h++
+		changes = append(changes, &change{origin: origin, village: village, kind: kind, id: id, op: records.OpUpsert, hlc: h, by: "甲", fields: fields})
+		want = append(want, id)
+	}
+	for i := range 7 {
+		pid := uuid.NewString()
+		add(records.Person, pid, raw(g.Person(village)), "st_a")
+		add(records.Visit, uuid.NewString(), raw(g.Visit(pid, time.Date(2026, 10, 1+i, 0, 0, 0, 0, time.UTC))), "st_b")
+		if i%2 == 0 {
+			add(records.Application, uuid.NewString(), raw(g.Application(pid, g.Person(village))), "st_a")
+		}
+		if i%3 == 0 {
+			add(records.Disclosure, uuid.NewString(), raw(g.Disclosure("村务公开")), "st_b")
+		}
+	}
+	applyAll(t, s, changes)
+
+	pullAll := func(st *Station, limit int) (ids []string, seqs []int64) {
+		t.Helper()
+		after := int64(0)
+		for range 100 {
+			page, err := s.Pull(ctx, st, after, s.feedEpoch, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Records {
+				ids = append(ids, r.ID)
+			}
+			if page.Next < after || (page.More && page.Next == after) {
+				t.Fatalf("cursor %d → %d (more %v)", after, page.Next, page.More)
+			}
+			after = page.Next
+			if !page.More {
+				seqs = append(seqs, after)
+				return ids, seqs
+			}
+		}
+		t.Fatal("the feed never ended")
+		return nil, nil
+	}
+	for _, limit := range []int{1, 3, 4, 1000} {
+		got, end := pullAll(&Station{ID: "st_c", Village: village}, limit)
+		if !slices.Equal(got, want) {
+			t.Fatalf("limit %d: pulled %v, want %v", limit, got, want)
+		}
+		// Station A's own changes are clean: it gets the others only, and
+		// its cursor still ends at the feed's end.
+		var others []string
+		for i, id := range want {
+			if changes[i].origin != "st_a" {
+				others = append(others, id)
+			}
+		}
+		gotA, endA := pullAll(&Station{ID: "st_a", Village: village}, limit)
+		if !slices.Equal(gotA, others) || endA[0] != end[0] || end[0] != int64(len(want)) {
+			t.Fatalf("limit %d: station A pulled %v ending at %d, want %v ending at %d", limit, gotA, endA[0], others, len(want))
+		}
 	}
 }
