@@ -184,6 +184,16 @@ func loadFeedSeq(ctx context.Context, db *sql.DB) (int64, error) {
 	return n, nil
 }
 
+// SchemaMigrations names the county database's migrations, in order. A
+// database that has not applied them all is upgraded at its next start.
+func SchemaMigrations() []string {
+	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
+	for i, n := range names {
+		names[i] = strings.TrimPrefix(n, "migrations/")
+	}
+	return names
+}
+
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)
 	if err != nil {

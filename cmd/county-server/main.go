@@ -39,6 +39,7 @@ Usage:
   county-server decide   --app ID --op accept|review|approve|reject|return [--by NAME]
                          [--comment TEXT] [--amount YUAN] [--from 2006-01]
   county-server install|uninstall|start|stop|restart|status   the service (county-server help)
+  county-server doctor   [--listen ADDR]                   check the server, each with a plain answer
   county-server version
 
 Every command takes --data DIR (default $STATIONSYNC_DATA or /var/lib/stationsync/county).
@@ -78,6 +79,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return userCommand(ctx, cmd, fs, args, open, os.Stdin, stdout, stderr) // web.go
 	case "install", "uninstall", "start", "stop", "restart", "status":
 		return serviceCommand(cmd, args, stdout, stderr) // service.go
+	case "doctor":
+		return doctorCommand(ctx, args, stdout, stderr) // doctor.go
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0

@@ -300,60 +300,41 @@ func openPages(stderr io.Writer) int {
 	return 0
 }
 
-// check is one line of doctor's answer.
-type check struct {
-	name   string
-	ok     bool
-	warn   bool // ok, but worth a look
-	answer string
-}
-
 // doctor checks what an installer would check, each with a plain answer,
 // without changing anything the service owns. Exit 1 if any check fails.
 func doctor(ctx context.Context, s installer.Service, stdout io.Writer) int {
-	var checks []check
-	add := func(c check) { checks = append(checks, c) }
+	var checks []installer.Check
+	add := func(c installer.Check) { checks = append(checks, c) }
 
 	state, running := installer.ServiceState(s)
-	svcCheck := check{name: "服务", ok: running, answer: state}
+	svcCheck := installer.Check{Name: "服务", OK: running, Answer: state}
 	if !running {
-		svcCheck.answer += "；运行 station-agent start（或重新 install）"
+		svcCheck.Answer += "；运行 station-agent start（或重新 install）"
 	} else if restarts, nonCrash, err := installer.RecoveryState(serviceName); err == nil && (!restarts || !nonCrash) {
-		svcCheck.warn, svcCheck.answer = true, state+"，但出错后不会自动重启；运行 station-agent install 可修复"
+		svcCheck.Warn, svcCheck.Answer = true, state+"，但出错后不会自动重启；运行 station-agent install 可修复"
 	}
 	add(svcCheck)
 
 	ok, answer := installer.CheckDataDir(s.DataDir)
-	add(check{name: "数据目录", ok: ok, answer: answer})
+	add(installer.Check{Name: "数据目录", OK: ok, Answer: answer})
 
 	if _, err := agent.ReadConfigFile(installer.ConfigPath(s.DataDir)); err != nil {
-		add(check{name: "配置文件", answer: err.Error()})
+		add(installer.Check{Name: "配置文件", Answer: err.Error()})
 	} else {
-		add(check{name: "配置文件", ok: true, answer: installer.ConfigPath(s.DataDir)})
+		add(installer.Check{Name: "配置文件", OK: true, Answer: installer.ConfigPath(s.DataDir)})
 	}
 
 	meta, dbCheck := checkDatabase(ctx, filepath.Join(s.DataDir, "station.db"))
 	add(dbCheck)
 
-	if free, err := installer.DiskFree(s.DataDir); err != nil {
-		add(check{name: "磁盘空间", answer: "无法读取：" + err.Error()})
-	} else {
-		mb := free >> 20
-		c := check{name: "磁盘空间", ok: mb >= 100, warn: mb < 1024, answer: fmt.Sprintf("剩余 %d MB", mb)}
-		if mb < 100 {
-			c.answer += "，太少：新记录可能无法保存，请清理磁盘"
-		} else if mb < 1024 {
-			c.answer += "，偏少"
-		}
-		add(c)
-	}
+	add(installer.DiskCheck(s.DataDir, 100, 1024))
 
 	_, keyErr := os.Stat(filepath.Join(s.DataDir, "station.key"))
 	enrolled := meta["station_id"] != "" && keyErr == nil
 	if enrolled {
-		add(check{name: "注册", ok: true, answer: fmt.Sprintf("站点 %s，村代码 %s", meta["station_id"], meta["village"])})
+		add(installer.Check{Name: "注册", OK: true, Answer: fmt.Sprintf("站点 %s，村代码 %s", meta["station_id"], meta["village"])})
 	} else {
-		add(check{name: "注册", answer: "尚未注册：运行 station-agent enroll --server 县服务器地址 --code 注册码，或在站点页面注册（未注册时录入的记录会保留）"})
+		add(installer.Check{Name: "注册", Answer: "尚未注册：运行 station-agent enroll --server 县服务器地址 --code 注册码，或在站点页面注册（未注册时录入的记录会保留）"})
 	}
 
 	serverURL := meta["server_url"]
@@ -361,63 +342,46 @@ func doctor(ctx context.Context, s installer.Service, stdout io.Writer) int {
 		serverURL = fc.Server
 	}
 	if serverURL == "" {
-		add(check{name: "县级服务器", answer: "没有服务器地址（注册时给出）"})
+		add(installer.Check{Name: "县级服务器", Answer: "没有服务器地址（注册时给出）"})
 		add(clockCheck(0, false, meta))
 	} else {
 		offset, err := probeCounty(ctx, serverURL)
 		if err != nil {
-			add(check{name: "县级服务器", answer: fmt.Sprintf("%s 无法连接：%v（记录会保留，联网后自动上传）", serverURL, err)})
+			add(installer.Check{Name: "县级服务器", Answer: fmt.Sprintf("%s 无法连接：%v（记录会保留，联网后自动上传）", serverURL, err)})
 			add(clockCheck(0, false, meta))
 		} else {
-			add(check{name: "县级服务器", ok: true, answer: serverURL + " 可以连接"})
+			add(installer.Check{Name: "县级服务器", OK: true, Answer: serverURL + " 可以连接"})
 			add(clockCheck(offset, true, meta))
 		}
 	}
 
-	failed := 0
-	for _, c := range checks {
-		mark := "✔"
-		switch {
-		case !c.ok:
-			mark = "✘"
-			failed++
-		case c.warn:
-			mark = "!"
-		}
-		fmt.Fprintf(stdout, "%s %s：%s\n", mark, c.name, c.answer)
-	}
-	if failed > 0 {
-		fmt.Fprintf(stdout, "%d 项需要处理。\n", failed)
-		return 1
-	}
-	fmt.Fprintln(stdout, "一切正常。")
-	return 0
+	return installer.Report(stdout, checks)
 }
 
 // checkDatabase opens the station database read-only (doctor must not
 // migrate it or make files as another user), runs an integrity check and
 // reads the sync state.
-func checkDatabase(ctx context.Context, path string) (map[string]string, check) {
+func checkDatabase(ctx context.Context, path string) (map[string]string, installer.Check) {
 	meta := map[string]string{}
-	c := check{name: "数据库"}
+	c := installer.Check{Name: "数据库"}
 	if _, err := os.Stat(path); err != nil {
-		c.answer = "还没有数据库（服务第一次启动时创建）：" + path
-		c.ok, c.warn = true, true
+		c.Answer = "还没有数据库（服务第一次启动时创建）：" + path
+		c.OK, c.Warn = true, true
 		return meta, c
 	}
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
-		c.answer = err.Error()
+		c.Answer = err.Error()
 		return meta, c
 	}
 	defer db.Close()
 	var res string
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
-		c.answer = "无法读取：" + err.Error()
+		c.Answer = "无法读取：" + err.Error()
 		return meta, c
 	}
 	if res != "ok" {
-		c.answer = "数据库损坏：" + res + "；请联系县里，不要删除数据目录"
+		c.Answer = "数据库损坏：" + res + "；请联系县里，不要删除数据目录"
 		return meta, c
 	}
 	rows, err := db.QueryContext(ctx, `SELECT key, value FROM meta`)
@@ -432,8 +396,8 @@ func checkDatabase(ctx context.Context, path string) (map[string]string, check) 
 	}
 	var pending int
 	db.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&pending)
-	c.ok = true
-	c.answer = fmt.Sprintf("完好，待上传 %d 条", pending)
+	c.OK = true
+	c.Answer = fmt.Sprintf("完好，待上传 %d 条", pending)
 	return meta, c
 }
 
@@ -462,12 +426,12 @@ func probeCounty(ctx context.Context, serverURL string) (time.Duration, error) {
 	return time.UnixMilli(ms).Add(rtt / 2).Sub(sent.Add(rtt)), nil
 }
 
-func clockCheck(offset time.Duration, measured bool, meta map[string]string) check {
-	c := check{name: "时钟"}
+func clockCheck(offset time.Duration, measured bool, meta map[string]string) installer.Check {
+	c := installer.Check{Name: "时钟"}
 	if !measured {
 		ms, err := strconv.ParseInt(meta["clock_offset_ms"], 10, 64)
 		if err != nil || meta["last_ok_at"] == "" {
-			c.ok, c.warn, c.answer = true, true, "无法与县里对时（未连接过）；记录顺序不依赖电脑时间"
+			c.OK, c.Warn, c.Answer = true, true, "无法与县里对时（未连接过）；记录顺序不依赖电脑时间"
 			return c
 		}
 		offset = time.Duration(ms) * time.Millisecond
@@ -476,14 +440,14 @@ func clockCheck(offset time.Duration, measured bool, meta map[string]string) che
 	if abs < 0 {
 		abs = -abs
 	}
-	c.ok = true
-	c.answer = fmt.Sprintf("与县里相差 %s", offset.Round(time.Second))
+	c.OK = true
+	c.Answer = fmt.Sprintf("与县里相差 %s", offset.Round(time.Second))
 	if abs > syncproto.SkewWindow {
-		c.warn = true
-		c.answer += "，电脑时间不准，请校准（同步仍然可靠，但显示的时间会不对）"
+		c.Warn = true
+		c.Answer += "，电脑时间不准，请校准（同步仍然可靠，但显示的时间会不对）"
 	}
 	if !measured {
-		c.answer += "（上次同步时测得）"
+		c.Answer += "（上次同步时测得）"
 	}
 	return c
 }
