@@ -104,9 +104,10 @@ type Agent struct {
 	enrolPin   string
 	pinMu      sync.Mutex
 	learnedPin string
-	// upBps is the upload rate the last push achieved (bytes/s, server
-	// time included) and perChange its compressed bytes per change; 0
-	// until a push has been timed. Guarded by mu.
+	// upBps is the upload rate the last push achieved (bytes/s over its
+	// round trip less the county's own time, server_ms) and perChange its
+	// compressed bytes per change; 0 until a push has been timed. Guarded
+	// by mu.
 	upBps, perChange float64
 	// live holds what a config reload changes (config.go).
 	live liveConfig
@@ -501,7 +502,14 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 func (a *Agent) answered(ctx context.Context, c *syncproto.Client, f *flight, res *SyncResult) error {
 	err := f.err
 	if err == nil && !f.behind {
-		a.upBps = float64(f.size) / max(time.Since(f.sent).Seconds(), 1e-3)
+		// A busy county is not a slow link: without its own time taken
+		// out, a county merging other stations' backlogs made every
+		// station fall back to small batches, one at a time.
+		link := time.Since(f.sent)
+		if f.pr != nil {
+			link -= time.Duration(f.pr.ServerMs) * time.Millisecond
+		}
+		a.upBps = float64(f.size) / max(link.Seconds(), 1e-3)
 		a.perChange = float64(f.size) / float64(len(f.rows))
 	}
 	if syncproto.IsVersionMismatch(err) && c.Speaks() != f.version {

@@ -74,14 +74,19 @@ func (s *Server) withServerTime(h http.Handler) http.Handler {
 	})
 }
 
+// slotWaitKey holds, in a paced request's context, how long it waited for
+// a slot.
+type slotWaitKey struct{}
+
 func (s *Server) paced(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		t := time.NewTimer(s.QueueWait)
 		defer t.Stop()
+		arrived := time.Now()
 		select {
 		case s.slots <- struct{}{}:
 			defer func() { <-s.slots }()
-			h(w, r)
+			h(w, r.WithContext(context.WithValue(r.Context(), slotWaitKey{}, time.Since(arrived))))
 		case <-t.C:
 			// Spread the returning stations over the next half minute.
 			w.Header().Set("Retry-After", strconv.Itoa(5+rand.IntN(25)))
@@ -185,6 +190,7 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, syncproto.MaxEnvelope+syncproto.MaxHeaderSize+128))
+	read := time.Now()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -241,6 +247,8 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Debug("push applied", "station", st.ID, "changes", len(b.Changes), "hwm", res.HWM)
+	wait, _ := r.Context().Value(slotWaitKey{}).(time.Duration)
+	res.ServerMs = (wait + time.Since(read)).Milliseconds()
 	writeZJSON(w, res)
 }
 

@@ -91,6 +91,10 @@ type PushResult struct {
 	// ClockAhead is set when the batch carried HLC values far in the
 	// county's future; they were clamped to the county's clock.
 	ClockAhead bool `json:"clock_ahead,omitempty"`
+	// ServerMs is the time the county spent on the push, from its arrival
+	// to the answer, without reading the body: the station takes it out of
+	// the round trip to measure its link, not the county's load.
+	ServerMs int64 `json:"server_ms,omitempty"`
 }
 
 // HistoryEntry is one step of an application's status history.

@@ -1,0 +1,67 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"stationsync/internal/gen"
+	"stationsync/server"
+	"stationsync/syncproto"
+)
+
+// busyStore is a county store that takes a second over every push before
+// merging it, as a county does while it merges other stations' backlogs.
+type busyStore struct {
+	*server.SQLiteStore
+	mu         sync.Mutex
+	sizes      []int
+	inFlight   int
+	mostAtOnce int
+}
+
+func (b *busyStore) Push(ctx context.Context, st *server.Station, batch *syncproto.Batch) (*syncproto.PushResult, error) {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(batch.Changes))
+	b.inFlight++
+	b.mostAtOnce = max(b.mostAtOnce, b.inFlight)
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.inFlight--
+		b.mu.Unlock()
+	}()
+	time.Sleep(time.Second)
+	return b.SQLiteStore.Push(ctx, st, batch)
+}
+
+// A busy county is not a slow link: the station takes the county's own
+// time (server_ms) out of the round trip, still finds its loopback link
+// fast, and sends the fast link's batches, one ahead. Counting the county's
+// second as link time would make 1,000 changes a second look like a link
+// that carries 8,000 in 8 s, too slow for batches sent ahead.
+func TestBusyCountyIsNotASlowLink(t *testing.T) {
+	c := newCounty(t)
+	s := newStation(t, c, villageA, nil) // batch size and ahead left to the link
+	busy := &busyStore{SQLiteStore: c.store}
+	h := http.Handler(server.New(busy, quiet).Handler())
+	c.handler.Store(&h)
+
+	s.addPeople(t, gen.New(41), villageA, 1480) // 4,440 changes
+	s.sync(t)
+	if n := s.pending(t); n != 0 {
+		t.Fatalf("%d changes still queued", n)
+	}
+	busy.mu.Lock()
+	defer busy.mu.Unlock()
+	// 1,000 before any push is timed, then 3,400 (aheadBatch) and the last
+	// 40 sent while the 3,400 were on their way (they may arrive first,
+	// be answered "gap" and come again).
+	if busy.sizes[0] != 1000 || !slices.Contains(busy.sizes, 3400) || busy.mostAtOnce != 2 {
+		t.Fatalf("pushes of %v changes, at most %d at once; want 1,000, then 3,400 with the rest ahead of its answer", busy.sizes, busy.mostAtOnce)
+	}
+	assertConverged(t, c, s, villageA)
+}
