@@ -96,13 +96,6 @@ func TestFeedPagesAcrossKinds(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
 	g := gen.New(3)
-	raw := func(m map[string]any) records.Fields {
-		out := records.Fields{}
-		for k, v := range m {
-			out[k], _ = json.Marshal(v)
-		}
-		return out
-	}
 	h := hlc.Make(1_700_000_000_000, 0)
 	var changes []*change
 	var want []string // ids a station other than st_a gets, in feed order
@@ -113,13 +106,13 @@ func TestFeedPagesAcrossKinds(t *testing.T) {
 	}
 	for i := range 7 {
 		pid := uuid.NewString()
-		add(records.Person, pid, raw(g.Person(village)), "st_a")
-		add(records.Visit, uuid.NewString(), raw(g.Visit(pid, time.Date(2026, 10, 1+i, 0, 0, 0, 0, time.UTC))), "st_b")
+		add(records.Person, pid, fieldsOf(g.Person(village)), "st_a")
+		add(records.Visit, uuid.NewString(), fieldsOf(g.Visit(pid, time.Date(2026, 10, 1+i, 0, 0, 0, 0, time.UTC))), "st_b")
 		if i%2 == 0 {
-			add(records.Application, uuid.NewString(), raw(g.Application(pid, g.Person(village))), "st_a")
+			add(records.Application, uuid.NewString(), fieldsOf(g.Application(pid, g.Person(village))), "st_a")
 		}
 		if i%3 == 0 {
-			add(records.Disclosure, uuid.NewString(), raw(g.Disclosure("村务公开")), "st_b")
+			add(records.Disclosure, uuid.NewString(), fieldsOf(g.Disclosure("村务公开")), "st_b")
 		}
 	}
 	applyAll(t, s, changes)

@@ -168,10 +168,7 @@ func TestNewRecordsStoreOnlyDifferingVersions(t *testing.T) {
 	t0 := hlc.FromTime(time.Now())
 	p1, p2, a1 := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	g := gen.New(1)
-	app := records.Fields{}
-	for k, v := range g.Application(p1, g.Person(village)) {
-		app[k], _ = json.Marshal(v)
-	}
+	app := fieldsOf(g.Application(p1, g.Person(village)))
 	edit := &change{kind: records.Person, id: p1, op: records.OpUpsert, hlc: t0 + 5, by: "乙", rev: 1,
 		fields: records.Fields{"phone": json.RawMessage(`"13911112222"`)}}
 	b := batchOf(st, personCreate(p1, t0), personCreate(p2, t0+1), edit,

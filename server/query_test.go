@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -41,13 +40,6 @@ func newVisitFixture(t *testing.T) *visitFixture {
 	f := &visitFixture{s: openTestStore(t), persons: map[string]personFix{}}
 	g := gen.New(7)
 	h := hlc.FromTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	raw := func(m map[string]any) records.Fields {
-		out := records.Fields{}
-		for k, v := range m {
-			out[k], _ = json.Marshal(v)
-		}
-		return out
-	}
 	var changes []*change
 	add := func(village string, kind records.Kind, id string, fields records.Fields) {
 		h++
@@ -68,7 +60,7 @@ func newVisitFixture(t *testing.T) *visitFixture {
 			p["status"], p["exit_reason"] = "已退出", "迁出本村"
 		}
 		f.persons[id] = personFix{village: village, onRegister: on}
-		add(village, records.Person, id, raw(p))
+		add(village, records.Person, id, fieldsOf(p))
 	}
 	ids := slices.Sorted(maps.Keys(f.persons))
 	for i := range 600 {
@@ -80,7 +72,7 @@ func newVisitFixture(t *testing.T) *visitFixture {
 		vid := uuid.NewString()
 		village := f.persons[pid].village
 		f.visits = append(f.visits, visitFix{id: vid, person: pid, village: village, on: v["visited_on"].(string), risk: v["risk"].(string)})
-		add(village, records.Visit, vid, raw(v))
+		add(village, records.Visit, vid, fieldsOf(v))
 	}
 	applyAll(t, f.s, changes)
 	return f

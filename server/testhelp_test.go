@@ -1,6 +1,20 @@
 package server
 
-import "stationsync/syncproto"
+import (
+	"encoding/json"
+
+	"stationsync/internal/records"
+	"stationsync/syncproto"
+)
+
+// fieldsOf turns a generated record (internal/gen) into a change's fields.
+func fieldsOf(m map[string]any) records.Fields {
+	out := records.Fields{}
+	for k, v := range m {
+		out[k], _ = json.Marshal(v)
+	}
+	return out
+}
 
 func batchOf(st *Station, cs ...*change) *syncproto.Batch {
 	b := &syncproto.Batch{Version: syncproto.Version, Station: st.ID, Epoch: "e", Village: st.Village}

@@ -37,20 +37,16 @@ func doctorCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	dataDir, err := filepath.Abs(*data)
+	s, err := countyServiceAt(*data, *listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "错误:", err)
 		return 1
 	}
-	exe, err := installer.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
-	}
+	dataDir := s.DataDir
 	var checks []installer.Check
 	add := func(c installer.Check) { checks = append(checks, c) }
 
-	state, running := installer.ServiceState(installer.CountyService(exe, dataDir, *listen))
+	state, running := installer.ServiceState(s)
 	addrCheck := probeAddress(ctx, dataDir, *listen)
 	svc := installer.Check{Name: "服务", OK: running, Answer: state}
 	switch {

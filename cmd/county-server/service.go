@@ -71,6 +71,20 @@ func serveLogged(ctx context.Context, dataDir string, asService bool, stderr io.
 	return 0
 }
 
+// countyServiceAt is the county's service for the data directory and
+// listen address given on the command line.
+func countyServiceAt(data, listen string) (installer.Service, error) {
+	dataDir, err := filepath.Abs(data)
+	if err != nil {
+		return installer.Service{}, err
+	}
+	exe, err := installer.Executable()
+	if err != nil {
+		return installer.Service{}, err
+	}
+	return installer.CountyService(exe, dataDir, listen), nil
+}
+
 // serviceCommand runs install, uninstall, start, stop, restart, status.
 func serviceCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
@@ -82,17 +96,12 @@ func serviceCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	dataDir, err := filepath.Abs(*data)
+	s, err := countyServiceAt(*data, *listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "错误:", err)
 		return 1
 	}
-	exe, err := installer.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
-	}
-	s := installer.CountyService(exe, dataDir, *listen)
+	dataDir := s.DataDir
 	fail := func(err error) int { fmt.Fprintln(stderr, "错误:", err); return 1 }
 	switch cmd {
 	case "install":
