@@ -78,8 +78,9 @@ type merger struct {
 	tx  *sql.Tx
 	now int64
 	// feedSeq is the county's feed counter (SQLiteStore.feedSeq): every
-	// record written takes the next value as its feed_seq. The caller holds
-	// the writer lock and stores the counter before commit (persistClocks).
+	// record written takes the next value as its feed_seq. Mergers are
+	// made under the writer lock, in countyWrite or pushGroup, which store
+	// the counter before commit (persistClocks).
 	feedSeq *int64
 	stmts   map[string]*sql.Stmt
 	// present remembers the records exists found in this transaction: a

@@ -31,18 +31,14 @@ func openTestStore(t *testing.T) *SQLiteStore {
 
 func applyAll(t *testing.T, s *SQLiteStore, changes []*change) {
 	t.Helper()
-	s.mu.Lock() // as every write path: the feed counter is the writer's
-	defer s.mu.Unlock()
-	err := s.db.Tx(context.Background(), func(tx *sql.Tx) error {
-		m := newMerger(tx, 1, &s.feedSeq)
-		defer m.close()
+	err := s.countyWrite(context.Background(), func(tx *sql.Tx, m *merger) error {
 		for _, c := range changes {
 			cc := *c
 			if _, err := m.apply(&cc); err != nil {
 				return err
 			}
 		}
-		return s.persistClocks(tx)
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -47,15 +47,8 @@ func (s *SQLiteStore) CountyCreate(ctx context.Context, village string, kind rec
 		return "", fmt.Errorf("%w: %v", ErrNotEditable, err)
 	}
 	id := "cty_" + randomID(12)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
-		defer m.close()
-		if err := s.applyCounty(tx, m, village, kind, id, fields, nil, by); err != nil {
-			return err
-		}
-		return s.persistClocks(tx)
+	err := s.countyWrite(ctx, func(tx *sql.Tx, m *merger) error {
+		return s.applyCounty(tx, m, village, kind, id, fields, nil, by)
 	})
 	if err != nil {
 		return "", err
@@ -80,11 +73,7 @@ func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id stri
 	if err := records.Validate(kind, fields, false); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotEditable, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
-		defer m.close()
+	return s.countyWrite(ctx, func(tx *sql.Tx, m *merger) error {
 		r, err := m.load(sch, id)
 		if err != nil {
 			return err
@@ -96,10 +85,7 @@ func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id stri
 		for name := range fields {
 			base[name] = r.versions[name]
 		}
-		if err := s.applyCounty(tx, m, r.village, kind, id, fields, base, by); err != nil {
-			return err
-		}
-		return s.persistClocks(tx)
+		return s.applyCounty(tx, m, r.village, kind, id, fields, base, by)
 	})
 }
 
@@ -156,11 +142,7 @@ func (s *SQLiteStore) ResolveConflict(ctx context.Context, id string, value json
 			return fmt.Errorf("%w: %v", ErrNotEditable, err)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
-		defer m.close()
+	return s.countyWrite(ctx, func(tx *sql.Tx, m *merger) error {
 		r, err := m.load(sch, c.RecordID)
 		if err != nil {
 			return err
@@ -183,11 +165,9 @@ func (s *SQLiteStore) ResolveConflict(ctx context.Context, id string, value json
 			return fmt.Errorf("resolve conflict: %w", err)
 		}
 		if !changed {
-			if err := m.touchFeed(kind, r.id); err != nil {
-				return err
-			}
+			return m.touchFeed(kind, r.id)
 		}
-		return s.persistClocks(tx)
+		return nil
 	})
 }
 

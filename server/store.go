@@ -380,8 +380,25 @@ func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVe
 	})
 }
 
+// countyWrite runs fn in one transaction under the writer lock, with a
+// merger for the county's own changes, and stores the clocks before
+// commit. Every write that merges or moves a record goes through it or
+// through pushGroup.
+func (s *SQLiteStore) countyWrite(ctx context.Context, fn func(tx *sql.Tx, m *merger) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
+		defer m.close()
+		if err := fn(tx, m); err != nil {
+			return err
+		}
+		return s.persistClocks(tx)
+	})
+}
+
 // persistClocks stores the HLC and the feed counter, which must never go
-// back after a restart. Every write transaction calls it before commit,
+// back after a restart: countyWrite and pushGroup call it before commit,
 // under the writer lock.
 func (s *SQLiteStore) persistClocks(tx *sql.Tx) error {
 	_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('hlc', ?), ('feed_seq', ?)
@@ -708,10 +725,7 @@ func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
 	if err := records.Validate(records.Application, fields, false); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotApplicable, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.countyWrite(ctx, func(tx *sql.Tx, m *merger) error {
 		var village string
 		err := tx.QueryRow(`SELECT village FROM applications WHERE id = ?`, d.ApplicationID).Scan(&village)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -720,12 +734,9 @@ func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
 		if err != nil {
 			return err
 		}
-		m := newMerger(tx, now.UnixMilli(), &s.feedSeq)
-		defer m.close()
-		h := s.clock.Now()
 		o, err := m.apply(&change{
 			origin: CountyOrigin, village: village, kind: records.Application, id: d.ApplicationID, op: d.Op,
-			fields: fields, hlc: h, by: d.By, at: now.UnixMilli(), histID: "county." + randomID(8), comment: d.Comment,
+			fields: fields, hlc: s.clock.Now(), by: d.By, at: m.now, histID: "county." + randomID(8), comment: d.Comment,
 		})
 		if err != nil {
 			return err
@@ -733,6 +744,6 @@ func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
 		if o.status == syncproto.Rejected {
 			return fmt.Errorf("%w: %s", ErrNotApplicable, o.reason)
 		}
-		return s.persistClocks(tx)
+		return nil
 	})
 }
