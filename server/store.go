@@ -161,10 +161,6 @@ func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) 
 		db.Close()
 		return nil, err
 	}
-	if err := db.Optimize(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return s, nil
 }
 

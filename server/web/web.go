@@ -69,8 +69,9 @@ func New(store *server.SQLiteStore, logger *slog.Logger) *Handler {
 	return &Handler{Store: store, Logger: logger, Now: time.Now}
 }
 
-// Run records the stations' sync health once an hour (the report over
-// time), refreshes the query planner's statistics as often, and, within
+// Run records the stations' sync health and refreshes the query planner's
+// statistics when it starts and then once an hour (not in OpenSQLite,
+// which every command-line call runs beside the server), and, within
 // a minute of any change of the records, computes the county-wide
 // follow-up lists ahead of the staff who will ask for them (a pass over
 // every person of the county), until ctx ends.

@@ -798,3 +798,26 @@ func TestChangePassword(t *testing.T) {
 		t.Errorf("new password: %d", r.StatusCode)
 	}
 }
+
+// The running server gathers the query planner's statistics when it
+// starts (Run), not each time a command opens the database.
+func TestRunGathersPlannerStatistics(t *testing.T) {
+	f := newFixture(t)
+	stats := func() int {
+		var n int
+		f.store.DB().R.QueryRow(`SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'visits'`).Scan(&n)
+		return n
+	}
+	if n := stats(); n != 0 {
+		t.Fatalf("statistics of visits before Run: %d rows", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); web.New(f.store, quiet).Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); stats() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no planner statistics for visits 10 s after Run started")
+		}
+	}
+}
