@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 )
@@ -30,6 +31,26 @@ func plainString(raw []byte) (string, bool) {
 		return "", false
 	}
 	return string(body), true
+}
+
+// decodeText reads a JSON string, plain ones without encoding/json.
+func decodeText(raw []byte) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// decodeInt reads a JSON integer, plain ones without encoding/json.
+func decodeInt(raw []byte) (int64, error) {
+	if n, ok := plainInt(raw); ok {
+		return n, nil
+	}
+	var n int64
+	err := json.Unmarshal(raw, &n)
+	return n, err
 }
 
 // plainInt returns the value of a JSON integer of at most 18 digits (which

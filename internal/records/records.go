@@ -294,20 +294,14 @@ func Decode(f Field, raw json.RawMessage) (any, error) {
 	}
 	switch f.Type {
 	case Text:
-		if s, ok := plainString(raw); ok {
-			return s, nil
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := decodeText(raw)
+		if err != nil {
 			return nil, fmt.Errorf("应为文字")
 		}
 		return s, nil
 	case Int:
-		if n, ok := plainInt(raw); ok {
-			return n, nil
-		}
-		var n int64
-		if err := json.Unmarshal(raw, &n); err != nil {
+		n, err := decodeInt(raw)
+		if err != nil {
 			return nil, fmt.Errorf("应为整数")
 		}
 		return n, nil

@@ -58,22 +58,14 @@ func (s *Schema) SQLValues(fields Fields) ([]any, error) {
 		}
 		switch f.Type {
 		case Text:
-			if v, ok := plainString(raw); ok {
-				out[i] = v
-				continue
-			}
-			var v string
-			if err := json.Unmarshal(raw, &v); err != nil {
+			v, err := decodeText(raw)
+			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
 			}
 			out[i] = v
 		case Int:
-			if v, ok := plainInt(raw); ok {
-				out[i] = v
-				continue
-			}
-			var v int64
-			if err := json.Unmarshal(raw, &v); err != nil {
+			v, err := decodeInt(raw)
+			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
 			}
 			out[i] = v
@@ -86,15 +78,7 @@ func (s *Schema) SQLValues(fields Fields) ([]any, error) {
 
 // TextValue returns a Text field's string value, "" when absent.
 func TextValue(fields Fields, name string) string {
-	raw, ok := fields[name]
-	if !ok {
-		return ""
-	}
-	if s, ok := plainString(raw); ok {
-		return s
-	}
-	var s string
-	json.Unmarshal(raw, &s)
+	s, _ := decodeText(fields[name])
 	return s
 }
 
