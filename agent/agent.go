@@ -505,10 +505,7 @@ func (a *Agent) answered(ctx context.Context, c *syncproto.Client, f *flight, re
 		// A busy county is not a slow link: without its own time taken
 		// out, a county merging other stations' backlogs made every
 		// station fall back to small batches, one at a time.
-		link := time.Since(f.sent)
-		if f.pr != nil {
-			link -= time.Duration(f.pr.ServerMs) * time.Millisecond
-		}
+		link := time.Since(f.sent) - time.Duration(f.pr.ServerMs)*time.Millisecond
 		a.upBps = float64(f.size) / max(link.Seconds(), 1e-3)
 		a.perChange = float64(f.size) / float64(len(f.rows))
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,23 +214,13 @@ func checkCertificate(path string, now time.Time) installer.Check {
 	case days < 30:
 		c.OK, c.Warn, c.Answer = true, true, fmt.Sprintf("证书 %d 天后过期（%s）；运行中的服务器会自动续期", days, cert.NotAfter.Format("2006-01-02"))
 	default:
-		c.OK, c.Answer = true, fmt.Sprintf("有效期到 %s（%s）", cert.NotAfter.Format("2006-01-02"), strings.Join(cert.DNSNames, "、")+ipList(cert))
+		names := slices.Clone(cert.DNSNames)
+		for _, ip := range cert.IPAddresses {
+			names = append(names, ip.String())
+		}
+		c.OK, c.Answer = true, fmt.Sprintf("有效期到 %s（%s）", cert.NotAfter.Format("2006-01-02"), strings.Join(names, "、"))
 	}
 	return c
-}
-
-func ipList(cert *x509.Certificate) string {
-	var out []string
-	for _, ip := range cert.IPAddresses {
-		out = append(out, ip.String())
-	}
-	if len(out) == 0 {
-		return ""
-	}
-	if len(cert.DNSNames) > 0 {
-		return "、" + strings.Join(out, "、")
-	}
-	return strings.Join(out, "、")
 }
 
 // probeAddress asks the server's /healthz at its listen address (on this

@@ -6,11 +6,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io/fs"
 	"math/big"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -84,6 +87,44 @@ func TestDoctorRunningCounty(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("doctor exited %d on a healthy county:\n%s", code, out)
 	}
+}
+
+// A county serving TLS with its own CA is reached over TLS and verified
+// against that CA, and its certificate's expiry is shown.
+func TestDoctorOwnCATLS(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tlsDir := filepath.Join(dir, "tls")
+	if err := os.Mkdir(tlsDir, 0o700); err != nil { // as serve makes it
+		t.Fatal(err)
+	}
+	if _, err := server.OwnCA(tlsDir, []string{"127.0.0.1"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := server.NewCertSource(filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenSQLite(context.Background(), filepath.Join(dir, "county.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Served as serve does, not through httptest, whose own certificate
+	// would answer a client that sends no server name.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: server.New(st, nil).Handler()}
+	go hs.Serve(tls.NewListener(ln, cs.TLSConfig()))
+	defer hs.Close()
+
+	addr := ln.Addr().String()
+	out, _ := runDoctor(t, "--data", dir, "--listen", addr)
+	mustLines(t, out, "✔ 服务地址：https://"+addr+" 可以连接", "✔ 证书：有效期到 ", "127.0.0.1")
 }
 
 // A county whose database is damaged, or whose next start will upgrade

@@ -95,9 +95,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		batch, aheadMode, ok := pushing()
+		batch, aheadMode, ok := pushing(stderr)
 		if !ok {
-			fmt.Fprintln(stderr, "--ahead 只能是 auto、always 或 never，--batch 须为正整数（每次上传的条数）")
 			return 2
 		}
 		// config.json, the rotated log and the service manager: service.go.
@@ -175,9 +174,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		batch, aheadMode, ok := pushing()
+		batch, aheadMode, ok := pushing(stderr)
 		if !ok {
-			fmt.Fprintln(stderr, "--ahead 只能是 auto、always 或 never，--batch 须为正整数（每次上传的条数）")
 			return 2
 		}
 		a, err := openAgent(agent.Config{BatchSize: batch, Ahead: aheadMode})
@@ -421,12 +419,16 @@ func explain(err error) error {
 }
 
 // pushFlags defines --batch and --ahead on fs; the returned function reads
-// them after parsing (ok false: a value out of range).
-func pushFlags(fs *flag.FlagSet) func() (batch int, ahead agent.AheadMode, ok bool) {
+// them after parsing (ok false: a value out of range, said on stderr).
+func pushFlags(fs *flag.FlagSet) func(stderr io.Writer) (batch int, ahead agent.AheadMode, ok bool) {
 	batch := fs.Int("batch", 0, "changes per push (default: fitted to the link)")
 	ahead := fs.String("ahead", "auto", "send the next batch while the county merges one: auto (on a fast link), always, never")
-	return func() (int, agent.AheadMode, bool) {
+	return func(stderr io.Writer) (int, agent.AheadMode, bool) {
 		mode, ok := map[string]agent.AheadMode{"auto": agent.AheadOnFastLink, "always": agent.AheadAlways, "never": agent.AheadNever}[*ahead]
-		return *batch, mode, ok && *batch >= 0
+		if !ok || *batch < 0 {
+			fmt.Fprintln(stderr, "--ahead 只能是 auto、always 或 never，--batch 须为正整数（每次上传的条数）")
+			return 0, 0, false
+		}
+		return *batch, mode, true
 	}
 }
