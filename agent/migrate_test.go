@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"testing"
-	"testing/fstest"
 
 	"stationsync/internal/records"
 	"stationsync/internal/sqlitedb"
@@ -18,15 +17,11 @@ import (
 func TestServerRevsMoveOutOfRecordRows(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "station.db")
-	old := fstest.MapFS{}
-	for _, name := range []string{"0001_init.sql", "0002_pages.sql"} {
-		b, err := fs.ReadFile(migrationFS, "migrations/"+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old[name] = &fstest.MapFile{Data: b}
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
 	}
-	db, err := sqlitedb.Open(ctx, path, old)
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.MigrationsThrough(sub, "0002_pages.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}

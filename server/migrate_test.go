@@ -3,11 +3,9 @@ package server
 import (
 	"context"
 	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"testing"
-	"testing/fstest"
 
 	"stationsync/internal/hlc"
 	"stationsync/internal/sqlitedb"
@@ -20,15 +18,7 @@ import (
 func TestFeedMovesIntoRecordRows(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "county.db")
-	old := fstest.MapFS{}
-	for _, name := range []string{"0001_init.sql", "0002_county_web.sql", "0003_visits_month.sql", "0004_record_versions.sql", "0005_station_last_error.sql", "0006_visit_indexes.sql"} {
-		b, err := fs.ReadFile(migrationFS, "migrations/"+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old[name] = &fstest.MapFile{Data: b}
-	}
-	db, err := sqlitedb.Open(ctx, path, old)
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.MigrationsThrough(mustSub(migrationFS, "migrations"), "0006_visit_indexes.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io/fs"
 	"math/big"
 	"net"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"stationsync/internal/sqlitedb"
@@ -162,14 +160,7 @@ func TestDoctorFindsTrouble(t *testing.T) {
 	t.Run("upgrade pending", func(t *testing.T) {
 		dir := t.TempDir()
 		names := server.SchemaMigrations()
-		old := fstest.MapFS{}
-		for _, n := range names[:len(names)-1] {
-			b, err := fs.ReadFile(os.DirFS(filepath.Join("..", "..", "server", "migrations")), n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			old[n] = &fstest.MapFile{Data: b}
-		}
+		old := sqlitedb.MigrationsThrough(os.DirFS(filepath.Join("..", "..", "server", "migrations")), names[len(names)-2])
 		db, err := sqlitedb.Open(ctx, filepath.Join(dir, "county.db"), old)
 		if err != nil {
 			t.Fatal(err)
