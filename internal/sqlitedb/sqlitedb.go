@@ -53,7 +53,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingWriter(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -203,43 +203,58 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 // migrate applies, in order, each migration not yet recorded, one
 // transaction each. Shipped files are never edited: the version table is the
 // list of file names.
+//
+// The check and the apply share one transaction, and w's DSN makes it BEGIN
+// IMMEDIATE: it holds the write lock from the first statement, so when two
+// processes open one new directory at once the second waits, finds the
+// migration recorded and skips it, instead of running CREATE TABLE a second
+// time ("table meta already exists") on a check made before the first
+// committed.
 func migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
 	names, err := fs.Glob(migrations, "*.sql")
 	if err != nil {
 		return fmt.Errorf("list migrations: %w", err)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		if n > 0 {
-			continue
-		}
 		body, err := fs.ReadFile(migrations, name)
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", name, err)
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", name, err)
+		if err := applyOnce(ctx, db, name, string(body)); err != nil {
+			return err
 		}
-		if _, err := tx.Exec(string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", name, err)
-		}
-		failpoint.Inject(failpoint.MidMigration)
-		if _, err := tx.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().UnixMilli()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("record migration %s: %w", name, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit migration %s: %w", name, err)
-		}
+	}
+	return nil
+}
+
+// applyOnce runs one migration unless schema_migrations already names it,
+// deciding and applying under the same write lock.
+func applyOnce(ctx context.Context, db *sql.DB, name, body string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.Exec(body); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	failpoint.Inject(failpoint.MidMigration)
+	if _, err := tx.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("record migration %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration %s: %w", name, err)
 	}
 	return nil
 }

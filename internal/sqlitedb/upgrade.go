@@ -37,10 +37,10 @@ func upgrade(ctx context.Context, w *sql.DB, path string, migrations fs.FS) erro
 		return migrate(ctx, w, migrations)
 	}
 	backup := path + ".before-" + todo[0] + ".bak"
-	os.Remove(backup) // a copy left by an earlier failed attempt: the database is unchanged since
-	if _, err := w.ExecContext(ctx, `VACUUM INTO ?`, backup); err != nil {
-		os.Remove(backup)
-		return fmt.Errorf("copy database before migrating (is the disk full?): %w", err)
+	// A copy left by an earlier failed attempt is replaced: the database is
+	// unchanged since.
+	if err := copyBefore(ctx, w, backup); err != nil {
+		return err
 	}
 	if err := migrate(ctx, w, migrations); err != nil {
 		w.Close()
