@@ -1,0 +1,504 @@
+// Package pii finds and masks personal numbers — citizen ID numbers
+// (GB 11643) and mainland mobile numbers — inside free text: notes, notices,
+// addresses, anything a cadre types. It is the one place both the station
+// and the county decide what "a number in the text" is, so that the print
+// view, the staff pages of users without full-number rights and the public
+// portal hide the same things.
+//
+// Why not a regular expression with \b: people do not type numbers the way
+// a pattern expects. Numbers arrive in full-width digits from a Chinese
+// input method, with spaces or dashes for readability ("131-7509-4058",
+// "340123 20130307 5288"), with +86 in front, glued to a label ("ID3401…")
+// or to a word after them, and \b sees none of these. So the text is walked
+// rune by rune instead:
+//
+//  1. Digits in any script (ASCII, full-width, any Unicode decimal digit,
+//     and the Chinese numerals 〇零一…九, 壹…玖 and 幺, which is how "1" is
+//     read out in phone numbers) are collected into runs. Up to four
+//     separator characters (white space of any kind, dashes and hyphens,
+//     dots, slashes, middle dots, brackets, zero-width and other invisible
+//     format characters) may stand between two digits of a run; an X or x
+//     (also full-width) directly after a run ends it as an ID check
+//     character. Anything else — a letter, a Chinese character, a comma,
+//     "元" — ends the run, but never hides the number: there is no word
+//     boundary test.
+//  2. A run is made of chunks, the digits between separators. Numbers are
+//     looked for in windows of the run's digits. A window inside one chunk
+//     (the digits are written together) may start and end anywhere, so a
+//     number glued to other digits is still found. A window across
+//     separators must start at a chunk start (or after a leading 86 or
+//     0086 in its first chunk) and end at a chunk end, because otherwise
+//     "1500 1300 1800" — amounts in a table — would contain an 11-digit
+//     mobile number.
+//  3. A window is a citizen ID number if it has 18 characters whose check
+//     character is right (MOD 11-2) and whose birth date (characters 7–14)
+//     is a real date from 1900 to 2100, or if it is 17 digits followed by
+//     an X. A mistyped real number is still personal data, so a window of
+//     17 or 18 characters that starts and ends at chunk boundaries, begins
+//     with a province code (11–82) and holds a real birth date is an ID
+//     number too, whatever its check character; so is a 15-digit
+//     first-generation number (province code, then a YYMMDD date).
+//  4. A window is a mobile number if it has 11 digits starting 13–19.
+//     Landlines are not masked: the committee's landline is the number a
+//     notice is meant to give.
+//
+// Masking replaces each hidden digit with one '*' and leaves everything
+// else — separators, prefixes, other text — as typed. An 18-character ID
+// number keeps its first 6 and last 4 characters (340123********123X), a
+// 17- or 15-digit one its first 6 and last 3, and a mobile number its first
+// 3 and last 4 (131****4058), the forms printed on bank slips and carrier
+// bills. Ordinary figures — amounts, dates, counts — are left alone; a run
+// must hold at least 11 digits before anything is looked for.
+package pii
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"stationsync/internal/idcard"
+)
+
+// Kind says what a found number is.
+type Kind int
+
+const (
+	// IDNumber is a citizen ID number (公民身份号码).
+	IDNumber Kind = iota + 1
+	// Mobile is a mainland mobile number.
+	Mobile
+)
+
+// Label is the Chinese name of the kind, for messages a cadre reads.
+func (k Kind) Label() string {
+	if k == IDNumber {
+		return "身份证号码"
+	}
+	return "手机号码"
+}
+
+// Span is one personal number found in a text.
+type Span struct {
+	// Start and End are byte offsets in the text: the number is
+	// text[Start:End], separators and all.
+	Start, End int
+	Kind       Kind
+	// Number is the number in ASCII digits without separators, X upper
+	// case: "34012320130307528X", "13175094058".
+	Number string
+	// Masked is Number as lists and notices may show it:
+	// "340123********528X", "131****4058".
+	Masked string
+}
+
+// maxGap is how many separator characters may stand between two digits of
+// one number (" - " is three).
+const maxGap = 4
+
+// minDigits is the shortest run in which a number is looked for: the
+// shortest number found, a mobile, has 11 digits.
+const minDigits = 11
+
+// elem is one character of a run: a digit (0–9) or the check character X
+// (10), where it is in the text and which chunk it belongs to.
+type elem struct {
+	start, end int // byte offsets
+	val        int8
+	cn         bool // a Chinese numeral
+	chunk      int32
+}
+
+// run is a maximal sequence of digits (and separators between them), with
+// an optional X at the end.
+type run []elem
+
+// FindNumbers returns the personal numbers in s, in the order they start.
+// Numbers may overlap when the same digits read as two numbers (a mobile
+// number inside a longer ID-like run), but a mobile number lying wholly
+// inside an ID number is not reported.
+func FindNumbers(s string) []Span {
+	var spans []Span
+	scan(s, func(r run) {
+		spans = appendSpans(spans, s, r)
+	})
+	return spans
+}
+
+// MaskText returns s with the middle digits of every personal number
+// replaced by '*'. Everything else is kept byte for byte. The result holds
+// no number FindNumbers would find: masking can leave the visible ends of a
+// number next to other digits in a way that reads as a new number, so it
+// is repeated until nothing is found (each round hides at least one more
+// digit, so this ends, usually after one round).
+func MaskText(s string) string {
+	for round := 1; ; round++ {
+		// Crafted text could make each round find one new number in the
+		// remains of the last; after a few rounds, whole runs go.
+		out, changed := maskOnce(s, round > maxRounds)
+		if !changed {
+			return out
+		}
+		s = out
+	}
+}
+
+// maxRounds bounds the masking rounds that keep the visible ends of
+// numbers; real text needs one.
+const maxRounds = 4
+
+// maskOnce hides the middle of every number found, or with whole set every
+// digit of a run in which a number is found.
+func maskOnce(s string, whole bool) (string, bool) {
+	var hide []elem // characters to replace with '*', in text order
+	var hidden []bool
+	scan(s, func(r run) {
+		ws := windows(r)
+		if len(ws) == 0 {
+			return
+		}
+		hidden = append(hidden[:0], make([]bool, len(r))...)
+		for _, w := range ws {
+			from, to := w.i+w.head, w.j-w.tail
+			if whole {
+				from, to = 0, len(r)
+			}
+			for k := from; k < to; k++ {
+				hidden[k] = true
+			}
+		}
+		for k, h := range hidden {
+			if h {
+				hide = append(hide, r[k])
+			}
+		}
+	})
+	if len(hide) == 0 {
+		return s, false
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, e := range hide {
+		b.WriteString(s[last:e.start])
+		b.WriteByte('*')
+		last = e.end
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// window is a found number: elements r[i:j] of a run, of which the first
+// head and the last tail stay visible.
+type window struct {
+	i, j       int
+	kind       Kind
+	head, tail int
+}
+
+func appendSpans(spans []Span, s string, r run) []Span {
+	for _, w := range windows(r) {
+		num := make([]byte, 0, w.j-w.i)
+		for _, e := range r[w.i:w.j] {
+			num = append(num, digitChar(e.val))
+		}
+		masked := make([]byte, len(num))
+		copy(masked, num)
+		for k := w.head; k < len(num)-w.tail; k++ {
+			masked[k] = '*'
+		}
+		spans = append(spans, Span{Start: r[w.i].start, End: r[w.j-1].end, Kind: w.kind, Number: string(num), Masked: string(masked)})
+	}
+	return spans
+}
+
+func digitChar(v int8) byte {
+	if v == 10 {
+		return 'X'
+	}
+	return '0' + byte(v)
+}
+
+// scan walks s and calls fn for every run of at least minDigits
+// characters. The run's backing array is reused between calls.
+func scan(s string, fn func(run)) {
+	var buf [64]elem
+	r := buf[:0]
+	chunk := int32(0)
+	gap := 0 // separators since the last digit; -1 before the first digit
+	flush := func() {
+		if len(r) >= minDigits {
+			fn(r)
+		}
+		r = r[:0]
+		gap = 0
+	}
+	for i := 0; i < len(s); {
+		c, size := rune(s[i]), 1
+		if c >= utf8.RuneSelf {
+			c, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if v := digitValue(c); v >= 0 {
+			cn := c >= 0x3000 && c < 0xff00 // 〇 and the CJK ideographs, not full-width digits
+			// A switch between Chinese numerals and digits starts a new
+			// chunk, as a separator does: the 三 of 张三 is part of a
+			// name, not of the phone number written after it.
+			if len(r) > 0 && (gap > 0 || r[len(r)-1].cn != cn) {
+				chunk++
+			}
+			r = append(r, elem{start: i, end: i + size, val: int8(v), cn: cn, chunk: chunk})
+			gap = 0
+		} else if len(r) > 0 && isX(c) {
+			if gap > 0 {
+				chunk++
+			}
+			r = append(r, elem{start: i, end: i + size, val: 10, chunk: chunk})
+			flush()
+		} else if len(r) > 0 && isSeparator(c) && gap < maxGap {
+			gap++
+		} else if len(r) > 0 {
+			flush()
+		}
+		i += size
+	}
+	flush()
+}
+
+// windows returns the numbers in one run.
+func windows(r run) []window {
+	n := len(r)
+	var out []window
+	hasX := r[n-1].val == 10
+	nd := n // digits before a trailing X
+	if hasX {
+		nd = n - 1
+	}
+	// Citizen ID numbers, 18 characters.
+	for i := 0; i+18 <= n; i++ {
+		j := i + 18
+		if !r.aligned(i, j) {
+			continue
+		}
+		last := r[j-1].val // X can only be here: it ends a run
+		strict := checkValue(r[i:j-1]) == last && r.dateOK(i+6)
+		xForm := last == 10
+		lax := r.bounded(i, j) && r.province(i) && r.dateOK(i+6)
+		if strict || xForm || lax {
+			out = append(out, window{i: i, j: j, kind: IDNumber, head: 6, tail: 4})
+		}
+	}
+	// A mistyped ID number with one digit left out, and first-generation
+	// 15-digit numbers: only as a whole between chunk boundaries.
+	for i := 0; i < nd; i++ {
+		if !r.chunkStart(i) || !r.province(i) {
+			continue
+		}
+		if j := i + 17; j <= nd && r.chunkEnd(j) && r.dateOK(i+6) {
+			out = append(out, window{i: i, j: j, kind: IDNumber, head: 6, tail: 3})
+		}
+		if j := i + 15; j <= nd && r.chunkEnd(j) && r.shortDateOK(i+6) {
+			out = append(out, window{i: i, j: j, kind: IDNumber, head: 6, tail: 3})
+		}
+	}
+	// Mobile numbers.
+	for i := 0; i+11 <= nd; i++ {
+		j := i + 11
+		if r[i].val != 1 || r[i+1].val < 3 || !r.aligned(i, j) || within(out, i, j) {
+			continue
+		}
+		out = append(out, window{i: i, j: j, kind: Mobile, head: 3, tail: 4})
+	}
+	if len(out) > 1 {
+		sortWindows(out)
+	}
+	return out
+}
+
+// within reports whether r[i:j] lies inside an ID number already found.
+func within(ws []window, i, j int) bool {
+	for _, w := range ws {
+		if w.kind == IDNumber && w.i <= i && j <= w.j {
+			return true
+		}
+	}
+	return false
+}
+
+// sortWindows orders windows by start (insertion sort: there are few).
+func sortWindows(ws []window) {
+	for a := 1; a < len(ws); a++ {
+		for b := a; b > 0 && ws[b].i < ws[b-1].i; b-- {
+			ws[b], ws[b-1] = ws[b-1], ws[b]
+		}
+	}
+}
+
+func (r run) chunkStart(i int) bool { return i == 0 || r[i].chunk != r[i-1].chunk }
+func (r run) chunkEnd(j int) bool   { return j == len(r) || r[j].chunk != r[j-1].chunk }
+
+// startOK: a window across separators starts at a chunk start, or after a
+// country code 86 or 0086 written in front of it without a separator.
+func (r run) startOK(i int) bool {
+	if r.chunkStart(i) {
+		return true
+	}
+	k := i
+	for k > 0 && r[k-1].chunk == r[i].chunk {
+		k--
+	}
+	switch i - k {
+	case 2:
+		return r[k].val == 8 && r[k+1].val == 6
+	case 4:
+		return r[k].val == 0 && r[k+1].val == 0 && r[k+2].val == 8 && r[k+3].val == 6
+	}
+	return false
+}
+
+// aligned: r[i:j] may be read as one number (see the package comment).
+func (r run) aligned(i, j int) bool {
+	if r[i].chunk == r[j-1].chunk {
+		return true
+	}
+	return r.startOK(i) && r.chunkEnd(j)
+}
+
+// bounded: r[i:j] starts and ends at chunk boundaries (the typo rules).
+func (r run) bounded(i, j int) bool { return r.startOK(i) && r.chunkEnd(j) }
+
+// province: the first two digits are a province-level code of GB/T 2260
+// (11 Beijing … 65 Xinjiang, 71 Taiwan, 81 Hong Kong, 82 Macao).
+func (r run) province(i int) bool {
+	if i+2 > len(r) || r[i].val > 9 || r[i+1].val > 9 {
+		return false
+	}
+	p := int(r[i].val)*10 + int(r[i+1].val)
+	switch {
+	case p >= 11 && p <= 15, p >= 21 && p <= 23, p >= 31 && p <= 37, p >= 41 && p <= 46,
+		p >= 50 && p <= 54, p >= 61 && p <= 65, p == 71, p == 81, p == 82:
+		return true
+	}
+	return false
+}
+
+func (r run) num(i, n int) (int, bool) {
+	v := 0
+	for k := i; k < i+n; k++ {
+		if k >= len(r) || r[k].val > 9 {
+			return 0, false
+		}
+		v = v*10 + int(r[k].val)
+	}
+	return v, true
+}
+
+// dateOK: r[i:i+8] is a real date YYYYMMDD from 1900 to 2100. The upper
+// bound is generous on purpose: masking must not depend on today's date.
+func (r run) dateOK(i int) bool {
+	y, ok1 := r.num(i, 4)
+	m, ok2 := r.num(i+4, 2)
+	d, ok3 := r.num(i+6, 2)
+	return ok1 && ok2 && ok3 && y >= 1900 && y <= 2100 && realDate(y, m, d)
+}
+
+// shortDateOK: r[i:i+6] is a real date YYMMDD of the 1900s, the form of a
+// first-generation number.
+func (r run) shortDateOK(i int) bool {
+	y, ok1 := r.num(i, 2)
+	m, ok2 := r.num(i+2, 2)
+	d, ok3 := r.num(i+4, 2)
+	return ok1 && ok2 && ok3 && realDate(1900+y, m, d)
+}
+
+func realDate(y, m, d int) bool {
+	if m < 1 || m > 12 || d < 1 {
+		return false
+	}
+	days := [13]int{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m]
+	if m == 2 && (y%4 == 0 && y%100 != 0 || y%400 == 0) {
+		days = 29
+	}
+	return d <= days
+}
+
+// checkValue is the GB 11643 check value (0–10, 10 written X) of 17
+// digits, or -1 if one of them is not a digit.
+func checkValue(e []elem) int8 {
+	var first17 [17]byte
+	for k := range first17 {
+		if e[k].val > 9 {
+			return -1
+		}
+		first17[k] = '0' + byte(e[k].val)
+	}
+	c, err := idcard.CheckChar(string(first17[:]))
+	if err != nil {
+		return -1
+	}
+	if c == 'X' {
+		return 10
+	}
+	return int8(c - '0')
+}
+
+// digitValue is the value of a digit in any script, or -1.
+func digitValue(c rune) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c < utf8.RuneSelf:
+		return -1
+	case c >= '０' && c <= '９':
+		return int(c - '０')
+	}
+	switch c {
+	case '〇', '零':
+		return 0
+	case '一', '壹', '幺':
+		return 1
+	case '二', '贰', '貳':
+		return 2
+	case '三', '叁', '參':
+		return 3
+	case '四', '肆':
+		return 4
+	case '五', '伍':
+		return 5
+	case '六', '陆', '陸':
+		return 6
+	case '七', '柒':
+		return 7
+	case '八', '捌':
+		return 8
+	case '九', '玖':
+		return 9
+	}
+	if unicode.IsDigit(c) {
+		// Unicode assigns decimal digits only in blocks of ten that run
+		// from 0 to 9, so the value is the distance from the start of the
+		// block (adjacent blocks, as in the mathematical digits, are each
+		// ten long).
+		first := c
+		for first > 0 && c-first < 100 && unicode.IsDigit(first-1) {
+			first--
+		}
+		return int(c-first) % 10
+	}
+	return -1
+}
+
+func isX(c rune) bool { return c == 'X' || c == 'x' || c == 'Ｘ' || c == 'ｘ' }
+
+// isSeparator: characters people put between the digits of a number to
+// make it readable, and invisible characters that paste or an attacker may
+// slip in. Commas are not separators: "1,500,000" is an amount.
+func isSeparator(c rune) bool {
+	switch c {
+	case '-', '.', '/', '_', '+', '(', ')', '[', ']', '·', '・', '．', '／', '＿', '－', '＋', '（', '）', '【', '】', '〔', '〕',
+		'‐', '‑', '‒', '–', '—', '―', '−', '﹣':
+		return true
+	}
+	if c < utf8.RuneSelf {
+		return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+	}
+	return unicode.IsSpace(c) || unicode.Is(unicode.Zs, c) || unicode.Is(unicode.Cf, c) || unicode.Is(unicode.Pd, c)
+}
