@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"stationsync/internal/loginguard"
 	"stationsync/internal/passhash"
 )
 
@@ -79,6 +80,29 @@ func (u *User) Admin() bool { return u.Role == RoleAdmin }
 // passwordMemory is argon2id's memory in KiB for staff passwords.
 const passwordMemory = 64 * 1024
 
+// MaxConcurrentHashes bounds the argon2id hashes the county runs at once,
+// so a burst of logins costs at most this many times passwordMemory: two
+// (128 MiB) keep a login under a second for a county's staff and leave the
+// server's memory to the stations' syncs. Logins beyond it get ErrBusy at
+// once; new passwords (an administrator's form, the command line) wait.
+const MaxConcurrentHashes = 2
+
+// hashGate is the process's one bound, shared by every store it opens.
+var hashGate = loginguard.NewGate(MaxConcurrentHashes)
+
+// ErrBusy says every password-hash slot is taken: try again in a moment.
+var ErrBusy = loginguard.ErrBusy
+
+// hashNew hashes a new password once a slot is free.
+func hashNew(ctx context.Context, password string) (string, error) {
+	release, err := hashGate.Acquire(ctx)
+	if err != nil {
+		return "", fmt.Errorf("wait for a hash slot: %w", err)
+	}
+	defer release()
+	return HashPassword(password), nil
+}
+
 // HashPassword returns an argon2id PHC string for password.
 func HashPassword(password string) string {
 	h, err := passhash.Hash(password, passwordMemory)
@@ -131,10 +155,13 @@ func (s *SQLiteStore) CreateUser(ctx context.Context, u NewUser) (*User, error) 
 	if err := s.checkNewUser(&u); err != nil {
 		return nil, err
 	}
-	hash := HashPassword(u.Password)
+	hash, err := hashNew(ctx, u.Password)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	var id int64
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRow(`SELECT count(*) FROM users WHERE username = ?`, u.Username).Scan(&n); err != nil {
 			return err
@@ -213,6 +240,13 @@ func (s *SQLiteStore) UpdateUser(ctx context.Context, id int64, role, township s
 	if err := s.checkNewUser(&nu); err != nil {
 		return err
 	}
+	var hash string
+	if password != "" {
+		var err error
+		if hash, err = hashNew(ctx, password); err != nil {
+			return err
+		}
+	}
 	now := s.now().UnixMilli()
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var dis any
@@ -228,7 +262,7 @@ func (s *SQLiteStore) UpdateUser(ctx context.Context, id int64, role, township s
 			return ErrNoUser
 		}
 		if password != "" {
-			if _, err := tx.Exec(`UPDATE users SET password_hash = ?, failed = 0, locked_until = 0 WHERE id = ?`, HashPassword(password), id); err != nil {
+			if _, err := tx.Exec(`UPDATE users SET password_hash = ?, failed = 0, locked_until = 0 WHERE id = ?`, hash, id); err != nil {
 				return err
 			}
 		}
@@ -238,54 +272,82 @@ func (s *SQLiteStore) UpdateUser(ctx context.Context, id int64, role, township s
 	})
 }
 
+// LoginRequest is one attempt to log in.
+type LoginRequest struct {
+	Username, Password, Remote string
+	// KnownDevice: the browser carries a device cookie this account logged
+	// in with before (server/web checks its signature and keeps that
+	// device's own lockout). Such an attempt neither counts toward nor
+	// is held by the account's lockout, so whoever keeps an account locked
+	// by guessing from elsewhere does not lock its owner out of their own
+	// PC; and a success from it does not wipe the guesser's failures.
+	KnownDevice bool
+}
+
 // Login checks a password and opens a session; it returns the session's
 // token for the cookie. After MaxFailedLogins failures in a row the account
-// is locked for LockoutFor, even for the right password.
-func (s *SQLiteStore) Login(ctx context.Context, username, password, remote string) (*User, string, error) {
+// is locked for LockoutFor, even for the right password; ErrLocked comes
+// with the user, whose LockedUntil says until when.
+//
+// The attempt is counted as a failure before the password is hashed (one
+// UPDATE … RETURNING in the writer's transaction) and settled after, so
+// parallel guesses cannot all pass a check that was read before any of
+// them was recorded. No more than MaxConcurrentHashes hashes run at once:
+// beyond that Login returns ErrBusy at once, without reading anything.
+func (s *SQLiteStore) Login(ctx context.Context, req LoginRequest) (*User, string, error) {
+	release, ok := hashGate.TryAcquire()
+	if !ok {
+		return nil, "", ErrBusy
+	}
+	defer release()
 	now := s.now()
 	var hash string
-	u, err := scanUser(s.db.W.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, strings.TrimSpace(username)))
+	u, err := scanUser(s.db.W.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, strings.TrimSpace(req.Username)))
 	if err == nil {
 		err = s.db.W.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&hash)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash, req.Password)
 		return nil, "", ErrBadLogin
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("login: %w", err)
 	}
 	if u.DisabledAt != nil {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash, req.Password)
 		return u, "", ErrBadLogin
 	}
-	if now.Before(u.LockedUntil) {
-		return u, "", ErrLocked
-	}
-	if !CheckPassword(hash, password) {
-		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.Exec(`UPDATE users SET failed = failed + 1, locked_until = CASE WHEN failed + 1 >= ? THEN ? ELSE locked_until END WHERE id = ?`,
-				MaxFailedLogins, now.Add(LockoutFor).UnixMilli(), u.ID)
-			return err
-		})
-		if err != nil {
-			return nil, "", fmt.Errorf("login: %w", err)
+	n := 0 // this attempt's place in the account's run of failures
+	if !req.KnownDevice {
+		if n, err = s.reserveLogin(ctx, u, now); err != nil {
+			return u, "", err
 		}
-		if u.Failed+1 >= MaxFailedLogins {
+	}
+	match := CheckPassword(hash, req.Password)
+	release()
+	if !match {
+		if n >= MaxFailedLogins {
+			u.LockedUntil = now.Add(LockoutFor)
 			return u, "", ErrLocked
 		}
 		return u, "", ErrBadLogin
 	}
 	token := randomToken()
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`UPDATE users SET failed = 0, locked_until = 0 WHERE id = ?`, u.ID); err != nil {
-			return err
+		// The success takes back its own reservation and forgives the
+		// failures counted before it. Failures reserved after it (guesses
+		// in flight beside it) stay, with the lock one of them may have
+		// set.
+		if n > 0 {
+			if _, err := tx.Exec(`UPDATE users SET failed = max(failed - ?1, 0), locked_until = CASE WHEN failed - ?1 <= 0 THEN 0 ELSE locked_until END WHERE id = ?2`, n, u.ID); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(`DELETE FROM sessions WHERE expires_at < ?`, now.UnixMilli()); err != nil {
 			return err
 		}
 		_, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_seen, expires_at, remote) VALUES (?, ?, ?, ?, ?, ?)`,
-			tokenHash(token), u.ID, now.UnixMilli(), now.UnixMilli(), now.Add(SessionMax).UnixMilli(), remote)
+			tokenHash(token), u.ID, now.UnixMilli(), now.UnixMilli(), now.Add(SessionMax).UnixMilli(), req.Remote)
 		return err
 	})
 	if err != nil {
@@ -293,6 +355,45 @@ func (s *SQLiteStore) Login(ctx context.Context, username, password, remote stri
 	}
 	u.Failed = 0
 	return u, token, nil
+}
+
+// reserveLogin counts an attempt on u's password as failed before it is
+// checked, and returns its place in the run of failures; the attempt that
+// reaches MaxFailedLogins sets the lock, and a locked account is
+// ErrLocked (u.LockedUntil set). A lock that has run out starts a new run.
+//
+// The trade-off: the lock is the account's, so someone guessing from
+// anywhere can keep an account locked (five guesses every quarter hour);
+// what that does not block is the owner's own browser (KnownDevice), and
+// the per-address back-off in server/web slows the guesser. A locked
+// account is also opened by an administrator setting a new password.
+func (s *SQLiteStore) reserveLogin(ctx context.Context, u *User, now time.Time) (int, error) {
+	var n int
+	var locked int64
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		n, locked = 0, 0
+		// All right-hand sides read the row as it was: "expired" is a lock
+		// that has run out, whose failures no longer count.
+		const expired = `(locked_until > 0 AND locked_until <= ?1)`
+		err := tx.QueryRow(`UPDATE users SET
+				failed = CASE WHEN `+expired+` THEN 1 ELSE failed + 1 END,
+				locked_until = CASE WHEN (CASE WHEN `+expired+` THEN 1 ELSE failed + 1 END) >= ?2 THEN ?3
+					WHEN `+expired+` THEN 0 ELSE locked_until END
+			WHERE id = ?4 AND locked_until <= ?1
+			RETURNING failed`, now.UnixMilli(), MaxFailedLogins, now.Add(LockoutFor).UnixMilli(), u.ID).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tx.QueryRow(`SELECT locked_until FROM users WHERE id = ?`, u.ID).Scan(&locked)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("login: count attempt: %w", err)
+	}
+	if n == 0 {
+		u.LockedUntil = time.UnixMilli(locked)
+		return 0, ErrLocked
+	}
+	return n, nil
 }
 
 // Session returns the user of a session token, and extends the session's
@@ -466,21 +567,38 @@ type auditor interface {
 }
 
 // ChangePassword sets a new password for an account whose current password
-// is given, and ends all its sessions.
+// is given, and ends all its sessions. A wrong current password counts
+// toward the account's lockout like a failed login (a session left open
+// must not become a way to guess the password); a locked account is
+// ErrLocked, a full hash gate ErrBusy.
 func (s *SQLiteStore) ChangePassword(ctx context.Context, id int64, current, password string) error {
 	if len([]rune(password)) < MinPasswordLen {
 		return ErrWeakPassword
 	}
+	release, ok := hashGate.TryAcquire()
+	if !ok {
+		return ErrBusy
+	}
+	defer release()
 	var hash string
 	if err := s.db.W.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, id).Scan(&hash); err != nil {
 		return ErrNoUser
 	}
+	now := s.now()
+	n, err := s.reserveLogin(ctx, &User{ID: id}, now)
+	if err != nil {
+		return err
+	}
 	if !CheckPassword(hash, current) {
+		if n >= MaxFailedLogins {
+			return ErrLocked
+		}
 		return ErrBadLogin
 	}
 	newHash := HashPassword(password)
+	release()
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`UPDATE users SET password_hash = ? WHERE id = ?`, newHash, id); err != nil {
+		if _, err := tx.Exec(`UPDATE users SET password_hash = ?, failed = 0, locked_until = 0 WHERE id = ?`, newHash, id); err != nil {
 			return err
 		}
 		_, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)

@@ -1004,8 +1004,14 @@ func (h *Handler) handlePostAccount(w http.ResponseWriter, r *http.Request, u *s
 		fail(fmt.Sprintf("新密码至少 %d 位", server.MinPasswordLen))
 		return
 	case errors.Is(err, server.ErrBadLogin):
-		h.addrFail.add(remote(r), h.Now())
 		fail("当前密码不正确")
+		return
+	case errors.Is(err, server.ErrLocked):
+		fail(fmt.Sprintf("当前密码连续%d次不正确，账号已锁定%d分钟；请稍后再试或请管理员重设密码。", server.MaxFailedLogins, int(server.LockoutFor.Minutes())))
+		return
+	case errors.Is(err, server.ErrBusy):
+		w.Header().Set("Retry-After", "2")
+		fail(msgBusy)
 		return
 	case err != nil:
 		h.internal(w, r, err)

@@ -53,7 +53,7 @@ type Handler struct {
 
 	healthMu  sync.Mutex
 	healthDay string
-	addrFail  failures
+	login     loginGuards
 
 	// charts caches drawn reports by chart, scope, day and data version:
 	// an aggregate over a million visits is worth drawing once per change.
@@ -410,79 +410,6 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
-}
-
-// Failed logins per address: beyond maxAddrFailures in addrWindow the
-// address is refused before any password is checked, so that nobody can
-// try a password against every account (each account locks on its own
-// after MaxFailedLogins) or lock every account from one place.
-const (
-	maxAddrFailures = 30
-	addrWindow      = 15 * time.Minute
-)
-
-type failures struct {
-	mu sync.Mutex
-	by map[string][]time.Time
-}
-
-func (f *failures) blocked(addr string, now time.Time) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	recent := f.by[addr][:0]
-	for _, t := range f.by[addr] {
-		if now.Sub(t) < addrWindow {
-			recent = append(recent, t)
-		}
-	}
-	if len(recent) == 0 {
-		delete(f.by, addr)
-	} else {
-		f.by[addr] = recent
-	}
-	return len(recent) >= maxAddrFailures
-}
-
-func (f *failures) add(addr string, now time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.by == nil {
-		f.by = map[string][]time.Time{}
-	}
-	if len(f.by) > 10000 {
-		f.by = map[string][]time.Time{} // bounded memory under a flood
-	}
-	f.by[addr] = append(f.by[addr], now)
-}
-
-func (h *Handler) handlePostLogin(w http.ResponseWriter, r *http.Request) {
-	username, password := r.PostFormValue("username"), r.PostFormValue("password")
-	next := safeNext(r.PostFormValue("next"))
-	if h.addrFail.blocked(remote(r), h.Now()) {
-		h.render(w, r, http.StatusTooManyRequests, "login", page{Title: "登录", Err: "这台电脑登录失败次数过多，请15分钟后再试。", Data: map[string]string{"Next": next, "Username": username}, Names: map[string]string{}})
-		return
-	}
-	u, token, err := h.Store.Login(r.Context(), username, password, remote(r))
-	data := map[string]string{"Next": next, "Username": username}
-	if errors.Is(err, server.ErrLocked) || errors.Is(err, server.ErrBadLogin) {
-		h.addrFail.add(remote(r), h.Now())
-	}
-	switch {
-	case errors.Is(err, server.ErrLocked):
-		h.audit(r, &server.User{Username: username}, server.AuditLoginFailed, username, "账号已锁定")
-		h.render(w, r, http.StatusTooManyRequests, "login", page{Title: "登录", Err: fmt.Sprintf("连续%d次密码错误，账号已锁定%d分钟，请稍后再试或联系管理员。", server.MaxFailedLogins, int(server.LockoutFor.Minutes())), Data: data, Names: map[string]string{}})
-		return
-	case errors.Is(err, server.ErrBadLogin):
-		h.audit(r, &server.User{Username: username}, server.AuditLoginFailed, username, "用户名或密码错误")
-		h.render(w, r, http.StatusUnauthorized, "login", page{Title: "登录", Err: "用户名或密码不正确。", Data: data, Names: map[string]string{}})
-		return
-	case err != nil:
-		h.internal(w, r, err)
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(server.SessionMax.Seconds())})
-	h.audit(r, u, server.AuditLogin, u.Username, "")
-	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (h *Handler) handlePostLogout(w http.ResponseWriter, r *http.Request) {

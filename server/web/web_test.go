@@ -760,8 +760,9 @@ func TestConflictScope(t *testing.T) {
 	}
 }
 
-// Password spraying from one address: after 30 failures in 15 minutes
-// the address is refused, whatever the account and password.
+// Password spraying from one address: after 30 failures the address
+// waits before each attempt (seconds, growing to a minute; login.go),
+// whatever the account and password.
 func TestAddressThrottle(t *testing.T) {
 	f := newFixture(t)
 	c := f.client()
