@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"stationsync/internal/loginguard"
 	"stationsync/internal/passhash"
 
 	"stationsync/internal/records"
@@ -27,13 +28,34 @@ type Account struct {
 // is checked once per log-in.
 const pinMemory = 32 * 1024
 
+// MaxConcurrentPINHashes bounds the PIN hashes the station runs at once
+// (32 MiB each, 64 MiB in all on an old PC): two, so that a double click
+// on 登录 is not told to wait.
+const MaxConcurrentPINHashes = 2
+
+// pinGate is the process's one bound on PIN hashes.
+var pinGate = loginguard.NewGate(MaxConcurrentPINHashes)
+
 // ErrBadPIN says the name or PIN does not match an account.
 var ErrBadPIN = errors.New("姓名或密码不对")
 
-// CheckPINFormat returns a Chinese message when pin is not 4 to 12 digits.
+// ErrBusy says every PIN-hash slot is taken: try again in a moment.
+var ErrBusy = loginguard.ErrBusy
+
+// PIN lengths. New PINs have at least MinPINDigits: ten thousand 4-digit
+// PINs fall to a patient guesser within weeks even at five tries a minute,
+// a million 6-digit ones do not. PINs made before keep working for
+// log-in (WeakPIN tells the page to suggest a change).
+const (
+	MinPINDigits = 6
+	MaxPINDigits = 12
+)
+
+// CheckPINFormat returns a Chinese message when pin is not a new PIN of
+// 6 to 12 digits.
 func CheckPINFormat(pin string) string {
-	if n := len(pin); n < 4 || n > 12 {
-		return "密码应为 4 到 12 位数字"
+	if n := len(pin); n < MinPINDigits || n > MaxPINDigits {
+		return fmt.Sprintf("密码应为 %d 到 %d 位数字", MinPINDigits, MaxPINDigits)
 	}
 	for _, r := range pin {
 		if r < '0' || r > '9' {
@@ -43,7 +65,18 @@ func CheckPINFormat(pin string) string {
 	return ""
 }
 
-func hashPIN(pin string) (string, error) { return passhash.Hash(pin, pinMemory) }
+// WeakPIN reports whether pin, which just logged in, is shorter than new
+// PINs may be.
+func WeakPIN(pin string) bool { return len(pin) < MinPINDigits }
+
+func hashPIN(ctx context.Context, pin string) (string, error) {
+	release, err := pinGate.Acquire(ctx)
+	if err != nil {
+		return "", fmt.Errorf("wait for a hash slot: %w", err)
+	}
+	defer release()
+	return passhash.Hash(pin, pinMemory)
+}
 
 func verifyPIN(hash, pin string) bool { return passhash.Verify(hash, pin) }
 
@@ -60,7 +93,7 @@ func (s *Store) CreateAccount(ctx context.Context, name, pin, by string) (*Accou
 	if msg := CheckPINFormat(pin); msg != "" {
 		return nil, &records.FieldError{Field: "pin", Message: msg}
 	}
-	h, err := hashPIN(pin)
+	h, err := hashPIN(ctx, pin)
 	if err != nil {
 		return nil, fmt.Errorf("hash pin: %w", err)
 	}
@@ -121,7 +154,15 @@ func (s *Store) Account(ctx context.Context, id int64) (*Account, error) {
 }
 
 // Authenticate checks an account's PIN. A disabled account never matches.
+// When MaxConcurrentPINHashes hashes already run it returns ErrBusy at
+// once: the caller counts the attempt before calling (agent/web keeps the
+// lockout) and answers "busy".
 func (s *Store) Authenticate(ctx context.Context, id int64, pin string) (*Account, error) {
+	release, ok := pinGate.TryAcquire()
+	if !ok {
+		return nil, ErrBusy
+	}
+	defer release()
 	var a Account
 	var h string
 	err := s.db.R.QueryRowContext(ctx, `SELECT id, name, created_at, created_by, disabled, pin_hash FROM accounts WHERE id = ?`, id).
@@ -144,7 +185,7 @@ func (s *Store) SetPIN(ctx context.Context, id int64, pin string) error {
 	if msg := CheckPINFormat(pin); msg != "" {
 		return &records.FieldError{Field: "pin", Message: msg}
 	}
-	h, err := hashPIN(pin)
+	h, err := hashPIN(ctx, pin)
 	if err != nil {
 		return err
 	}

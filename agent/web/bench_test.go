@@ -191,7 +191,7 @@ func loadBenchVillage() (*benchVillage, error) {
 	}
 	v.h = ws.Handler()
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("POST", "http://127.0.0.1/setup", strings.NewReader(url.Values{"name": {"李明"}, "pin": {"1234"}, "pin2": {"1234"}}.Encode()))
+	req := httptest.NewRequest("POST", "http://127.0.0.1/setup", strings.NewReader(url.Values{"name": {"李明"}, "pin": {"246810"}, "pin2": {"246810"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	v.h.ServeHTTP(rec, req)
 	for _, c := range rec.Result().Cookies() {

@@ -158,81 +158,6 @@ func enabled(accs []agent.Account) []agent.Account {
 	return out
 }
 
-func (s *Server) handlePostLogin(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	v, ok := postedForm(w, r)
-	if !ok {
-		return
-	}
-	f := newForm(v)
-	id, _ := strconv.ParseInt(v.Get("account"), 10, 64)
-	next := safeNext(v.Get("next"))
-	var acc *agent.Account
-	var err error
-	if id == 0 {
-		f.fail("account", "请先点选您的名字")
-	} else if wait := s.lockedOut(id); wait > 0 {
-		f.fail("pin", "密码错误次数太多，请 "+strconv.Itoa(int(wait.Seconds())+1)+" 秒后再试")
-	} else if acc, err = s.a.Store.Authenticate(ctx, id, v.Get("pin")); err != nil {
-		if !errors.Is(err, agent.ErrBadPIN) {
-			s.fail(w, r, nil, err)
-			return
-		}
-		s.noteFailure(id)
-		f.fail("pin", "密码不对，请再试一次")
-	}
-	replay := v.Get("replay")
-	if !f.OK() {
-		f.Values.Del("pin")
-		s.renderLogin(w, r, http.StatusUnprocessableEntity, f, next, replay, replay != "")
-		return
-	}
-	s.mu.Lock()
-	delete(s.failures, id)
-	s.mu.Unlock()
-	s.endSession(w, r)
-	se := s.startSession(w, *acc)
-	if replay != "" && next != "/" {
-		// What was typed before the session ended, ready to post again.
-		rv, _ := url.ParseQuery(replay)
-		d := resumeData{Action: next}
-		for k, vals := range rv {
-			for _, x := range vals {
-				d.Fields = append(d.Fields, resumeField{k, x})
-			}
-		}
-		s.render(w, r, se, http.StatusOK, "resume", page{Title: "继续保存", Data: d})
-		return
-	}
-	s.redirect(w, r, next)
-}
-
-// lockedOut returns how long an account must wait after repeated wrong
-// PINs (5 tries, then a minute).
-func (s *Server) lockedOut(id int64) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f := s.failures[id]; f != nil {
-		return f.until.Sub(s.opts.Now())
-	}
-	return 0
-}
-
-func (s *Server) noteFailure(id int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.failures[id]
-	if f == nil {
-		f = &loginFailures{}
-		s.failures[id] = f
-	}
-	f.n++
-	if f.n >= 5 {
-		f.n = 0
-		f.until = s.opts.Now().Add(time.Minute)
-	}
-}
-
 func (s *Server) handlePostLogout(w http.ResponseWriter, r *http.Request) {
 	s.endSession(w, r)
 	s.redirect(w, r, "/login")
@@ -289,8 +214,18 @@ func (s *Server) handlePostPIN(w http.ResponseWriter, r *http.Request, se *sessi
 		return
 	}
 	f := newForm(v)
-	if _, err := s.a.Store.Authenticate(ctx, se.account.ID, v.Get("old_pin")); err != nil {
+	// The old PIN is guessed at like a log-in: same count, same lock.
+	status := http.StatusUnprocessableEntity
+	c, err := s.checkPIN(ctx, se.account.ID, v.Get("old_pin"))
+	switch {
+	case err != nil:
+		s.fail(w, r, se, err)
+		return
+	case c.wrong:
 		f.fail("old_pin", "原密码不对")
+	case c.acc == nil:
+		status = c.refuse(w)
+		f.fail("old_pin", c.msg)
 	}
 	if v.Get("new_pin") != v.Get("new_pin2") {
 		f.fail("new_pin2", "两次输入的新密码不一样")
@@ -307,7 +242,7 @@ func (s *Server) handlePostPIN(w http.ResponseWriter, r *http.Request, se *sessi
 		return
 	}
 	f.Values = url.Values{}
-	s.renderAccounts(w, r, se, http.StatusUnprocessableEntity, newForm(nil), f)
+	s.renderAccounts(w, r, se, status, newForm(nil), f)
 }
 
 func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, se *session, disabled bool) {

@@ -131,7 +131,7 @@ func snippet(b string) string {
 // setup makes the first account and logs it in.
 func (s *station) setup(name string) {
 	s.t.Helper()
-	r := s.post("/setup", url.Values{"name": {name}, "pin": {"1234"}, "pin2": {"1234"}})
+	r := s.post("/setup", url.Values{"name": {name}, "pin": {"246810"}, "pin2": {"246810"}})
 	if r.Status != http.StatusSeeOther {
 		s.t.Fatalf("setup: %d %s", r.Status, snippet(r.Body))
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"stationsync/agent"
+	"stationsync/internal/loginguard"
 )
 
 //go:embed templates/*.html
@@ -56,7 +57,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	failures map[int64]*loginFailures
+	pinTries *loginguard.Limiter // wrong PINs per account (login.go)
 }
 
 type session struct {
@@ -65,11 +66,6 @@ type session struct {
 	lastSeen  time.Time
 	flash     string
 	flashKind string
-}
-
-type loginFailures struct {
-	n     int
-	until time.Time
 }
 
 const cookieName = "stationsync_session"
@@ -99,7 +95,7 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return &Server{a: a, opts: opts, log: opts.Logger.With("subsystem", "web"), tmpl: t,
-		sessions: map[string]*session{}, failures: map[int64]*loginFailures{}}, nil
+		sessions: map[string]*session{}, pinTries: loginguard.NewLimiter(pinPolicy, opts.Now)}, nil
 }
 
 func parseTemplates() (map[string]*template.Template, error) {

@@ -33,10 +33,10 @@ func TestFirstRunAndLogin(t *testing.T) {
 		form url.Values
 		msg  string
 	}{
-		{"no name", url.Values{"name": {" "}, "pin": {"1234"}, "pin2": {"1234"}}, "请填写姓名"},
-		{"short PIN", url.Values{"name": {"李明"}, "pin": {"12"}, "pin2": {"12"}}, "密码应为 4 到 12 位数字"},
-		{"letters", url.Values{"name": {"李明"}, "pin": {"abcd"}, "pin2": {"abcd"}}, "密码只能是数字"},
-		{"mismatch", url.Values{"name": {"李明"}, "pin": {"1234"}, "pin2": {"1235"}}, "两次输入的密码不一样"},
+		{"no name", url.Values{"name": {" "}, "pin": {"246810"}, "pin2": {"246810"}}, "请填写姓名"},
+		{"short PIN", url.Values{"name": {"李明"}, "pin": {"1234"}, "pin2": {"1234"}}, "密码应为 6 到 12 位数字"},
+		{"letters", url.Values{"name": {"李明"}, "pin": {"abcdef"}, "pin2": {"abcdef"}}, "密码只能是数字"},
+		{"mismatch", url.Values{"name": {"李明"}, "pin": {"246810"}, "pin2": {"246811"}}, "两次输入的密码不一样"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.post("/setup", tc.form)
@@ -47,7 +47,7 @@ func TestFirstRunAndLogin(t *testing.T) {
 			mustNot(t, r, `value="`+tc.form.Get("pin")+`"`)
 		})
 	}
-	r = s.post("/setup", url.Values{"name": {"李明"}, "pin": {"1234"}, "pin2": {"1234"}})
+	r = s.post("/setup", url.Values{"name": {"李明"}, "pin": {"246810"}, "pin2": {"246810"}})
 	if r.Status != http.StatusSeeOther || r.Location != "/enroll" {
 		t.Fatalf("setup: %d %q", r.Status, r.Location)
 	}
@@ -57,16 +57,16 @@ func TestFirstRunAndLogin(t *testing.T) {
 		t.Fatalf("setup after first account: %d", r.Status)
 	}
 
-	must(t, s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"5678"}, "pin2": {"5678"}}), http.StatusSeeOther)
-	must(t, s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"5678"}, "pin2": {"5678"}}), http.StatusUnprocessableEntity, "已有同名账号")
-	must(t, s.post("/accounts", url.Values{"name": {""}, "pin": {"5678"}, "pin2": {"5678"}}), http.StatusUnprocessableEntity, "请填写姓名")
+	must(t, s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"567890"}, "pin2": {"567890"}}), http.StatusSeeOther)
+	must(t, s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"567890"}, "pin2": {"567890"}}), http.StatusUnprocessableEntity, "已有同名账号")
+	must(t, s.post("/accounts", url.Values{"name": {""}, "pin": {"567890"}, "pin2": {"567890"}}), http.StatusUnprocessableEntity, "请填写姓名")
 	must(t, s.get("/accounts"), 200, "王芳", "李明")
 
 	// Change PIN: wrong old PIN, mismatch, then done.
-	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"0000"}, "new_pin": {"4321"}, "new_pin2": {"4321"}}), http.StatusUnprocessableEntity, "原密码不对")
-	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"1234"}, "new_pin": {"4321"}, "new_pin2": {"4320"}}), http.StatusUnprocessableEntity, "两次输入的新密码不一样")
-	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"1234"}, "new_pin": {"43"}, "new_pin2": {"43"}}), http.StatusUnprocessableEntity, "密码应为")
-	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"1234"}, "new_pin": {"4321"}, "new_pin2": {"4321"}}), http.StatusSeeOther)
+	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"000000"}, "new_pin": {"432109"}, "new_pin2": {"432109"}}), http.StatusUnprocessableEntity, "原密码不对")
+	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"246810"}, "new_pin": {"432109"}, "new_pin2": {"432100"}}), http.StatusUnprocessableEntity, "两次输入的新密码不一样")
+	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"246810"}, "new_pin": {"4321"}, "new_pin2": {"4321"}}), http.StatusUnprocessableEntity, "密码应为")
+	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"246810"}, "new_pin": {"432109"}, "new_pin2": {"432109"}}), http.StatusSeeOther)
 
 	// Log out, then log in as 王芳.
 	must(t, s.post("/logout", url.Values{}), http.StatusSeeOther)
@@ -85,15 +85,15 @@ func TestFirstRunAndLogin(t *testing.T) {
 			li = itoa(a.ID)
 		}
 	}
-	must(t, s.post("/login", url.Values{"pin": {"5678"}}), http.StatusUnprocessableEntity, "请先点选您的名字")
-	must(t, s.post("/login", url.Values{"account": {wang}, "pin": {"0000"}}), http.StatusUnprocessableEntity, "密码不对")
-	r = s.post("/login", url.Values{"account": {wang}, "pin": {"5678"}, "next": {"/persons"}})
+	must(t, s.post("/login", url.Values{"pin": {"567890"}}), http.StatusUnprocessableEntity, "请先点选您的名字")
+	must(t, s.post("/login", url.Values{"account": {wang}, "pin": {"000000"}}), http.StatusUnprocessableEntity, "密码不对")
+	r = s.post("/login", url.Values{"account": {wang}, "pin": {"567890"}, "next": {"/persons"}})
 	if r.Status != http.StatusSeeOther || r.Location != "/persons" {
 		t.Fatalf("login: %d %q %s", r.Status, r.Location, snippet(r.Body))
 	}
 	must(t, s.get("/persons"), 200, `id="current-user">王芳`)
 	// An open redirect is not followed.
-	if r := s.post("/login", url.Values{"account": {wang}, "pin": {"5678"}, "next": {"//evil.example/"}}); r.Location != "/" {
+	if r := s.post("/login", url.Values{"account": {wang}, "pin": {"567890"}, "next": {"//evil.example/"}}); r.Location != "/" {
 		t.Fatalf("next=//evil: %q", r.Location)
 	}
 	// 王芳 turns 李明's account off and on; her own cannot be turned off.
@@ -103,11 +103,11 @@ func TestFirstRunAndLogin(t *testing.T) {
 	s.post("/accounts/"+li+"/enable", url.Values{})
 	// Five wrong PINs lock the account for a minute.
 	for range 5 {
-		s.post("/login", url.Values{"account": {li}, "pin": {"9999"}})
+		s.post("/login", url.Values{"account": {li}, "pin": {"999999"}})
 	}
-	must(t, s.post("/login", url.Values{"account": {li}, "pin": {"4321"}}), http.StatusUnprocessableEntity, "错误次数太多")
+	must(t, s.post("/login", url.Values{"account": {li}, "pin": {"432109"}}), http.StatusTooManyRequests, "错误次数太多")
 	s.clock.Add(61 * time.Second)
-	must(t, s.post("/login", url.Values{"account": {li}, "pin": {"4321"}}), http.StatusSeeOther)
+	must(t, s.post("/login", url.Values{"account": {li}, "pin": {"432109"}}), http.StatusSeeOther)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -130,7 +130,7 @@ func TestSessionsExpire(t *testing.T) {
 	m := regexp.MustCompile(`name="replay" value="([^"]*)"`).FindStringSubmatch(r.Body)
 	replay := html.UnescapeString(m[1])
 	accs, _ := s.a.Store.Accounts(context.Background())
-	r = s.post("/login", url.Values{"account": {itoa(accs[0].ID)}, "pin": {"1234"}, "next": {"/persons/new"}, "replay": {replay}})
+	r = s.post("/login", url.Values{"account": {itoa(accs[0].ID)}, "pin": {"246810"}, "next": {"/persons/new"}, "replay": {replay}})
 	must(t, r, 200, "继续保存", `value="安徽省合肥市长丰县"`, `action="/persons/new"`)
 	if n, _ := s.a.Store.Pending(context.Background()); n != 0 {
 		t.Fatal("saved before the cadre confirmed")
@@ -257,12 +257,12 @@ func TestPersonsFormsAndSearch(t *testing.T) {
 	must(t, s.get("/persons?q=赵"), 200, "没有找到符合条件的对象")
 
 	// Edit: the change is recorded with who made it.
-	s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"5678"}, "pin2": {"5678"}})
+	s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"567890"}, "pin2": {"567890"}})
 	s.post("/logout", url.Values{})
 	accs, _ := s.a.Store.Accounts(context.Background())
 	for _, a := range accs {
 		if a.Name == "王芳" {
-			s.post("/login", url.Values{"account": {itoa(a.ID)}, "pin": {"5678"}})
+			s.post("/login", url.Values{"account": {itoa(a.ID)}, "pin": {"567890"}})
 		}
 	}
 	must(t, s.get("/persons/"+id+"/edit"), 200, `value="王秀英"`, `value="王强"`)

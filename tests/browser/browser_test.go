@@ -244,8 +244,8 @@ func (c *cadre) firstRun() {
 	c.see("欢迎使用村站通")
 	c.shot("setup")
 	c.fill("#name", "李明")
-	c.fill("#pin", "1234")
-	c.fill("#pin2", "1234")
+	c.fill("#pin", "246810")
+	c.fill("#pin2", "246810")
 	c.submit("#save", "站点注册")
 }
 
@@ -259,7 +259,7 @@ func (c *cadre) enroll(serverURL, code, thenSee string) {
 func (c *cadre) logInAgain() {
 	c.submit(`form[action="/logout"] button`, "谁在使用")
 	c.shot("login")
-	c.fill("#pin", "1234")
+	c.fill("#pin", "246810")
 	c.submit("#login", "首页")
 }
 
