@@ -266,6 +266,15 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 				}
 			}
 		}
+		if kind == records.Disclosure {
+			// On the notice as it will be: publishing changes only the
+			// status, editing a published notice only its text.
+			next := maps.Clone(l.Fields)
+			maps.Copy(next, fields)
+			if err := records.CheckPublication(next); err != nil {
+				return err
+			}
+		}
 		h, err := s.tick(tx)
 		if err != nil {
 			return err

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	"stationsync/internal/hlc"
 	"stationsync/internal/idcard"
+	"stationsync/internal/pii"
 	"stationsync/internal/records"
 	"stationsync/internal/sqlitedb"
 	"stationsync/syncproto"
@@ -333,7 +333,7 @@ func formatCells(kind records.Kind, c []string, mask bool) {
 		if mask {
 			c[2] = idcard.Mask(c[2])
 			c[4] = maskPhone(c[4])
-			c[5] = MaskText(c[5])
+			c[5] = pii.MaskText(c[5])
 		}
 		c[3] = joinList(c[3])
 	case records.Visit:
@@ -345,6 +345,11 @@ func formatCells(kind records.Kind, c []string, mask bool) {
 		c[5] = fenText(c[5])
 		c[7] = msText(c[7])
 	case records.Disclosure:
+		if mask {
+			// Title and reviewer are free text, and cadres write names
+			// and numbers into them ("关于王秀英（3401…）的公示").
+			c[2], c[5] = pii.MaskText(c[2]), pii.MaskText(c[5])
+		}
 		if l, ok := DisclosureStatusLabel[c[6]]; ok {
 			c[6] = l
 		}
@@ -676,7 +681,7 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		case FollowUrgent:
 			r.Cells[3] = joinList(r.Cells[3])
 			if mask {
-				r.Cells[4] = MaskText(r.Cells[4])
+				r.Cells[4] = pii.MaskText(r.Cells[4])
 			}
 		case FollowReview:
 			r.Cells[3] = fenText(r.Cells[3])
@@ -1188,18 +1193,6 @@ func invert(m map[string]int) map[int]bool {
 		out[v] = true
 	}
 	return out
-}
-
-var (
-	idNumberRe = regexp.MustCompile(`\b\d{17}[\dXx]\b`)
-	mobileRe   = regexp.MustCompile(`\b1\d{10}\b`)
-)
-
-// MaskText masks every ID number and mobile number inside free text (a
-// cadre types them into notes and notices too).
-func MaskText(s string) string {
-	s = idNumberRe.ReplaceAllStringFunc(s, idcard.Mask)
-	return mobileRe.ReplaceAllStringFunc(s, idcard.MaskPhone)
 }
 
 // StatusCounts counts the applications of each status in scope.

@@ -4,20 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"stationsync/agent"
 	"stationsync/internal/idcard"
+	"stationsync/internal/pii"
 	"stationsync/internal/records"
 )
 
 var funcs = template.FuncMap{
 	"maskID":    idcard.Mask,
 	"maskPhone": idcard.MaskPhone,
-	"maskText":  MaskText,
+	"maskText":  pii.MaskText, // the county's pages and public portal use the same
 	"time":      fmtTime,
 	"yuan":      yuan,
 	"yuanOpt": func(v any) string {
@@ -55,6 +55,14 @@ var funcs = template.FuncMap{
 			m[kv[i].(string)] = kv[i+1]
 		}
 		return m
+	},
+	// publishProblem is why a disclosure could not be published as it
+	// stands (a personal number in its text), or "".
+	"publishProblem": func(f records.Fields) string {
+		if fe := records.PublicationProblem(f); fe != nil {
+			return fe.Message
+		}
+		return ""
 	},
 }
 
@@ -165,16 +173,4 @@ func recordURL(kind, id string) string {
 		return "/disclosures/" + id
 	}
 	return "/"
-}
-
-var (
-	idInText    = regexp.MustCompile(`\d{17}[\dXx]|\d{15}`)
-	phoneInText = regexp.MustCompile(`1[3-9]\d{9}|0\d{2,3}-?\d{7,8}`)
-)
-
-// MaskText hides every ID number and phone number in a text meant for the
-// notice board or the public portal.
-func MaskText(s string) string {
-	s = idInText.ReplaceAllStringFunc(s, idcard.Mask)
-	return phoneInText.ReplaceAllStringFunc(s, idcard.MaskPhone)
 }

@@ -13,6 +13,7 @@ import (
 
 	"stationsync/agent"
 	"stationsync/internal/idcard"
+	"stationsync/internal/pii"
 	"stationsync/internal/records"
 	"stationsync/syncproto"
 )
@@ -1159,7 +1160,7 @@ func (s *Server) handleGetDiscPrint(w http.ResponseWriter, r *http.Request, se *
 		return
 	}
 	tv := func(n string) string { return records.TextValue(d.Fields, n) }
-	s.renderPrint(w, "print", printData{ID: d.ID, Title: MaskText(tv("title")), Category: tv("category"), Body: MaskText(tv("body")),
+	s.renderPrint(w, "print", printData{ID: d.ID, Title: pii.MaskText(tv("title")), Category: tv("category"), Body: pii.MaskText(tv("body")),
 		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: tv("reviewer"), Village: d.Village,
 		Printed: s.opts.Now().In(agent.China).Format("2006年1月2日"), Status: tv("status")})
 }

@@ -488,13 +488,25 @@ func TestDisclosures(t *testing.T) {
 	d := s.get("/disclosures/" + id)
 	must(t, d, 200, "&lt;script&gt;alert(1)&lt;/script&gt;", "340123********0022", "139****0456", "草稿")
 	mustNot(t, d, "<script>alert", "340123195003070022", "13905510456")
-	// Publishing needs the supervision committee member's name.
+	// Publishing needs the supervision committee member's name, and a text
+	// without full personal numbers (the draft page warns before).
+	numbers := "正文中有身份证号码（340123********0022）、手机号码（139****0456），公开前请删去或只写后四位。"
+	must(t, d, 200, numbers)
 	must(t, s.post("/disclosures/"+id+"/publish", url.Values{}), http.StatusUnprocessableEntity, "发布前请填写审核人")
+	must(t, s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}}), http.StatusUnprocessableEntity, numbers)
+	p := s.get("/disclosures/" + id + "/print")
+	must(t, p, 200, "2026年第四季度低保对象公示", "340123********0022", "139****0456", "print.css", "&lt;script&gt;")
+	mustNot(t, p, "340123195003070022", "13905510456", "<script>alert")
+	clean := url.Values{}
+	for k, x := range base {
+		clean[k] = append([]string(nil), x...)
+	}
+	clean.Set("body", "<script>alert(1)</script>王秀英（身份证后四位0022），拟纳入低保。")
+	must(t, s.follow(s.post("/disclosures/"+id+"/edit", clean)), 200, "已保存修改")
 	d = s.follow(s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}}))
 	must(t, d, 200, "已发布", "陈德明", "撤回")
-	p := s.get("/disclosures/" + id + "/print")
-	must(t, p, 200, "2026年第四季度低保对象公示", "340123********0022", "139****0456", "陈德明", "print.css", "&lt;script&gt;")
-	mustNot(t, p, "340123195003070022", "13905510456", "<script>alert")
+	mustNot(t, d, "公开前请删去")
+	must(t, s.get("/disclosures/"+id+"/print"), 200, "陈德明", "身份证后四位0022")
 	must(t, s.get("/disclosures?status=published"), 200, "2026年第四季度低保对象公示")
 	must(t, s.follow(s.post("/disclosures/"+id+"/withdraw", url.Values{})), 200, "已撤回")
 	must(t, s.get("/disclosures/"+id+"/edit"), 200, `value="2026年第四季度低保对象公示"`)

@@ -146,6 +146,26 @@ func MaskText(s string) string {
 // numbers; real text needs one.
 const maxRounds = 4
 
+// Normalize returns s as a reader's eye joins it up: digits of any script
+// in ASCII, X upper case, and the separators FindNumbers reads through
+// removed. Tests use it to check that no number can be read from a page.
+func Normalize(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, c := range s {
+		switch v := digitValue(c); {
+		case v >= 0:
+			b.WriteByte('0' + byte(v))
+		case isX(c):
+			b.WriteByte('X')
+		case isSeparator(c):
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
 // maskOnce hides the middle of every number found, or with whole set every
 // digit of a run in which a number is found.
 func maskOnce(s string, whole bool) (string, bool) {

@@ -137,6 +137,9 @@ func TestFindNumbers(t *testing.T) {
 	if IDNumber.Label() != "身份证号码" || Mobile.Label() != "手机号码" {
 		t.Error("labels")
 	}
+	if got := Normalize("３４〇 1-2x元"); got != "34012X元" {
+		t.Errorf("Normalize = %q", got)
+	}
 	if FindNumbers("2026-12-03 1500元") != nil {
 		t.Error("numbers found in ordinary figures")
 	}
@@ -223,24 +226,6 @@ func spellDigit(r *rand.Rand, c rune, style int) string {
 	return string(c)
 }
 
-// normalize reads text back the way a person would: every digit in ASCII,
-// X upper case, separators dropped.
-func normalize(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		switch {
-		case digitValue(c) >= 0:
-			b.WriteByte('0' + byte(digitValue(c)))
-		case isX(c):
-			b.WriteByte('X')
-		case isSeparator(c):
-		default:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
 func randomID(r *rand.Rand) string {
 	area := fmt.Sprintf("%02d%04d", provinces[r.IntN(len(provinces))], r.IntN(10000))
 	birth := time.Date(1900+r.IntN(126), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)
@@ -292,7 +277,7 @@ func TestNoNumberSurvivesAnySpelling(t *testing.T) {
 		b.WriteString(filler[r.IntN(len(filler))])
 		in := b.String()
 		out := MaskText(in)
-		norm := normalize(out)
+		norm := Normalize(out)
 		for _, num := range nums {
 			if strings.Contains(norm, num) {
 				t.Fatalf("case %d: %s survives\n in: %q\nout: %q", k, num, in, out)
@@ -353,7 +338,7 @@ func FuzzMaskText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		out := MaskText(s)
 		checkOnlyDigitsHidden(t, s, out)
-		norm := normalize(out)
+		norm := Normalize(out)
 		for _, sp := range FindNumbers(s) {
 			if strings.Contains(norm, sp.Number) {
 				t.Fatalf("%s %s survives: %q -> %q", sp.Kind.Label(), sp.Number, s, out)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"stationsync/internal/idcard"
+	"stationsync/internal/pii"
 	"stationsync/internal/records"
 	"stationsync/server"
 	"stationsync/syncproto"
@@ -260,8 +261,9 @@ type fieldView struct {
 	Multi                          bool
 }
 
-// maskText masks every ID or mobile number inside free text.
-func maskText(s string) string { return server.MaskText(s) }
+// maskText masks every ID or mobile number inside free text, in any
+// spelling (internal/pii, which the station's print view uses too).
+func maskText(s string) string { return pii.MaskText(s) }
 
 // displayValue turns a field's JSON value into text.
 func displayValue(name string, raw json.RawMessage, mask bool) string {

@@ -329,7 +329,9 @@ func (c *cadre) syncNow(thenSee string) {
 }
 
 // publish writes a disclosure holding a full ID and phone number and a
-// <script>, publishes it and opens its print view.
+// <script>, sees them hidden on the draft and its print view, is refused
+// publication until the numbers are taken out, then publishes it and opens
+// its print view.
 func (c *cadre) publish() {
 	c.open("/disclosures/new")
 	c.do("choose category", chromedp.SetValue(chromedp.CSS("#category"), "救助对象公示"))
@@ -340,11 +342,9 @@ func (c *cadre) publish() {
 	c.shot("disclosure-form")
 	c.submit("#save", "草稿已保存")
 	c.see("<script>alert(1)</script>") // shown as text, not run
-	c.fill("#reviewer", "陈德明")
-	c.submit("#publish", "已发布")
-	c.see("陈德明")
+	c.see("公开前请删去或只写后四位")              // warned on the draft already
 	c.notSee(personID)
-	c.shot("disclosure-published")
+	draft := c.location()
 	href, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](`document.querySelector("#print").href`))
 	if err != nil {
 		c.t.Fatal(err)
@@ -353,9 +353,25 @@ func (c *cadre) publish() {
 	c.see("2026年第四季度最低生活保障对象公示")
 	c.see("340123********0022")
 	c.see("139****0456")
-	c.see("审核人（村务监督委员会）：陈德明")
 	c.notSee(personID)
 	c.notSee("13905510456")
+	c.open(draft)
+	c.fill("#reviewer", "陈德明")
+	c.submit("#publish", "公开前请删去或只写后四位")
+	c.shot("disclosure-refused")
+	c.open(draft + "/edit")
+	c.fill("#body", "经村民代表会议评议，拟将王秀英（身份证后四位0022）纳入最低生活保障。<script>alert(1)</script>如有异议，请于公示期内向村务监督委员会反映。")
+	c.submit("#save", "已保存修改")
+	c.fill("#reviewer", "陈德明")
+	c.submit("#publish", "已发布")
+	c.see("陈德明")
+	c.notSee(personID)
+	c.shot("disclosure-published")
+	c.open(strings.TrimPrefix(href, c.base))
+	c.see("2026年第四季度最低生活保障对象公示")
+	c.see("身份证后四位0022")
+	c.see("审核人（村务监督委员会）：陈德明")
+	c.notSee(personID)
 	c.shot("print-a4")
 }
 
