@@ -39,12 +39,9 @@ func (c *csvWriter) header(cols []string) error {
 }
 
 func (c *csvWriter) row(cells []string) error {
-	// A cell starting with = + - @ is a formula to a spreadsheet: quote it
-	// (CSV injection).
+	// A cell a spreadsheet would read as a formula is quoted (csvSafe).
 	for i, s := range cells {
-		if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
-			cells[i] = "'" + s
-		}
+		cells[i] = csvSafe(s)
 	}
 	if err := c.w.Write(cells); err != nil {
 		return err
