@@ -72,10 +72,54 @@ func ParseAuth(h string) (*RequestAuth, error) {
 
 // Verify checks the signature against the request.
 func (a *RequestAuth) Verify(pub ed25519.PublicKey, method, pathQuery string, body []byte) bool {
-	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, signingString(method, pathQuery, a.ts, body), a.sig)
+	return a.VerifyHash(pub, method, pathQuery, BodyHash(body))
+}
+
+// VerifyHash checks the signature against a request whose body has the
+// SHA-256 bodyHash (lowercase hex, as in HeaderContentSHA256). The county
+// checks who signed from the headers alone, before it reads a body; the
+// body must then be checked against bodyHash.
+func (a *RequestAuth) VerifyHash(pub ed25519.PublicKey, method, pathQuery, bodyHash string) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, signingStringHash(method, pathQuery, a.ts, bodyHash), a.sig)
+}
+
+// CodeTooMany is the code of a 429 answer: the station (or, for a request
+// the county cannot verify before its body, the address) already has as
+// many requests in progress as the county allows. Retry-After says when to
+// come back.
+const CodeTooMany = "too_many"
+
+// HeaderContentSHA256 carries, on a signed request with a body, the
+// lowercase hex SHA-256 of the body: the hash the signature already covers.
+// With it the county verifies the signature before it reads the body, so a
+// stranger cannot make it wait for one (PROTOCOL.md §9).
+const HeaderContentSHA256 = "X-Content-SHA256"
+
+// BodyHash is the lowercase hex SHA-256 of body, as signed and as sent in
+// HeaderContentSHA256.
+func BodyHash(body []byte) string {
+	h := sha256.Sum256(body)
+	return hex.EncodeToString(h[:])
+}
+
+// ValidBodyHash reports whether v is a well-formed HeaderContentSHA256
+// value: 64 lowercase hex digits.
+func ValidBodyHash(v string) bool {
+	if len(v) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func signingString(method, pathQuery, ts string, body []byte) []byte {
-	h := sha256.Sum256(body)
-	return []byte("stationsync-v1\n" + method + "\n" + pathQuery + "\n" + ts + "\n" + hex.EncodeToString(h[:]))
+	return signingStringHash(method, pathQuery, ts, BodyHash(body))
+}
+
+func signingStringHash(method, pathQuery, ts, bodyHash string) []byte {
+	return []byte("stationsync-v1\n" + method + "\n" + pathQuery + "\n" + ts + "\n" + bodyHash)
 }

@@ -139,3 +139,25 @@ func TestParseAuthErrors(t *testing.T) {
 		t.Fatalf("reordered header: %+v, %v", a, err)
 	}
 }
+
+// VerifyHash checks a signature from the hash alone, as the county does
+// before it reads a body; only 64 lowercase hex digits are a hash.
+func TestVerifyHash(t *testing.T) {
+	body := []byte("SSB1 some envelope")
+	a, err := ParseAuth(SignRequest(FixtureKey(), testStation, "POST", "/v1/push", time.UnixMilli(1795649989280), body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := BodyHash(body)
+	if !ValidBodyHash(h) || !a.VerifyHash(fixturePub(), "POST", "/v1/push", h) {
+		t.Fatal("the body's own hash does not verify")
+	}
+	if a.VerifyHash(fixturePub(), "POST", "/v1/push", BodyHash([]byte("SSB1 another"))) {
+		t.Fatal("another body's hash verifies")
+	}
+	for _, bad := range []string{"", h[:63], h + "0", strings.ToUpper(h), h[:63] + "g", " " + h[1:], h[:62] + "\u00e9"} {
+		if ValidBodyHash(bad) {
+			t.Errorf("ValidBodyHash(%q) = true", bad)
+		}
+	}
+}

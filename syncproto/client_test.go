@@ -618,3 +618,40 @@ func TestCaptivePortal200IsAnError(t *testing.T) {
 		t.Fatalf("err %v, want a clear *Error", err)
 	}
 }
+
+// A push carries its body's hash beside the signature that covers it, so
+// that the county can check who signed before it reads the body (§9). A
+// clock_skew refusal, which carries the county's time, is tried once more
+// at once with the corrected clock.
+func TestClientPushSendsSignedBodyHash(t *testing.T) {
+	env := seal(t, sampleBatch(1, 2), Fast)
+	synctest.Test(t, func(t *testing.T) {
+		var attempts atomic.Int32
+		var offset time.Duration
+		c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			n := attempts.Add(1)
+			h := r.Header.Get(HeaderContentSHA256)
+			a, err := ParseAuth(r.Header.Get("Authorization"))
+			if err != nil || !ValidBodyHash(h) || !a.VerifyHash(fixturePub(), r.Method, r.URL.RequestURI(), h) {
+				t.Errorf("attempt %d: hash %q does not verify with %q (%v)", n, h, r.Header.Get("Authorization"), err)
+			}
+			if body, _ := io.ReadAll(r.Body); BodyHash(body) != h {
+				t.Errorf("attempt %d: hash %q is not the body's", n, h)
+			}
+			if n == 1 {
+				w.Header().Set(HeaderServerTime, strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10))
+				writeErrorBody(w, http.StatusUnauthorized, CodeClockSkew, "电脑时间与县里相差太大，已自动校准后重试", 0)
+				return
+			}
+			if d := a.At.Sub(time.Now().Add(time.Hour)); d < -time.Second || d > time.Second {
+				t.Errorf("the second attempt is signed %v off the county's time", d)
+			}
+			writePlain(w, PushResult{Version: 1, Epoch: "e", HWM: 2})
+		})
+		c.OnServerTime = func(server time.Time, _ time.Duration) { offset = server.Sub(time.Now()) }
+		c.Now = func() time.Time { return time.Now().Add(offset) }
+		if _, err := c.Push(t.Context(), env); err != nil || attempts.Load() != 2 {
+			t.Fatalf("push: %v after %d attempts, want success after 2", err, attempts.Load())
+		}
+	})
+}
