@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -33,8 +32,11 @@ type Server struct {
 	// Web, if set, serves every path the station API does not: the
 	// county's staff pages and public portal (package server/web).
 	Web http.Handler
+	// Limits: who may take a slot, and the pace of bodies (gate.go).
+	Limits
 
 	slots chan struct{}
+	gate  gate
 }
 
 // New returns a server over store.
@@ -42,21 +44,23 @@ func New(store Store, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{Store: store, Logger: logger, MaxInflight: 16, QueueWait: 2 * time.Second, Now: time.Now}
+	return &Server{Store: store, Logger: logger, MaxInflight: 16, QueueWait: 2 * time.Second, Now: time.Now, Limits: DefaultLimits()}
 }
 
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
 	s.slots = make(chan struct{}, max(1, s.MaxInflight))
+	s.gate.legacy = make(chan struct{}, max(1, s.LegacySlots))
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/enroll", s.handlePostEnroll)
-	mux.HandleFunc("POST /v1/push", s.paced(s.handlePostPush))
-	mux.HandleFunc("GET /v1/pull", s.paced(s.handleGetPull))
+	// Push and pull pass the gate (gate.go) before they take a slot.
+	mux.HandleFunc("POST /v1/push", s.handlePostPush)
+	mux.HandleFunc("GET /v1/pull", s.handleGetPull)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	if s.Web != nil {
 		mux.Handle("/", s.Web)
 	}
-	return s.withServerTime(mux)
+	return s.withServerTime(s.pacedBodies(mux))
 }
 
 func (s *Server) withServerTime(h http.Handler) http.Handler {
@@ -72,28 +76,6 @@ func (s *Server) withServerTime(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(w, r)
 	})
-}
-
-// slotWaitKey holds, in a paced request's context, how long it waited for
-// a slot.
-type slotWaitKey struct{}
-
-func (s *Server) paced(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		t := time.NewTimer(s.QueueWait)
-		defer t.Stop()
-		arrived := time.Now()
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-			h(w, r.WithContext(context.WithValue(r.Context(), slotWaitKey{}, time.Since(arrived))))
-		case <-t.C:
-			// Spread the returning stations over the next half minute.
-			w.Header().Set("Retry-After", strconv.Itoa(5+rand.IntN(25)))
-			writeError(w, http.StatusServiceUnavailable, syncproto.CodeOverloaded, "县级服务器繁忙，稍后会自动重试", 0)
-		case <-r.Context().Done():
-		}
-	}
 }
 
 func (s *Server) checkVersion(w http.ResponseWriter, r *http.Request) bool {
@@ -186,9 +168,11 @@ func (s *Server) station(w http.ResponseWriter, r *http.Request, id string) *Sta
 }
 
 func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
-	if !s.checkVersion(w, r) {
+	a := s.admit(w, r)
+	if a == nil {
 		return
 	}
+	defer a.release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, syncproto.MaxEnvelope+syncproto.MaxHeaderSize+128))
 	read := time.Now()
 	if err != nil {
@@ -200,6 +184,12 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "上传中断，稍后会自动重试", 0)
 		return
 	}
+	st := a.st
+	if a.bodyHash != "" && syncproto.BodyHash(body) != a.bodyHash {
+		s.Logger.Warn("push body differs from its signed hash", "station", st.ID, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "上传的数据与请求签名不符，稍后会自动重试", 0)
+		return
+	}
 	env, n, err := syncproto.ParseEnvelope(body)
 	if err != nil || n != len(body) {
 		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "数据包格式不正确或不完整", 0)
@@ -209,8 +199,11 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 		s.writeVersionError(w, env.Header.Version)
 		return
 	}
-	st := s.station(w, r, env.Header.Station)
-	if st == nil {
+	if env.Header.Station != st.ID {
+		// The slot and the limits were the signer's: the envelope must be
+		// its own.
+		s.Logger.Warn("push of another station's envelope", "station", st.ID, "envelope", env.Header.Station, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "数据包不是本站签名的，请重新注册站点", 0)
 		return
 	}
 	b, err := env.Open(st.PublicKey)
@@ -247,34 +240,17 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Debug("push applied", "station", st.ID, "changes", len(b.Changes), "hwm", res.HWM)
-	wait, _ := r.Context().Value(slotWaitKey{}).(time.Duration)
-	res.ServerMs = (wait + time.Since(read)).Milliseconds()
+	res.ServerMs = (a.wait + time.Since(read)).Milliseconds()
 	writeZJSON(w, res)
 }
 
 func (s *Server) handleGetPull(w http.ResponseWriter, r *http.Request) {
-	if !s.checkVersion(w, r) {
+	a := s.admit(w, r)
+	if a == nil {
 		return
 	}
-	auth, err := syncproto.ParseAuth(r.Header.Get("Authorization"))
-	if err != nil {
-		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "请求缺少站点签名", 0)
-		return
-	}
-	st := s.station(w, r, auth.Station)
-	if st == nil {
-		return
-	}
-	if !auth.Verify(st.PublicKey, r.Method, r.URL.RequestURI(), nil) {
-		s.Logger.Warn("pull with a bad signature", "station", st.ID, "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "请求签名无效，请重新注册站点", 0)
-		return
-	}
-	now := s.Now()
-	if d := auth.At.Sub(now); d > syncproto.SkewWindow || d < -syncproto.SkewWindow {
-		writeError(w, http.StatusUnauthorized, syncproto.CodeClockSkew, "电脑时间与县里相差太大，已自动校准后重试", 0)
-		return
-	}
+	defer a.release()
+	st, auth, now := a.st, a.auth, s.Now()
 	q := r.URL.Query()
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
 	limit, _ := strconv.Atoi(q.Get("limit"))
@@ -331,15 +307,7 @@ func trunc(s string, n int) string {
 
 // Serve runs the HTTP server on addr until ctx ends.
 func (s *Server) Serve(ctx context.Context, addr string) error {
-	hs := &http.Server{
-		Addr:              addr,
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
-		// A 2G station needs minutes to upload a large batch.
-		ReadTimeout:  10 * time.Minute,
-		WriteTimeout: 10 * time.Minute,
-		IdleTimeout:  2 * time.Minute,
-	}
+	hs := s.httpServer(addr) // gate.go
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
 	select {

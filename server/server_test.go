@@ -15,14 +15,20 @@ import (
 // When every slot is busy, a station is told to come back later with a
 // delta-seconds Retry-After, rather than the server queueing without bound.
 func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
-	srv := New(openTestStore(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	store := openTestStore(t)
+	srv := New(store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv.MaxInflight, srv.QueueWait = 1, 20*time.Millisecond
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
-	srv.slots <- struct{}{} // one long push holds the only slot
-	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/v1/pull", nil)
-	req.Header.Set(syncproto.HeaderVersion, "1")
-	resp, err := http.DefaultClient.Do(req)
+	srv.slots <- struct{}{}   // one long push holds the only slot
+	k := enrolKeyed(t, store) // gate_test.go
+	pull := func() *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, hs.URL+"/v1/pull", nil)
+		req.Header.Set(syncproto.HeaderVersion, "1")
+		req.Header.Set("Authorization", syncproto.SignRequest(k.key, k.st.ID, http.MethodGet, "/v1/pull", time.Now(), nil))
+		return req
+	}
+	resp, err := http.DefaultClient.Do(pull())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +41,7 @@ func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
 		t.Fatalf("Retry-After %q, want delta-seconds 5–30", resp.Header.Get("Retry-After"))
 	}
 	<-srv.slots
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(pull())
 	if err != nil {
 		t.Fatal(err)
 	}

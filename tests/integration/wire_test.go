@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -69,10 +70,14 @@ type answer struct {
 	err    syncproto.ErrorBody
 }
 
-func post(t *testing.T, url string, body []byte, header map[string]string) answer {
+// post pushes body signed by s, as a station does: the county checks who
+// signed before it reads the body.
+func post(t *testing.T, s *rawStation, body []byte, header map[string]string) answer {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/v1/push", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/push", bytes.NewReader(body))
 	req.Header.Set(syncproto.HeaderVersion, "1")
+	req.Header.Set("Authorization", syncproto.SignRequest(s.key, s.id, http.MethodPost, "/v1/push", time.Now(), body))
+	req.Header.Set(syncproto.HeaderContentSHA256, syncproto.BodyHash(body))
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -113,23 +118,23 @@ func TestReplayedReorderedOverlappingBatches(t *testing.T) {
 	all := personChanges(g, villageA, 1, 400)
 	b1, b2, b3 := r.seal(t, all[0:100]), r.seal(t, all[100:200]), r.seal(t, all[200:300])
 
-	if a := post(t, r.url, b1, nil); a.status != 200 || statuses(a.result)[syncproto.Applied] != 100 {
+	if a := post(t, r, b1, nil); a.status != 200 || statuses(a.result)[syncproto.Applied] != 100 {
 		t.Fatalf("first batch: %d %+v", a.status, a.err)
 	}
-	if a := post(t, r.url, b1, nil); a.status != 200 || statuses(a.result)[syncproto.Duplicate] != 100 {
+	if a := post(t, r, b1, nil); a.status != 200 || statuses(a.result)[syncproto.Duplicate] != 100 {
 		t.Fatalf("replay: %d %v", a.status, statuses(a.result))
 	}
 	// Out of order: the county refuses to leave a gap and names where it is.
-	a := post(t, r.url, b3, nil)
+	a := post(t, r, b3, nil)
 	if a.status != http.StatusConflict || a.err.Error.Code != syncproto.CodeGap || a.err.Error.HWM != 100 {
 		t.Fatalf("reordered batch: %d %+v", a.status, a.err)
 	}
-	post(t, r.url, b2, nil)
-	if a := post(t, r.url, b3, nil); a.status != 200 || statuses(a.result)[syncproto.Applied] != 100 {
+	post(t, r, b2, nil)
+	if a := post(t, r, b3, nil); a.status != 200 || statuses(a.result)[syncproto.Applied] != 100 {
 		t.Fatalf("batch 3 after 2: %d %+v", a.status, a.err)
 	}
 	// Overlap: 250–349, half already applied.
-	a = post(t, r.url, r.seal(t, all[249:349]), nil)
+	a = post(t, r, r.seal(t, all[249:349]), nil)
 	if got := statuses(a.result); got[syncproto.Duplicate] != 51 || got[syncproto.Applied] != 49 {
 		t.Fatalf("overlap: %v", got)
 	}
@@ -168,22 +173,25 @@ func TestBadPayloadsChangeNothing(t *testing.T) {
 		header map[string]string
 		status int
 		code   string
+		by     *rawStation // who signs the request; nil: r
 	}{
-		{"garbage", []byte("hello, county"), nil, 400, syncproto.CodeBadRequest},
-		{"empty", nil, nil, 400, syncproto.CodeBadRequest},
-		{"truncated", good[:len(good)-10], nil, 400, syncproto.CodeBadRequest},
-		{"trailing bytes", append(bytes.Clone(good), 0), nil, 400, syncproto.CodeBadRequest},
-		{"oversized", make([]byte, syncproto.MaxEnvelope+8192), nil, 413, syncproto.CodeTooLarge},
-		{"tampered body", tampered, nil, 401, syncproto.CodeBadSignature},
-		{"wrongly signed", forged.seal(t, personChanges(g, villageA, 1, 2)), nil, 401, syncproto.CodeBadSignature},
-		{"unknown station", unknown.seal(t, personChanges(g, villageA, 1, 2)), nil, 401, syncproto.CodeUnknownStn},
-		{"batch claims another village", wrongVillage.seal(t, personChanges(g, villageB, 1, 2)), nil, 403, syncproto.CodeWrongVillage},
-		{"too-new protocol", good, map[string]string{syncproto.HeaderVersion: "9"}, 400, syncproto.CodeVersion},
-		{"too-old protocol", good, map[string]string{syncproto.HeaderVersion: "0"}, 400, syncproto.CodeVersion},
+		{"garbage", []byte("hello, county"), nil, 400, syncproto.CodeBadRequest, nil},
+		{"empty", nil, nil, 400, syncproto.CodeBadRequest, nil},
+		{"truncated", good[:len(good)-10], nil, 400, syncproto.CodeBadRequest, nil},
+		{"trailing bytes", append(bytes.Clone(good), 0), nil, 400, syncproto.CodeBadRequest, nil},
+		{"oversized", make([]byte, syncproto.MaxEnvelope+8192), nil, 413, syncproto.CodeTooLarge, nil},
+		{"tampered body", tampered, nil, 401, syncproto.CodeBadSignature, nil},
+		{"wrongly signed", forged.seal(t, personChanges(g, villageA, 1, 2)), nil, 401, syncproto.CodeBadSignature, forged},
+		{"signed request, envelope of a wrong key", forged.seal(t, personChanges(g, villageA, 1, 2)), nil, 401, syncproto.CodeBadSignature, nil},
+		{"unknown station", unknown.seal(t, personChanges(g, villageA, 1, 2)), nil, 401, syncproto.CodeUnknownStn, unknown},
+		{"another station's envelope", other.seal(t, personChanges(g, villageB, 1, 2)), nil, 401, syncproto.CodeBadSignature, nil},
+		{"batch claims another village", wrongVillage.seal(t, personChanges(g, villageB, 1, 2)), nil, 403, syncproto.CodeWrongVillage, wrongVillage},
+		{"too-new protocol", good, map[string]string{syncproto.HeaderVersion: "9"}, 400, syncproto.CodeVersion, nil},
+		{"too-old protocol", good, map[string]string{syncproto.HeaderVersion: "0"}, 400, syncproto.CodeVersion, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := post(t, r.url, tc.body, tc.header)
+			a := post(t, cmp.Or(tc.by, r), tc.body, tc.header)
 			if a.status != tc.status || a.err.Error.Code != tc.code {
 				t.Fatalf("got %d %q, want %d %q", a.status, a.err.Error.Code, tc.status, tc.code)
 			}
@@ -201,14 +209,14 @@ func TestBadPayloadsChangeNothing(t *testing.T) {
 
 	// A change to another village's record is refused per change: the rest
 	// of the batch goes through.
-	if a := post(t, r.url, good, nil); a.status != 200 {
+	if a := post(t, r, good, nil); a.status != 200 {
 		t.Fatal(a.err)
 	}
 	recs, _ := c.store.Records(context.Background(), records.Person, villageA)
 	target := recs[0]
 	steal := personChanges(g, villageB, 1, 2)
 	steal[0].ID, steal[0].Fields = target.ID, records.Fields{"phone": json.RawMessage(`"13000000000"`)}
-	a := post(t, r.url, other.seal(t, steal), nil)
+	a := post(t, other, other.seal(t, steal), nil)
 	if a.status != 200 || a.result.Results[0].Status != syncproto.Rejected || a.result.Results[0].Code != syncproto.CodeWrongVillage || a.result.Results[1].Status != syncproto.Applied {
 		t.Fatalf("cross-village change: %d %s", a.status, js(a.result))
 	}
@@ -221,7 +229,7 @@ func TestBadPayloadsChangeNothing(t *testing.T) {
 	if err := c.store.Revoke(context.Background(), r.id); err != nil {
 		t.Fatal(err)
 	}
-	if a := post(t, r.url, r.seal(t, personChanges(g, villageA, 4, 1)), nil); a.status != 403 || a.err.Error.Code != syncproto.CodeRevoked {
+	if a := post(t, r, r.seal(t, personChanges(g, villageA, 4, 1)), nil); a.status != 403 || a.err.Error.Code != syncproto.CodeRevoked {
 		t.Fatalf("revoked: %d %+v", a.status, a.err)
 	}
 }
