@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"stationsync/internal/loginguard"
@@ -116,8 +117,11 @@ func HashPassword(password string) string {
 func CheckPassword(phc, password string) bool { return passhash.Verify(phc, password) }
 
 // dummyHash is compared against when the username is unknown, so that the
-// answer takes as long as for a known one.
-var dummyHash = HashPassword("not a password of anyone")
+// answer takes as long as for a known one. It is made at the first such
+// login (inside a hash slot), not when the program starts: every
+// county-server command would otherwise spend 64 MiB and a tenth of a
+// second on it.
+var dummyHash = sync.OnceValue(func() string { return HashPassword("not a password of anyone") })
 
 // NewUser is what an administrator enters for an account.
 type NewUser struct {
@@ -307,14 +311,14 @@ func (s *SQLiteStore) Login(ctx context.Context, req LoginRequest) (*User, strin
 		err = s.db.W.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&hash)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		CheckPassword(dummyHash, req.Password)
+		CheckPassword(dummyHash(), req.Password)
 		return nil, "", ErrBadLogin
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("login: %w", err)
 	}
 	if u.DisabledAt != nil {
-		CheckPassword(dummyHash, req.Password)
+		CheckPassword(dummyHash(), req.Password)
 		return u, "", ErrBadLogin
 	}
 	n := 0 // this attempt's place in the account's run of failures
@@ -468,6 +472,7 @@ type AuditEntry struct {
 // Audit actions.
 const (
 	AuditEnrol        = "enrol"
+	AuditEnrolFailed  = "enrol_failed"
 	AuditLogin        = "login"
 	AuditLoginFailed  = "login_failed"
 	AuditLogout       = "logout"
@@ -486,7 +491,7 @@ const (
 
 // AuditLabel is the Chinese name of an audit action.
 var AuditLabel = map[string]string{
-	AuditEnrol: "站点注册", AuditLogin: "登录", AuditLoginFailed: "登录失败", AuditLogout: "退出登录", AuditDecision: "审核决定", AuditEdit: "修改记录",
+	AuditEnrol: "站点注册", AuditEnrolFailed: "站点注册失败", AuditLogin: "登录", AuditLoginFailed: "登录失败", AuditLogout: "退出登录", AuditDecision: "审核决定", AuditEdit: "修改记录",
 	AuditResolve: "处理冲突", AuditExport: "导出", AuditEnrolCode: "生成注册码", AuditRevoke: "停用站点", AuditUserCreate: "新建账号",
 	AuditUserUpdate: "修改账号", AuditSettings: "修改设置", AuditDisclosure: "生成公示", AuditViewFullNums: "查看完整号码",
 }

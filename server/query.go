@@ -535,9 +535,11 @@ func (s *SQLiteStore) PlaceNames(ctx context.Context) (map[string]string, error)
 	return out, rows.Err()
 }
 
-// SetPlaceName names a township or village.
+// SetPlaceName names the county (6 digits), a township (9) or a village
+// (12). The county's name goes to each station as it enrols, for the
+// person who confirms it is their county.
 func (s *SQLiteStore) SetPlaceName(ctx context.Context, code, name string) error {
-	if len(code) != 9 && len(code) != 12 || !validCode(code) {
+	if len(code) != 6 && len(code) != 9 && len(code) != 12 || !validCode(code) {
 		return ErrBadVillage
 	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {

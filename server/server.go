@@ -102,10 +102,20 @@ func (s *Server) writeVersionError(w http.ResponseWriter, v int) {
 }
 
 func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
+	// Counted before the body is read (enrolgate.go); every refusal below
+	// is audited.
+	at := s.admitAddr(w, r)
+	if at == nil {
+		return
+	}
+	fail := func(status int, code, msg, reason, enrolCode string, req *syncproto.EnrollRequest) {
+		s.auditEnrolFailure(r, reason, enrolCode, "", req)
+		writeError(w, status, code, msg, 0)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		writeError(w, http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "注册请求过大", 0)
+		fail(http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "注册请求过大", "请求过大", "", nil)
 		return
 	}
 	if err != nil {
@@ -114,39 +124,47 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	var req syncproto.EnrollRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "注册请求格式不正确", 0)
+		fail(http.StatusBadRequest, syncproto.CodeBadRequest, "注册请求格式不正确", "请求格式不正确", "", nil)
 		return
 	}
 	if err := syncproto.CheckVersion(req.Version); err != nil {
+		s.auditEnrolFailure(r, "协议版本 "+strconv.Itoa(req.Version)+" 不兼容", "", "", &req)
 		s.writeVersionError(w, req.Version)
 		return
 	}
 	if len(req.PublicKey) != ed25519.PublicKeySize {
-		writeError(w, http.StatusBadRequest, syncproto.CodeBadRequest, "注册请求缺少有效的站点公钥", 0)
+		fail(http.StatusBadRequest, syncproto.CodeBadRequest, "注册请求缺少有效的站点公钥", "缺少有效的站点公钥", "", &req)
+		return
+	}
+	if !s.admitCode(w, r, at, req.Code) {
+		s.auditEnrolFailure(r, "此注册码尝试过多，已暂停受理", req.Code, "", &req)
 		return
 	}
 	st, err := s.Store.Enroll(r.Context(), req.Code, req.PublicKey, trunc(req.Hostname, 100), trunc(req.AgentVersion, 40))
 	switch {
 	case errors.Is(err, ErrCodeInvalid):
-		writeError(w, http.StatusBadRequest, syncproto.CodeCodeInvalid, "注册码不正确，请核对县里发放的注册码", 0)
+		fail(http.StatusBadRequest, syncproto.CodeCodeInvalid, "注册码不正确，请核对县里发放的注册码", "注册码不正确", "", &req)
 		return
 	case errors.Is(err, ErrCodeUsed):
-		writeError(w, http.StatusConflict, syncproto.CodeCodeUsed, "注册码已经用过，每个注册码只能用一次，请向县里申请新的注册码", 0)
+		fail(http.StatusConflict, syncproto.CodeCodeUsed, "注册码已经用过，每个注册码只能用一次，请向县里申请新的注册码", "注册码已用过", req.Code, &req)
 		return
 	case errors.Is(err, ErrCodeExpired):
-		writeError(w, http.StatusGone, syncproto.CodeCodeExpired, "注册码已过期，请向县里申请新的注册码", 0)
+		fail(http.StatusGone, syncproto.CodeCodeExpired, "注册码已过期，请向县里申请新的注册码", "注册码已过期", req.Code, &req)
 		return
 	case err != nil:
 		s.internal(w, r, err)
 		return
 	}
+	at.succeeded(s.Now())
 	s.Logger.Info("station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
 	if a, ok := s.Store.(auditor); ok { // accounts.go
 		a.Audit(r.Context(), st.ID, AuditEnrol, st.Village, st.Hostname+" "+st.AgentVersion, r.RemoteAddr)
 	}
-	writeJSON(w, http.StatusOK, syncproto.EnrollResponse{
+	resp := syncproto.EnrollResponse{
 		Version: syncproto.Version, StationID: st.ID, Village: st.Village, County: st.Village[:6], ServerTime: s.Now().UnixMilli(),
-	})
+	}
+	s.nameEnrolment(r.Context(), &resp) // enrolgate.go
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // station looks up an enrolled, not revoked station.

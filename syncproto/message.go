@@ -168,6 +168,13 @@ type EnrollResponse struct {
 	Village    string `json:"village"`
 	County     string `json:"county"`
 	ServerTime int64  `json:"server_time"`
+	// The names the county gave its county, township and village codes
+	// (empty if none): the station shows them to the person who must
+	// confirm, before records made offline go up, that this is their
+	// county.
+	CountyName   string `json:"county_name,omitempty"`
+	TownshipName string `json:"township_name,omitempty"`
+	VillageName  string `json:"village_name,omitempty"`
 }
 
 // ErrorBody is the JSON body of every 4xx/5xx answer.
@@ -195,6 +202,7 @@ const (
 	CodeCodeUsed      = "code_used"
 	CodeCodeExpired   = "code_expired"
 	CodeOverloaded    = "overloaded"
+	CodeRateLimited   = "rate_limited"
 	CodeInternal      = "internal"
 	CodeWrongVillage  = "wrong_village"
 	CodeNotFound      = "not_found"

@@ -122,7 +122,7 @@ func (h *Handler) handlePostRevoke(w http.ResponseWriter, r *http.Request, u *se
 func (h *Handler) handlePostPlace(w http.ResponseWriter, r *http.Request, u *server.User) {
 	code, name := strings.TrimSpace(r.PostFormValue("code")), r.PostFormValue("name")
 	if err := h.Store.SetPlaceName(r.Context(), code, name); err != nil {
-		h.fail(w, r, u, http.StatusBadRequest, "地名代码应为9位（乡镇）或12位（村）")
+		h.fail(w, r, u, http.StatusBadRequest, "地名代码应为6位（县）、9位（乡镇）或12位（村）")
 		return
 	}
 	h.audit(r, u, server.AuditSettings, code, "地名："+name)
