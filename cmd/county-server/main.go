@@ -19,6 +19,7 @@ import (
 
 	"stationsync/installer"
 	"stationsync/internal/cli"
+	"stationsync/internal/fileperm"
 	"stationsync/internal/records"
 	"stationsync/server"
 )
@@ -71,6 +72,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	open := func() (*server.SQLiteStore, error) {
 		if err := os.MkdirAll(*data, 0o700); err != nil {
 			return nil, err
+		}
+		// The county's register, its keys and logs: private, also those an
+		// older release made 0644.
+		if err := fileperm.Dir(*data); err != nil {
+			logger.Warn("data directory not fully private", "dir", *data, "err", err)
 		}
 		return server.OpenSQLite(ctx, filepath.Join(*data, "county.db"), *county)
 	}

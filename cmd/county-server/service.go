@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"stationsync/installer"
+	"stationsync/internal/fileperm"
 	"stationsync/internal/logging"
 )
 
@@ -29,6 +30,10 @@ func serveLogged(ctx context.Context, dataDir string, asService bool, stderr io.
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		fmt.Fprintln(stderr, "错误:", err)
 		return 1
+	}
+	// Before the log opens: an older release's log may be 0644.
+	if err := fileperm.Dir(dataDir); err != nil {
+		fmt.Fprintln(stderr, "警告：数据目录权限未能全部收紧:", err)
 	}
 	lv := new(slog.LevelVar)
 	if l, err := logging.ParseLevel(os.Getenv("LOG_LEVEL")); err == nil {

@@ -46,6 +46,9 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	q.Set("_fk", "1")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_txlock", "immediate")
+	if err := createPrivate(path); err != nil { // perm.go
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	w, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -75,6 +78,11 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	if err := upgrade(ctx, w, path, migrations); err != nil {
 		w.Close()
 		return nil, err
+	}
+	// The -wal and -shm now exist, and a migration may have left a copy.
+	if err := restrictFiles(path); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	rq := url.Values{}
 	rq.Set("mode", "ro")
