@@ -16,6 +16,7 @@ import (
 
 	"stationsync/internal/atomicfile"
 	"stationsync/internal/logging"
+	"stationsync/internal/zone"
 )
 
 // ConfigFileName is the station's config file, kept in its data directory
@@ -40,6 +41,10 @@ type FileConfig struct {
 	LogMaxSizeMB int `json:"log_max_size_mb"`
 	// LogMaxFiles is how many rotated log files are kept; default 5.
 	LogMaxFiles int `json:"log_max_files"`
+	// Timezone is the zone the pages show times and judge "today" in, an
+	// IANA name; empty: Asia/Shanghai, as at the county (whose
+	// county-server serve --timezone must name the same zone).
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // DefaultConfig is the configuration of a freshly installed station.
@@ -103,6 +108,9 @@ func (c FileConfig) Validate() error {
 	}
 	if c.LogMaxFiles < 1 || c.LogMaxFiles > 100 {
 		bad("log_max_files", "%d is outside 1…100", c.LogMaxFiles)
+	}
+	if _, err := zone.Load(c.Timezone); err != nil {
+		bad("timezone", "%v (like %q)", err, zone.Default)
 	}
 	return errors.Join(errs...)
 }
@@ -178,6 +186,9 @@ func WriteConfigFile(path string, c FileConfig) error {
 // The log level belongs to whoever made the logger (cmd).
 func (a *Agent) ApplyConfig(ctx context.Context, c FileConfig) error {
 	a.live.interval.Store(int64(c.SyncInterval))
+	if err := zone.Set(c.Timezone); err != nil {
+		return fmt.Errorf("time zone: %w", err)
+	}
 	if c.Server != "" && a.Enrolled(ctx) && a.Store.Meta(ctx, "server_url") != c.Server {
 		old := a.Store.Meta(ctx, "server_url")
 		if err := a.Store.SetMeta(ctx, map[string]string{"server_url": c.Server}); err != nil {

@@ -38,6 +38,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "trailing text", in: `{} {}`, wantField: "(file)"},
 		{name: "broken JSON", in: `{"log_level":`, wantField: "(file)"},
 		{name: "empty", in: ``, wantField: "(file)"},
+		{name: "time zone", in: `{"timezone":"Asia/Urumqi"}`, check: func(c FileConfig) bool { return c.Timezone == "Asia/Urumqi" }},
+		{name: "unknown time zone", in: `{"timezone":"Asia/Beijing"}`, wantField: "timezone"},
+		{name: "machine's zone", in: `{"timezone":"Local"}`, wantField: "timezone"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

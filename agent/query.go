@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"stationsync/internal/idcard"
+	"stationsync/internal/zone"
 )
 
 // What the station's pages read: paginated lists, searches that use the
@@ -16,12 +17,11 @@ import (
 // refused, in conflict). Every list is bounded by LIMIT, so a page costs the
 // same with 50 persons or 5,000.
 
-// China is the zone the pages and "today" are in: a fixed zone, because
-// Windows station PCs ship no tzdata.
-var China = time.FixedZone("CST", 8*60*60)
-
-// Today returns today's date in China, as 2006-01-02.
-func Today(now time.Time) string { return now.In(China).Format(time.DateOnly) }
+// Today returns today's date in the display zone (zone.Name: the county's
+// and the stations' one setting, Asia/Shanghai unless configured; its
+// database is embedded, so a Windows PC without tzdata has it too), as
+// 2006-01-02.
+func Today(now time.Time) string { return zone.Today(now) }
 
 // FrequentCategories are visited every 30 days; everyone else every 90
 // (DOMAIN.md: a sensible default of the per-category policy).

@@ -29,7 +29,7 @@ func TestVisitSummaryFollowsVisits(t *testing.T) {
 	}
 	visit := func(on, next string) records.Fields {
 		f := records.Fields{"person_id": records.JSONText(pid), "visited_on": records.JSONText(on), "visitors": []byte(`["李明"]`),
-			"method": records.JSONText("入户走访"), "risk": records.JSONText("正常")}
+			"method": records.JSONText("入户走访"), "risk": records.JSONText("正常"), "situation": records.JSONText("老人身体尚可，独自在家。")}
 		if next != "" {
 			f["next_due"] = records.JSONText(next)
 		}

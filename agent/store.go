@@ -228,6 +228,9 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 	if err := records.Validate(kind, fields, create); err != nil {
 		return "", err
 	}
+	if err := records.CheckEntry(kind, fields, create); err != nil {
+		return "", err
+	}
 	// The caller's map stays as given: a new application's status is added
 	// to a copy.
 	fields = maps.Clone(fields)

@@ -55,7 +55,7 @@ func TestSaveRejectsBadInputAndChangesNothing(t *testing.T) {
 		{"unknown field", records.Person, records.Fields{"shoe_size": json.RawMessage(`42`)}, "shoe_size"},
 		{"county decides status", records.Application, records.Fields{"status": json.RawMessage(`"approved"`)}, "status"},
 		{"visit of nobody", records.Visit, records.Fields{"person_id": json.RawMessage(`"0000000000000000"`), "visited_on": json.RawMessage(`"2026-11-01"`),
-			"visitors": json.RawMessage(`["甲"]`), "method": json.RawMessage(`"入户走访"`), "risk": json.RawMessage(`"正常"`)}, "person_id"},
+			"visitors": json.RawMessage(`["甲"]`), "method": json.RawMessage(`"入户走访"`), "risk": json.RawMessage(`"正常"`), "situation": json.RawMessage(`"老人在家"`)}, "person_id"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"stationsync/internal/pii"
 	"stationsync/internal/records"
 	"stationsync/internal/sqlitedb"
+	"stationsync/internal/zone"
 	"stationsync/syncproto"
 )
 
@@ -212,12 +213,12 @@ func buildList(kind records.Kind, f *Filter) (listSQL, error) {
 			w.add("a.status = ?", f.Status)
 		}
 		if f.From != "" {
-			if t, err := time.ParseInLocation("2006-01-02", f.From, time.Local); err == nil {
+			if t, err := zone.ParseDate(f.From); err == nil {
 				w.add("a.created_at >= ?", t.UnixMilli())
 			}
 		}
 		if f.To != "" {
-			if t, err := time.ParseInLocation("2006-01-02", f.To, time.Local); err == nil {
+			if t, err := zone.ParseDate(f.To); err == nil {
 				w.add("a.created_at < ?", t.AddDate(0, 0, 1).UnixMilli())
 			}
 		}
@@ -397,7 +398,7 @@ func msText(s string) string {
 	if err != nil || n == 0 {
 		return s
 	}
-	return time.UnixMilli(n).Format("2006-01-02 15:04")
+	return zone.MinuteMs(n)
 }
 
 // FieldVersion is the current value of one field and where it came from.
@@ -653,7 +654,9 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		f.scopeWhere(w, "v.village")
 		w.add("v.risk = '紧急'")
 		w.add(riskFlagged)
-		w.add("NOT EXISTS (SELECT 1 FROM visits x WHERE x.person_id = v.person_id AND x.visited_on > v.visited_on)")
+		// Followed up by a later visit with content: a blank one proves
+		// nothing (see overdue).
+		w.add("NOT EXISTS (SELECT 1 FROM visits x WHERE x.person_id = v.person_id AND x.visited_on > v.visited_on AND " + visitHasContent("x") + ")")
 		sel := `SELECT v.id, v.village, p.name, v.visited_on, v.needs, v.measures, CAST(julianday(?) - julianday(v.visited_on) AS INTEGER)
 			FROM visits v LEFT JOIN persons p ON p.id = v.person_id WHERE ` + w.sql()
 		args = append([]any{day}, w.args...)
@@ -782,7 +785,10 @@ func (s *SQLiteStore) ApplicationsByMonth(ctx context.Context, scope string, fro
 	w.add("created_at >= ?", from.UnixMilli())
 	f := Filter{Scope: scope}
 	f.scopeWhere(w, "village")
-	return s.counts(ctx, `SELECT strftime('%Y-%m', created_at / 1000, 'unixepoch', 'localtime'), status, count(*) FROM applications WHERE `+w.sql()+` GROUP BY 1, 2 ORDER BY 1, 2`, w.args...)
+	// The month in the display zone, not SQLite's 'localtime' (the
+	// server's): its offset at from (Asia/Shanghai has one all year).
+	return s.counts(ctx, `SELECT strftime('%Y-%m', created_at / 1000 + ?, 'unixepoch'), status, count(*) FROM applications WHERE `+w.sql()+` GROUP BY 1, 2 ORDER BY 1, 2`,
+		append([]any{zone.Offset(from)}, w.args...)...)
 }
 
 // HealthDay is one day of the stations' sync health.
@@ -809,7 +815,7 @@ func (s *SQLiteStore) SnapshotHealth(ctx context.Context, silentAfter time.Durat
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO station_health_daily (day, stations, synced_1d, synced_7d, silent, pending) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT(day) DO UPDATE SET stations = excluded.stations, synced_1d = excluded.synced_1d, synced_7d = excluded.synced_7d, silent = excluded.silent, pending = excluded.pending`,
-			now.Format("2006-01-02"), h.Stations, h.Synced1d, h.Synced7d, h.Silent, h.Pending)
+			zone.Today(now), h.Stations, h.Synced1d, h.Synced7d, h.Silent, h.Pending)
 		return err
 	})
 }
@@ -928,7 +934,7 @@ func (s *SQLiteStore) LastErrors(ctx context.Context) (map[string]string, error)
 		if err := rows.Scan(&st, &reason, &at); err != nil {
 			return nil, err
 		}
-		out[st] = time.UnixMilli(at).Format("01-02 15:04") + " " + reason
+		out[st] = zone.In(time.UnixMilli(at)).Format("01-02 15:04") + " " + reason
 	}
 	return out, rows.Err()
 }
@@ -1128,16 +1134,24 @@ func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today tim
 	}
 	cut := "CASE days " + strings.Join(cutCases, " ") + " ELSE ? END"
 	cutArgs = append(cutArgs, day(p.DefaultDays))
+	// The last visit is the latest one with content: a visit saved from an
+	// untouched form (no situation, no measures; older stations allowed
+	// it) is no evidence that anyone went, and must not take a person off
+	// this list. Read newest first from visits_person, it usually costs
+	// one row per person. A never-visited person counts from the day of
+	// registration in the display zone.
 	q := `SELECT id, village, name, categories, last, created_at, days FROM (
 		SELECT p.id, p.village, p.name, p.categories, p.created_at,
-			(SELECT max(visited_on) FROM visits v WHERE v.person_id = p.id) AS last,
+			(SELECT v.visited_on FROM visits v WHERE v.person_id = p.id AND ` + visitHasContent("v") + `
+				ORDER BY v.visited_on DESC LIMIT 1) AS last,
 			` + interval + ` AS days FROM persons p WHERE ` + w.sql() + `)
-		WHERE coalesce(last, date(created_at / 1000, 'unixepoch')) < ` + cut
+		WHERE coalesce(last, date(created_at / 1000 + ?, 'unixepoch')) < ` + cut
 	conn, err := s.reader(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("follow-up overdue: %w", err)
 	}
 	defer conn.Close()
+	args = append(args, zone.Offset(today))
 	rows, err := conn.QueryContext(ctx, q, append(args, cutArgs...)...)
 	if err != nil {
 		return 0, fmt.Errorf("follow-up overdue: %w", err)
@@ -1159,7 +1173,7 @@ func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today tim
 		from, err := time.ParseInLocation("2006-01-02", last.String, today.Location())
 		lastText := last.String
 		if !last.Valid || err != nil {
-			from = time.UnixMilli(created)
+			from = time.UnixMilli(created).In(today.Location())
 			from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, today.Location())
 			lastText = "从未走访"
 		}
@@ -1187,6 +1201,15 @@ func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today tim
 		}
 	}
 	return total, nil
+}
+
+// visitHasContent is the SQL test, on the visits alias a, of a visit that
+// records something: a situation or measures that are not blank. The
+// station refuses new visits without a situation (records.CheckNew); this
+// keeps the blank ones older stations saved from counting as visits.
+func visitHasContent(a string) string {
+	blank := "char(32, 9, 10, 13, 12288)" // spaces, tabs, newlines, the full-width space
+	return "(trim(coalesce(" + a + ".situation, ''), " + blank + ") <> '' OR trim(coalesce(" + a + ".measures, ''), " + blank + ") <> '')"
 }
 
 func invert(m map[string]int) map[int]bool {

@@ -332,6 +332,9 @@ func visitFields(v url.Values, personID, today string) (records.Fields, *form) {
 	fields["visitors"] = jvalue(nonNil(splitNames(v.Get("visitors"))))
 	fields["method"] = jtext(v.Get("method"))
 	fields["situation"] = jtext(trimmed(v, "situation"))
+	if trimmed(v, "situation") == "" {
+		f.fail("situation", records.MsgVisitSituation)
+	}
 	fields["needs"] = jvalue(nonNil(v["needs"]))
 	fields["risk"] = jtext(v.Get("risk"))
 	fields["measures"] = jtext(trimmed(v, "measures"))

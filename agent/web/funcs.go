@@ -6,12 +6,11 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
-	"time"
 
-	"stationsync/agent"
 	"stationsync/internal/idcard"
 	"stationsync/internal/pii"
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 )
 
 var funcs = template.FuncMap{
@@ -86,7 +85,7 @@ func fmtTime(ms int64) string {
 	if ms <= 0 {
 		return "—"
 	}
-	return time.UnixMilli(ms).In(agent.China).Format("2006-01-02 15:04")
+	return zone.MinuteMs(ms)
 }
 
 func yuan(v any) string {

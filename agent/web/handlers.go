@@ -15,6 +15,7 @@ import (
 	"stationsync/internal/idcard"
 	"stationsync/internal/pii"
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 	"stationsync/syncproto"
 )
 
@@ -675,7 +676,7 @@ func (s *Server) handleGetVisitNew(w http.ResponseWriter, r *http.Request, se *s
 	// the person's category.
 	f := newForm(nil)
 	d := s.visitForm(p, f)
-	now := s.opts.Now().In(agent.China)
+	now := s.opts.Now().In(zone.Location())
 	f.Values.Set("visited_on", now.Format(time.DateOnly))
 	f.Values.Set("visitors", se.account.Name)
 	f.Values.Set("method", "入户走访")
@@ -1015,7 +1016,7 @@ type discFormData struct {
 
 func (s *Server) handleGetDiscNew(w http.ResponseWriter, r *http.Request, se *session) {
 	f := newForm(nil)
-	now := s.opts.Now().In(agent.China)
+	now := s.opts.Now().In(zone.Location())
 	f.Values.Set("publish_from", now.Format(time.DateOnly))
 	f.Values.Set("publish_until", now.AddDate(0, 0, 7).Format(time.DateOnly))
 	s.render(w, r, se, http.StatusOK, "disc_form", page{Title: "新建公开事项", Nav: "disclosures", Data: discFormData{Form: f, Kinds: records.DisclosureKinds}})
@@ -1160,9 +1161,9 @@ func (s *Server) handleGetDiscPrint(w http.ResponseWriter, r *http.Request, se *
 		return
 	}
 	tv := func(n string) string { return records.TextValue(d.Fields, n) }
-	s.renderPrint(w, "print", printData{ID: d.ID, Title: pii.MaskText(tv("title")), Category: tv("category"), Body: pii.MaskText(tv("body")),
+	s.renderPrint(w, r, "print", printData{ID: d.ID, Title: pii.MaskText(tv("title")), Category: tv("category"), Body: pii.MaskText(tv("body")),
 		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: tv("reviewer"), Village: d.Village,
-		Printed: s.opts.Now().In(agent.China).Format("2006年1月2日"), Status: tv("status")})
+		Printed: s.opts.Now().In(zone.Location()).Format("2006年1月2日"), Status: tv("status")})
 }
 
 // ---- sync, rejected changes, settings ----

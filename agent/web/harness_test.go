@@ -44,15 +44,19 @@ type station struct {
 	dir   string
 }
 
-func newStation(t *testing.T) *station {
+func newStation(t *testing.T) *station { t.Helper(); return newStationLogged(t, quiet) }
+
+// newStationLogged is newStation with the agent and its pages logging to
+// logger.
+func newStationLogged(t *testing.T, logger *slog.Logger) *station {
 	t.Helper()
 	dir := t.TempDir()
-	a, err := agent.Open(context.Background(), agent.Config{DataDir: dir, Logger: quiet})
+	a, err := agent.Open(context.Background(), agent.Config{DataDir: dir, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ck := &clock{t: time.Now()}
-	ws, err := web.New(a, web.Options{Now: ck.Now, Logger: quiet, SyncTimeout: 10 * time.Second})
+	ws, err := web.New(a, web.Options{Now: ck.Now, Logger: logger, SyncTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

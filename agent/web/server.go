@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -20,6 +21,7 @@ import (
 
 	"stationsync/agent"
 	"stationsync/internal/loginguard"
+	"stationsync/internal/pagebuf"
 )
 
 //go:embed templates/*.html
@@ -150,6 +152,9 @@ func (s *Server) Handler() http.Handler {
 	auth("POST /accounts/pin", s.handlePostPIN)
 	auth("POST /accounts/{id}/disable", s.handlePostAccountDisable)
 	auth("POST /accounts/{id}/enable", s.handlePostAccountEnable)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, s.session(r), http.StatusNotFound, "error", page{Title: "出错了", Data: "没有这个页面，请从上方的菜单进入。"})
+	})
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 
 	auth("GET /persons", s.handleGetPersons)
@@ -337,6 +342,8 @@ func (s *Server) requireLogin(h func(http.ResponseWriter, *http.Request, *sessio
 
 // page is what every page's template gets.
 type page struct {
+	Page      string // the template's name, on <body> for styles and tests
+	Back      string // where an error page's "返回上一页" leads
 	Path      string // this page, for the sync button to come back to
 	Title     string
 	Nav       string
@@ -411,10 +418,6 @@ func PlainReason(err string) string {
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, se *session, status int, name string, p page) {
 	t := s.tmpl[name]
-	if t == nil {
-		http.Error(w, "no template "+name, http.StatusInternalServerError)
-		return
-	}
 	ctx := r.Context()
 	p.Sync = s.syncBar(ctx)
 	if r.Method == http.MethodGet {
@@ -427,27 +430,57 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, se *session, sta
 			p.Flash, p.FlashKind = s.takeFlash(se)
 		}
 	}
-	var b strings.Builder
-	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
-		s.log.Error("render page", "page", name, "err", err)
-		http.Error(w, "页面出错："+err.Error(), http.StatusInternalServerError)
+	p.Page, p.Back = name, backLink(r)
+	if t == nil {
+		s.renderFailed(w, r, name, p, fmt.Errorf("no template %q", name))
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write([]byte(b.String()))
+	// The whole page, or an error page: never half of one.
+	if err := pagebuf.Write(w, status, func(b io.Writer) error { return t.ExecuteTemplate(b, "layout", p) }); err != nil {
+		s.renderFailed(w, r, name, p, err)
+	}
 }
 
-func (s *Server) renderPrint(w http.ResponseWriter, name string, data any) {
-	var b strings.Builder
-	if err := s.tmpl[name].ExecuteTemplate(&b, "print", data); err != nil {
-		http.Error(w, "页面出错："+err.Error(), http.StatusInternalServerError)
-		return
-	}
+func (s *Server) renderPrint(w http.ResponseWriter, r *http.Request, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write([]byte(b.String()))
+	if err := pagebuf.Write(w, http.StatusOK, func(b io.Writer) error { return s.tmpl[name].ExecuteTemplate(b, "print", data) }); err != nil {
+		s.renderFailed(w, r, name, page{}, err)
+	}
+}
+
+// renderFailedMsg is what a cadre reads when a page could not be drawn.
+const renderFailedMsg = "页面出错了，已记录。请返回上一页或联系县民政局信息员。"
+
+// staticErrorPage is the answer when even the error page fails.
+const staticErrorPage = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>出错了</title></head><body><h1>出错了</h1><p>` + renderFailedMsg + `</p><p><a href="/">回到首页</a></p></body></html>`
+
+// renderFailed logs a page that could not be drawn and answers 500 with
+// the error page (the sync bar and the user of p kept), or a fixed page
+// when that fails too.
+func (s *Server) renderFailed(w http.ResponseWriter, r *http.Request, name string, p page, err error) {
+	s.log.Error("render page failed", "template", name, "path", r.URL.Path, "err", err)
+	if t := s.tmpl["error"]; t != nil && name != "error" {
+		p.Page, p.Back, p.Title, p.Nav, p.Data, p.Flash, p.FlashKind = "error", backLink(r), "出错了", "", renderFailedMsg, "", ""
+		if pagebuf.Write(w, http.StatusInternalServerError, func(b io.Writer) error { return t.ExecuteTemplate(b, "layout", p) }) == nil {
+			return
+		}
+	}
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, staticErrorPage)
+}
+
+// backLink is where "返回上一页" leads: the page the browser came from,
+// when it is one of ours, else the home page (a javascript: link would be
+// refused by the Content-Security-Policy).
+func backLink(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || !strings.HasPrefix(ref.Path, "/") || strings.HasPrefix(ref.Path, "//") || ref.RequestURI() == r.URL.RequestURI() {
+		return "/"
+	}
+	return ref.RequestURI()
 }
 
 // fail shows an error page: the record does not exist, or the store failed.

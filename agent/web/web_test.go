@@ -16,6 +16,7 @@ import (
 	"stationsync/agent"
 	"stationsync/agent/web"
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 	"stationsync/server"
 )
 
@@ -307,9 +308,9 @@ func TestVisits(t *testing.T) {
 	f := s.get("/persons/" + pid + "/visits/new")
 	// Prefilled: today, the cadre at the PC, a home visit, 30 days ahead
 	// for 留守老年人.
-	must(t, f, 200, `value="`+today+`"`, `value="李明"`, "按类别默认 30 天后", `value="`+time.Now().In(agent.China).AddDate(0, 0, 30).Format(time.DateOnly)+`"`)
+	must(t, f, 200, `value="`+today+`"`, `value="李明"`, "按类别默认 30 天后", `value="`+time.Now().In(zone.Location()).AddDate(0, 0, 30).Format(time.DateOnly)+`"`)
 
-	tomorrow := time.Now().In(agent.China).AddDate(0, 0, 1).Format(time.DateOnly)
+	tomorrow := time.Now().In(zone.Location()).AddDate(0, 0, 1).Format(time.DateOnly)
 	for _, tc := range []struct {
 		name string
 		edit func(url.Values)
@@ -334,7 +335,7 @@ func TestVisits(t *testing.T) {
 		})
 	}
 	v := visitForm(today)
-	v.Set("next_due", time.Now().In(agent.China).AddDate(0, 0, 30).Format(time.DateOnly))
+	v.Set("next_due", time.Now().In(zone.Location()).AddDate(0, 0, 30).Format(time.DateOnly))
 	p := s.follow(s.post("/persons/"+pid+"/visits/new", v))
 	must(t, p, 200, "走访记录已保存", "老人身体尚可", "待上传")
 	// An urgent visit is marked and said to go up first.
@@ -358,7 +359,7 @@ func TestVisits(t *testing.T) {
 	old := personForm("赵大爷", memberID)
 	old["categories"] = []string{"空巢老人"}
 	oid := created(t, s.post("/persons/new", old))
-	ov := visitForm(time.Now().In(agent.China).AddDate(0, 0, -100).Format(time.DateOnly))
+	ov := visitForm(time.Now().In(zone.Location()).AddDate(0, 0, -100).Format(time.DateOnly))
 	s.follow(s.post("/persons/"+oid+"/visits/new", ov))
 	r := s.get("/visits/overdue")
 	must(t, r, 200, "赵大爷", "逾期未走访")

@@ -21,6 +21,7 @@ import (
 	"stationsync/internal/cli"
 	"stationsync/internal/fileperm"
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 	"stationsync/server"
 )
 
@@ -30,7 +31,7 @@ var Version = "dev"
 const usage = `county-server — 村站通 county server
 
 Usage:
-  county-server serve    [--data DIR] [--listen ADDR] [--county CODE]   serve the station API
+  county-server serve    [--data DIR] [--listen ADDR] [--county CODE] [--timezone Asia/Shanghai]   serve the station API
   county-server station add --village CODE [--ttl 168h]    make a one-time enrolment code
   county-server station list [--json]                      list stations and their health
   county-server station revoke ID                          refuse a station from now on
@@ -59,6 +60,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	// Times are shown in one zone, the users' (internal/zone), never the
+	// server's; $STATIONSYNC_TIMEZONE names another for every command.
+	if err := zone.Set(os.Getenv("STATIONSYNC_TIMEZONE")); err != nil {
+		return cli.Fail(stderr, fmt.Errorf("STATIONSYNC_TIMEZONE 应为时区名，例如 %s：%w", zone.Default, err))
 	}
 	cmd, args := args[0], args[1:]
 	if (cmd == "station" || cmd == "user") && len(args) > 0 {
@@ -92,10 +98,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "serve":
 		listen := fs.String("listen", "127.0.0.1:8870", "address to listen on")
+		tz := fs.String("timezone", zone.Name(), "zone every page, export and the audit log show times in (IANA name); default $STATIONSYNC_TIMEZONE or "+zone.Default)
 		webFlags := addServeFlags(fs) // web.go: staff pages and TLS
 		asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
 		if fs.Parse(args) != nil {
 			return 2
+		}
+		if err := zone.Set(*tz); err != nil {
+			return cli.Fail(stderr, fmt.Errorf("--timezone 应为时区名，例如 %s：%w", zone.Default, err))
 		}
 		// The rotated log and the service manager: service.go.
 		return serveLogged(ctx, *data, *asService, stderr, func(l *slog.Logger) { logger = l }, func(ctx context.Context) error {
@@ -154,7 +164,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				state = "已停用"
 			}
 			if s.LastContactAt != nil {
-				contact = s.LastContactAt.Format("2006-01-02 15:04:05")
+				contact = zone.Second(*s.LastContactAt)
 			}
 			fmt.Fprintf(stdout, "%-20s %-13s %-8d %-20s %s\n", s.ID, s.Village, s.Pending, contact, state)
 		}

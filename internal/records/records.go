@@ -354,6 +354,25 @@ func Validate(k Kind, fields Fields, create bool) error {
 	return nil
 }
 
+// MsgVisitSituation says what makes a visit a visit.
+const MsgVisitSituation = "请填写基本情况：这次走访看到的情况。"
+
+// CheckEntry applies the rules for a record entered at a station now, on
+// top of Validate: a visit must say what the cadre saw (基本情况), or an
+// untouched form would count as a visit and take the person off the
+// overdue list. The county's merge does not apply these rules to what
+// arrives: older stations saved records they refuse, and refusing those
+// now would only strand them in the stations' outboxes; the county's
+// follow-up lists do not count a visit without content instead.
+func CheckEntry(k Kind, fields Fields, create bool) error {
+	if k == Visit {
+		if _, present := fields["situation"]; (create || present) && strings.TrimSpace(TextValue(fields, "situation")) == "" {
+			return &FieldError{Field: "situation", Message: MsgVisitSituation}
+		}
+	}
+	return nil
+}
+
 func isEmpty(v any) bool {
 	switch v := v.(type) {
 	case nil:

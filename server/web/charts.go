@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 	"stationsync/server"
 )
 
@@ -220,7 +221,7 @@ func quarterStart(now time.Time) time.Time {
 
 func (h *Handler) chart(r *http.Request, u *server.User, name string) ([]byte, error) {
 	ctx := r.Context()
-	now := h.Now()
+	now := h.today()
 	names, _ := h.Store.PlaceNames(ctx)
 	switch name {
 	case "visits.svg":
@@ -280,7 +281,7 @@ func (h *Handler) chart(r *http.Request, u *server.User, name string) ([]byte, e
 		return stackedBars("救助申请：按类型和状态", records.AssistanceTypes, byStatus(counts, records.AssistanceTypes), ""), nil
 	case "applications-months.svg":
 		ms := months(now, 12)
-		from, _ := time.ParseInLocation("2006-01", ms[0], time.Local)
+		from, _ := time.ParseInLocation("2006-01", ms[0], zone.Location())
 		counts, err := h.Store.ApplicationsByMonth(ctx, u.Scope(), from)
 		if err != nil {
 			return nil, err
@@ -315,7 +316,7 @@ func (h *Handler) handleGetChart(w http.ResponseWriter, r *http.Request, u *serv
 		h.internal(w, r, err)
 		return
 	}
-	key := fmt.Sprintf("%s|%s|%s|%d", r.PathValue("chart"), u.Scope(), h.Now().Format("2006-01-02"), v)
+	key := fmt.Sprintf("%s|%s|%s|%d", r.PathValue("chart"), u.Scope(), zone.Today(h.Now()), v)
 	h.chartMu.Lock()
 	svg, ok := h.charts[key]
 	h.chartMu.Unlock()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"stationsync/internal/zone"
 	"stationsync/server"
 )
 
@@ -133,7 +134,7 @@ func (h *Handler) handleGetExport(w http.ResponseWriter, r *http.Request, u *ser
 		}
 		cols, label = server.FollowUpColumns(k), followLabels[k]
 		run = func(fn func(server.Row) error) error {
-			_, err := h.Store.FollowUp(r.Context(), k, u.Scope(), place, h.Now(), -1, 0, mask, fn)
+			_, err := h.Store.FollowUp(r.Context(), k, u.Scope(), place, h.today(), -1, 0, mask, fn)
 			return err
 		}
 	} else {
@@ -154,7 +155,7 @@ func (h *Handler) handleGetExport(w http.ResponseWriter, r *http.Request, u *ser
 			return err
 		}
 	}
-	file := fmt.Sprintf("%s_%s.%s", label, h.Now().Format("20060102_1504"), format)
+	file := fmt.Sprintf("%s_%s.%s", label, zone.In(h.Now()).Format("20060102_1504"), format)
 	q.Del("msg")
 	detail := format + " " + q.Encode()
 	if !mask {

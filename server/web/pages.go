@@ -16,6 +16,7 @@ import (
 	"stationsync/internal/idcard"
 	"stationsync/internal/pii"
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 	"stationsync/server"
 	"stationsync/syncproto"
 )
@@ -71,7 +72,7 @@ func (h *Handler) stationsPage(w http.ResponseWriter, r *http.Request, u *server
 // snapshotHealth records the day's station health once per day, for the
 // report over time.
 func (h *Handler) snapshotHealth(r *http.Request, days int) {
-	day := h.Now().Format("2006-01-02")
+	day := zone.Today(h.Now())
 	h.healthMu.Lock()
 	defer h.healthMu.Unlock()
 	if h.healthDay == day {
@@ -153,13 +154,17 @@ type listData struct {
 	Page      int
 	Pages     int
 	Filter    server.Filter
-	Query     string // the filter as a query string, for exports and pages
-	Options   map[string][]string
-	Statuses  [][2]string
-	Villages  []string
-	Queue     bool // the review queue: checkboxes and bulk decisions
-	Follow    string
-	Summary   []server.PlaceCount // follow-up: counts per township or village
+	// Query is the filter as a query string, for the export and pager
+	// links. Typed as a URL: a plain string after "?" in an href is
+	// escaped as one query value ("place%3d…"), and the export and the
+	// next page then lose the filter.
+	Query    template.URL
+	Options  map[string][]string
+	Statuses [][2]string
+	Villages []string
+	Queue    bool // the review queue: checkboxes and bulk decisions
+	Follow   string
+	Summary  []server.PlaceCount // follow-up: counts per township or village
 }
 
 func kindLabel(k records.Kind) string {
@@ -185,7 +190,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, u *server.User, k
 	q := r.URL.Query()
 	q.Del("page")
 	q.Del("msg")
-	d.Query = q.Encode()
+	d.Query = template.URL(q.Encode())
 	d.Options = map[string][]string{"categories": records.PersonCategories, "types": records.AssistanceTypes, "risks": records.RiskLevels, "disc": records.DisclosureKinds}
 	switch kind {
 	case records.Application:
@@ -243,6 +248,7 @@ type recordData struct {
 	CanDecide bool
 	Origins   map[string]string
 	Versions  []versionView
+	Conflicts []conflictView // open and resolved, values masked like the fields
 }
 
 type versionView struct {
@@ -259,6 +265,7 @@ type fieldView struct {
 	Link                           string // a person the field refers to
 	Enum                           []string
 	Multi                          bool
+	Masked                         bool // edit form: Value is shown masked, the box starts empty
 }
 
 // maskText masks every ID or mobile number inside free text, in any
@@ -343,7 +350,7 @@ func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *ser
 	d := recordData{Kind: string(kind), KindLabel: kindLabel(kind), Rec: rec}
 	sch := records.SchemaOf(kind)
 	for _, fv := range rec.Fields {
-		v := fieldView{Name: fv.Name, Label: fv.Label, Value: displayValue(fv.Name, fv.Value, !u.FullNumbers), Origin: h.originLabel(fv.Origin), At: fv.At.Format("2006-01-02 15:04:05")}
+		v := fieldView{Name: fv.Name, Label: fv.Label, Value: displayValue(fv.Name, fv.Value, !u.FullNumbers), Origin: h.originLabel(fv.Origin), At: zone.Second(fv.At)}
 		if fv.Name == "person_id" || fv.Name == "applicant_id" {
 			v.Link = "/records/person/" + url.PathEscape(records.TextValue(rec.Record.Fields, fv.Name))
 		}
@@ -362,14 +369,31 @@ func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *ser
 		} else {
 			v.Raw = records.TextValue(rec.Record.Fields, f.Name)
 		}
+		if hidesNumbers(u, f.Name, raw) {
+			// The form must not put back what the page masks: the box
+			// stays empty, shows the masked value, and empty means
+			// unchanged (handlePostEdit).
+			v.Masked, v.Value, v.Raw = true, displayValue(f.Name, raw, true), ""
+		}
 		d.Editable = append(d.Editable, v)
 	}
 	if kind == records.Person {
 		d.Visits, _ = h.Store.RelatedVisits(r.Context(), rec.ID, 20)
+		if !u.FullNumbers {
+			for i := range d.Visits {
+				d.Visits[i].Cells[3] = maskText(d.Visits[i].Cells[3])
+			}
+		}
+	}
+	if !u.FullNumbers {
+		for i := range rec.History {
+			rec.History[i].Comment = maskText(rec.History[i].Comment)
+		}
 	}
 	if vs, err := h.Store.Versions(r.Context(), kind, rec.ID); err == nil {
 		d.Versions = h.versionViews(sch, vs, !u.FullNumbers)
 	}
+	d.Conflicts = h.conflictViews(rec.AllConflicts, !u.FullNumbers)
 	d.CanDecide = kind == records.Application
 	h.render(w, r, http.StatusOK, "record", page{Title: d.KindLabel, Nav: "records-" + string(kind), Data: d})
 }
@@ -390,6 +414,9 @@ func (h *Handler) handlePostEdit(w http.ResponseWriter, r *http.Request, u *serv
 			continue
 		}
 		v := strings.TrimSpace(r.PostFormValue(f.Name))
+		if v == "" && hidesNumbers(u, f.Name, rec.Record.Fields[f.Name]) {
+			continue // a masked box left empty: unchanged
+		}
 		var raw json.RawMessage
 		if f.Type == records.JSON {
 			var list []string
@@ -419,6 +446,13 @@ func (h *Handler) handlePostEdit(w http.ResponseWriter, r *http.Request, u *serv
 	}
 	h.audit(r, u, server.AuditEdit, string(kind)+"/"+id, strings.Join(changed, "、"))
 	http.Redirect(w, r, r.URL.Path+"?msg=saved", http.StatusSeeOther)
+}
+
+// hidesNumbers reports whether the edit form must not show a field's
+// value to u: u may not see full numbers and the value has one that the
+// page masks.
+func hidesNumbers(u *server.User, name string, raw json.RawMessage) bool {
+	return !u.FullNumbers && displayValue(name, raw, true) != displayValue(name, raw, false)
 }
 
 // chineseReason strips the English prefix of a wrapped store error, which
@@ -541,7 +575,7 @@ type disclosureForm struct {
 }
 
 func (h *Handler) disclosureDraft(a *server.ApplicationBrief) disclosureForm {
-	now := h.Now()
+	now := h.today()
 	from := now.Format("2006-01-02")
 	until := now.AddDate(0, 0, 7).Format("2006-01-02")
 	title := a.Type + "审批结果公示"
@@ -621,10 +655,10 @@ func (h *Handler) handleGetFollowUp(w http.ResponseWriter, r *http.Request, u *s
 	}
 	pg := max(1, atoi(q.Get("page"), 1))
 	d := listData{Kind: "followup", KindLabel: followLabels[k], Columns: server.FollowUpColumns(k), Follow: string(k), Filter: server.Filter{Place: place, Limit: 50}}
-	rows, total, err := h.Store.FollowUpPage(r.Context(), k, u.Scope(), place, h.Now(), 50, (pg-1)*50, !u.FullNumbers)
+	rows, total, err := h.Store.FollowUpPage(r.Context(), k, u.Scope(), place, h.today(), 50, (pg-1)*50, !u.FullNumbers)
 	d.Rows = rows
 	if err == nil {
-		d.Summary, err = h.Store.FollowUpSummary(r.Context(), k, u.Scope(), place, h.Now(), !u.FullNumbers)
+		d.Summary, err = h.Store.FollowUpSummary(r.Context(), k, u.Scope(), place, h.today(), !u.FullNumbers)
 	}
 	if err != nil {
 		h.internal(w, r, err)
@@ -634,7 +668,7 @@ func (h *Handler) handleGetFollowUp(w http.ResponseWriter, r *http.Request, u *s
 	q.Del("page")
 	q.Del("msg")
 	q.Set("k", string(k))
-	d.Query = q.Encode()
+	d.Query = template.URL(q.Encode())
 	d.Villages = h.places(r, u)
 	h.render(w, r, http.StatusOK, "followup", page{Title: "跟进", Nav: "followup", Data: d})
 }
@@ -806,10 +840,10 @@ func (h *Handler) handleGetAudit(w http.ResponseWriter, r *http.Request, u *serv
 	q := r.URL.Query()
 	pg := max(1, atoi(q.Get("page"), 1))
 	f := server.AuditFilter{Username: strings.TrimSpace(q.Get("user")), Action: q.Get("action"), Limit: 100, Offset: (pg - 1) * 100}
-	if t, err := time.ParseInLocation("2006-01-02", q.Get("from"), time.Local); err == nil {
+	if t, err := zone.ParseDate(q.Get("from")); err == nil {
 		f.From = t
 	}
-	if t, err := time.ParseInLocation("2006-01-02", q.Get("to"), time.Local); err == nil {
+	if t, err := zone.ParseDate(q.Get("to")); err == nil {
 		f.To = t.AddDate(0, 0, 1)
 	}
 	entries, total, err := h.Store.AuditLog(r.Context(), f)
@@ -823,7 +857,7 @@ func (h *Handler) handleGetAudit(w http.ResponseWriter, r *http.Request, u *serv
 	}
 	slices.SortFunc(actions, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	q.Del("page")
-	data := map[string]any{"Entries": entries, "Total": total, "Page": pg, "Pages": max(1, (total+99)/100), "Q": q, "Query": q.Encode(), "Actions": actions}
+	data := map[string]any{"Entries": entries, "Total": total, "Page": pg, "Pages": max(1, (total+99)/100), "Q": q, "Query": template.URL(q.Encode()), "Actions": actions}
 	h.render(w, r, http.StatusOK, "audit", page{Title: "审计日志", Nav: "audit", Data: data})
 }
 
@@ -938,7 +972,7 @@ func displayMask(name, s string) string {
 func (h *Handler) versionViews(sch *records.Schema, vs []server.RecordVersion, mask bool) []versionView {
 	var out []versionView
 	for i, v := range vs {
-		vv := versionView{Rev: v.Rev, By: v.UpdatedBy, At: v.ReceivedAt.Format("2006-01-02 15:04:05")}
+		vv := versionView{Rev: v.Rev, By: v.UpdatedBy, At: zone.Second(v.ReceivedAt)}
 		origins := map[string]bool{}
 		for _, f := range sch.Fields {
 			cur, had := v.Fields[f.Name]

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"stationsync/internal/zone"
 	"stationsync/server"
 )
 
@@ -18,7 +19,7 @@ type publicItem struct {
 }
 
 func (h *Handler) publicList(r *http.Request, village, id string) ([]publicItem, map[string]string, error) {
-	list, err := h.Store.PublicDisclosures(r.Context(), village, id, h.Now().Format("2006-01-02"))
+	list, err := h.Store.PublicDisclosures(r.Context(), village, id, zone.Today(h.Now()))
 	if err != nil {
 		return nil, nil, err
 	}

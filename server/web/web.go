@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -24,7 +25,9 @@ import (
 	"sync"
 	"time"
 
+	"stationsync/internal/pagebuf"
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 	"stationsync/server"
 )
 
@@ -95,7 +98,7 @@ func (h *Handler) Run(ctx context.Context) {
 		}
 		if v, err := h.Store.DataVersion(ctx); err == nil && v != warmed {
 			for _, k := range []server.FollowUpKind{server.FollowOverdue, server.FollowUrgent, server.FollowReview} {
-				h.Store.FollowUpPage(ctx, k, "", "", h.Now(), 1, 0, true)
+				h.Store.FollowUpPage(ctx, k, "", "", h.today(), 1, 0, true)
 			}
 			warmed = v
 		}
@@ -121,27 +124,8 @@ var funcs = template.FuncMap{
 	},
 	"role":  func(s string) string { return server.RoleLabel[s] },
 	"audit": func(s string) string { return orDefault(server.AuditLabel[s], s) },
-	"time": func(t any) string {
-		switch t := t.(type) {
-		case time.Time:
-			if t.IsZero() || t.Unix() <= 0 {
-				return "—"
-			}
-			return t.Format("2006-01-02 15:04")
-		case *time.Time:
-			if t == nil {
-				return "—"
-			}
-			return t.Format("2006-01-02 15:04")
-		case int64:
-			if t <= 0 {
-				return "—"
-			}
-			return time.UnixMilli(t).Format("2006-01-02 15:04")
-		}
-		return fmt.Sprint(t)
-	},
-	"add": func(a, b int) int { return a + b },
+	"time":  showTime,
+	"add":   func(a, b int) int { return a + b },
 	"pname": func(names map[string]string, code string) string {
 		if n := names[code]; n != "" {
 			return n + "（" + code + "）"
@@ -161,6 +145,39 @@ var funcs = template.FuncMap{
 	"sub": func(a, b int) int { return a - b },
 	"eq2": func(a, b string) bool { return a == b },
 }
+
+// showTime formats a time for a page in the display zone (zone.Name,
+// Asia/Shanghai unless configured), whatever the server's own zone: the
+// county and the stations show the same minute for the same event.
+func showTime(t any) string {
+	var s string
+	switch t := t.(type) {
+	case time.Time:
+		if t.Unix() > 0 {
+			s = zone.Minute(t)
+		}
+	case *time.Time:
+		if t != nil && t.Unix() > 0 {
+			s = zone.Minute(*t)
+		}
+	case int64:
+		s = zone.MinuteMs(t)
+	case *int64:
+		if t != nil {
+			s = zone.MinuteMs(*t)
+		}
+	default:
+		return fmt.Sprint(t)
+	}
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// today is now in the display zone: "today", the follow-up lists' dates
+// and the charts' months are the users' calendar, not the server's.
+func (h *Handler) today() time.Time { return zone.In(h.Now()) }
 
 func orDefault(s, d string) string {
 	if s == "" {
@@ -338,6 +355,8 @@ func (h *Handler) audit(r *http.Request, u *server.User, action, target, detail 
 
 // page is what every template gets.
 type page struct {
+	Page  string // the template's name, on <body> for styles and tests
+	Back  string // where the error page's "返回上一页" leads
 	Title string
 	User  *server.User
 	Nav   string
@@ -357,13 +376,13 @@ var messages = map[string]string{
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	t, ok := h.pages[name]
-	if !ok {
-		http.Error(w, "template "+name, http.StatusInternalServerError)
-		return
-	}
 	if p.User == nil {
 		p.User, _ = r.Context().Value(ctxKey{}).(*server.User)
+	}
+	t, ok := h.pages[name]
+	if !ok {
+		h.renderFailed(w, r, name, p.User, fmt.Errorf("no template %q", name))
+		return
 	}
 	if p.Msg == "" {
 		p.Msg = messages[r.URL.Query().Get("msg")]
@@ -371,11 +390,47 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if p.Names == nil {
 		p.Names, _ = h.Store.PlaceNames(r.Context())
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := t.Execute(w, p); err != nil {
-		h.Logger.Error("render", "page", name, "err", err)
+	if p.Back == "" {
+		p.Back = backLink(r)
 	}
+	p.Page = name
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// The whole page, or an error page: never half of one.
+	if err := pagebuf.Write(w, status, func(b io.Writer) error { return t.Execute(b, p) }); err != nil {
+		h.renderFailed(w, r, name, p.User, err)
+	}
+}
+
+// renderFailedMsg is what staff read when a page could not be drawn.
+const renderFailedMsg = "页面出错了，已记录。请返回上一页或联系县民政局信息员。"
+
+// staticErrorPage is the answer when even the error page fails.
+const staticErrorPage = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>出错了</title></head><body><h1>出错了</h1><p>` + renderFailedMsg + `</p><p><a href="/">回到首页</a></p></body></html>`
+
+// renderFailed logs a page that could not be drawn and answers 500 with
+// an error page that says so and leads back.
+func (h *Handler) renderFailed(w http.ResponseWriter, r *http.Request, name string, u *server.User, err error) {
+	h.Logger.Error("render page failed", "template", name, "path", r.URL.Path, "err", err)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if t, ok := h.pages["error"]; ok && name != "error" {
+		p := page{Page: "error", Title: "出错了", User: u, Err: renderFailedMsg, Back: backLink(r), Names: map[string]string{}}
+		if pagebuf.Write(w, http.StatusInternalServerError, func(b io.Writer) error { return t.Execute(b, p) }) == nil {
+			return
+		}
+	}
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, staticErrorPage)
+}
+
+// backLink is where "返回上一页" leads: the page the browser came from,
+// when it is one of ours, else the home page. (A javascript: link would
+// be refused by the Content-Security-Policy.)
+func backLink(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || !strings.HasPrefix(ref.Path, "/") || ref.RequestURI() == r.URL.RequestURI() {
+		return "/"
+	}
+	return safeNext(ref.RequestURI())
 }
 
 // fail answers with a page (or JSON for the API) that says what went

@@ -56,7 +56,10 @@ type fixture struct {
 	visits  map[string][]string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureLogged(t, quiet) }
+
+// newFixtureLogged is newFixture with the pages logging to logger.
+func newFixtureLogged(t *testing.T, logger *slog.Logger) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := server.OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), county)
@@ -66,8 +69,8 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, store: st, persons: map[string][]string{}, names: map[string][]string{}, ids: map[string][]string{}, apps: map[string][]string{}, discs: map[string]string{}, visits: map[string][]string{}}
 	f.now.Store(time.Now().UnixMilli())
 	st.SetClock(func() time.Time { return time.UnixMilli(f.now.Load()) })
-	srv := server.New(st, quiet)
-	h := web.New(st, quiet)
+	srv := server.New(st, logger)
+	h := web.New(st, logger)
 	h.Now = func() time.Time { return time.UnixMilli(f.now.Load()) }
 	srv.Web = h
 	f.http = httptest.NewServer(srv.Handler())
