@@ -374,3 +374,16 @@ func snippetOf(b string) string {
 	}
 	return b
 }
+
+// An unknown name costs the same argon2id parameters as a real account
+// (the same time), and matches nothing.
+func TestUnknownNameCostsAHash(t *testing.T) {
+	g := newLoginRig(t)
+	passhash.ResetStats()
+	if a := g.browserAt("127.0.4.4").login("nobody", pw); a.status != http.StatusUnauthorized {
+		t.Fatalf("unknown name: %d", a.status)
+	}
+	if st := passhash.ReadStats(); st.Verifies != 1 || st.Mismatches != 1 {
+		t.Fatalf("unknown name ran %d hashes (%d mismatched), want one", st.Verifies, st.Mismatches)
+	}
+}
