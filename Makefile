@@ -5,7 +5,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-short bench run stop fuzz check clean dist test-dist chaos browser-deps
+.PHONY: help build test test-short bench run stop fuzz check clean dist test-dist chaos browser-deps powercut powercut-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ help: ## list the targets
 build: ## build station-agent and county-server into dist/
 	$(GO) build -ldflags "$(LDFLAGS)" -o dist/ ./cmd/station-agent ./cmd/county-server
 
-test: browser-deps ## run every test (race detector on), including the killed-process and fault tests
+test: browser-deps powercut-deps ## run every test (race detector on), including the killed-process and fault tests
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-dist
@@ -24,6 +24,13 @@ test-short: browser-deps ## quick run: fewer kill cycles, same assertions, no ra
 chaos: ## the full fault-injection suite (500 agent kills, 100 county kills, link, clock, disk faults, a herd of 1,000; up to an hour); ends with the results table
 	@mkdir -p dist
 	@set -o pipefail; CHAOS_FULL=1 CHAOS_RESULTS=$(CURDIR)/dist/chaos-results.txt $(GO) test -count=1 -v -timeout 100m ./tests/chaos/ 2>&1 | tee dist/chaos.log | grep -E -- '^(--- |ok|FAIL)|RESULT'; rc=$$?; cat dist/chaos-results.txt 2>/dev/null; echo "full log: dist/chaos.log"; exit $$rc
+
+powercut: powercut-deps ## 200 power cuts of a QEMU station (up to ~2 h under emulation); ends with the results table
+	@mkdir -p dist
+	@set -o pipefail; POWERCUT_CUTS=$${POWERCUT_CUTS:-200} POWERCUT_RESULTS=$(CURDIR)/dist/powercut-results.txt $(GO) test -count=1 -v -timeout 240m -run TestPowerCuts ./tests/powercut/ 2>&1 | tee dist/powercut.log | grep -E -- '^(--- |ok|FAIL)|RESULT'; rc=$$?; cat dist/powercut-results.txt 2>/dev/null; echo "full log: dist/powercut.log"; exit $$rc
+
+powercut-deps: ## install QEMU, busybox-static and unpack a guest kernel for the power-cut tests (quick when present)
+	bash scripts/install-powercut-deps.sh >/dev/null
 
 browser-deps: ## install Chromium and a CJK font for the station pages' browser tests (quick when present)
 	bash scripts/install-browser.sh
