@@ -18,6 +18,7 @@ import (
 
 	"stationsync/internal/atomicfile"
 	"stationsync/internal/failpoint"
+	"stationsync/internal/fileperm"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
 	"stationsync/syncproto"
@@ -192,11 +193,19 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	logger := cfg.Logger.With("subsystem", "agent")
+	// The folder, the database, the key, the config and the logs hold the
+	// register: private to the service account, also those an older
+	// release made 0755/0644. A file another account owns is reported,
+	// not fatal: `station-agent doctor` says how to fix it.
+	if err := fileperm.Dir(cfg.DataDir); err != nil {
+		logger.Warn("data directory not fully private", "dir", cfg.DataDir, "err", err)
+	}
 	st, err := OpenStore(ctx, filepath.Join(cfg.DataDir, "station.db"), cfg.Now)
 	if err != nil {
 		return nil, openError(cfg.DataDir, err)
 	}
-	a := &Agent{cfg: cfg, Store: st, logger: cfg.Logger.With("subsystem", "agent"), nudge: make(chan struct{}, 1)}
+	a := &Agent{cfg: cfg, Store: st, logger: logger, nudge: make(chan struct{}, 1)}
 	if err := a.loadKey(); err != nil {
 		st.Close()
 		return nil, err
@@ -234,27 +243,55 @@ func (a *Agent) Enrolled(ctx context.Context) bool {
 	return a.key != nil && a.Store.Meta(ctx, "station_id") != ""
 }
 
+// ensureKey loads the station key, or makes and saves one if there is
+// none. A key left by an earlier attempt (or by `station-agent enroll`
+// beside the service, which kept an enrolment for later) is used again:
+// if that attempt's answer was lost, the county already holds this key and
+// answers with the same identity, where a new key would find the code used;
+// and a kept enrolment code is sealed with it (enrollater.go). Called with
+// a.mu held.
+func (a *Agent) ensureKey() error {
+	if a.key != nil {
+		return nil
+	}
+	if err := a.loadKey(); err != nil || a.key != nil {
+		return err
+	}
+	_, k, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return fmt.Errorf("make station key: %w", err)
+	}
+	if err := atomicfile.Write(a.keyPath(), k, 0o600); err != nil {
+		return fmt.Errorf("save station key: %w", err)
+	}
+	a.key = k
+	return nil
+}
+
 // Enroll exchanges a one-time code for a station identity. The key pair is
 // made here; the private key is written, readable by the service account
 // only, before the county ever sees the public one.
+//
+// If records were made before enrolment, they stay in the outbox, and
+// nothing is synced, until a person has seen the county's name and
+// confirmed it (ConfirmEnrolment, confirm.go): a wrong address or code must
+// not send a village's register, ID numbers and all, to a county that is
+// not theirs.
 func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.EnrollResponse, error) {
 	if a.Enrolled(ctx) {
 		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.Meta(ctx, "station_id") + "，无需再次注册")
 	}
-	// A key left by an earlier attempt is used again: if that attempt's
-	// answer was lost, the county already holds this key and answers with
-	// the same identity, where a new key would find the code used.
-	priv := a.key
-	if priv == nil {
-		_, k, err := ed25519.GenerateKey(nil)
-		if err != nil {
-			return nil, fmt.Errorf("make station key: %w", err)
-		}
-		if err := atomicfile.Write(a.keyPath(), k, 0o600); err != nil {
-			return nil, fmt.Errorf("save station key: %w", err)
-		}
-		priv, a.key = k, k
+	// One enrolment at a time: the pages and the service's kept enrolment
+	// must not make two keys, one of them never enrolled.
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.Enrolled(ctx) {
+		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.Meta(ctx, "station_id") + "，无需再次注册")
 	}
+	if err := a.ensureKey(); err != nil {
+		return nil, err
+	}
+	priv := a.key
 	pub := priv.Public().(ed25519.PublicKey)
 	// The code may carry the county CA's fingerprint (pin.go).
 	code, pin := syncproto.SplitEnrolCode(code)
@@ -270,7 +307,8 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 		return nil, pinError(err)
 	}
 	err = a.Store.db.Tx(ctx, func(tx *sql.Tx) error {
-		for k, v := range map[string]string{"station_id": resp.StationID, "village": resp.Village, "county": resp.County, "server_url": serverURL} {
+		for k, v := range map[string]string{"station_id": resp.StationID, "village": resp.Village, "county": resp.County, "server_url": serverURL,
+			"county_name": resp.CountyName, "township_name": resp.TownshipName, "village_name": resp.VillageName} {
 			if err := setMetaTx(tx, k, v); err != nil {
 				return err
 			}
@@ -282,12 +320,16 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 		}
 		// Records entered before enrolment take the village now; their
 		// changes are still queued and carry no village of their own.
+		var made int64
 		for _, k := range records.Kinds {
-			if _, err := tx.Exec(`UPDATE `+records.SchemaOf(k).Table+` SET village = ? WHERE village = ''`, resp.Village); err != nil {
+			r, err := tx.Exec(`UPDATE `+records.SchemaOf(k).Table+` SET village = ? WHERE village = ''`, resp.Village)
+			if err != nil {
 				return err
 			}
+			n, _ := r.RowsAffected()
+			made += n
 		}
-		return nil
+		return holdForConfirmation(tx, made) // confirm.go
 	})
 	if err != nil {
 		return nil, fmt.Errorf("save enrolment: %w", err)
@@ -369,6 +411,11 @@ func (a *Agent) syncOnce(ctx context.Context) (SyncResult, error) {
 	c, err := a.syncClient(ctx)
 	if err != nil {
 		return res, err
+	}
+	if a.Store.Meta(ctx, metaUnconfirmed) != "" {
+		// Neither up nor down until a person has confirmed the county
+		// (confirm.go): a wrong county's feed has no place here either.
+		return res, ErrUnconfirmed
 	}
 	if err := a.push(ctx, c, &res); err != nil {
 		return res, err
@@ -640,6 +687,7 @@ func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 func (a *Agent) Run(ctx context.Context) error {
 	failures := 0
 	wait := time.Duration(0)
+	a.sealKeptCode(ctx) // enrollater.go: a code an older release kept in clear
 	go a.watchOutbox(ctx)
 	for {
 		t := time.NewTimer(wait)
@@ -657,7 +705,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		if !a.Enrolled(ctx) && a.enrolPending(ctx) {
 			a.logger.Info("station enrolled from a kept enrolment")
 		}
-		if !a.Enrolled(ctx) {
+		if !a.Enrolled(ctx) || a.Store.Meta(ctx, metaUnconfirmed) != "" {
+			// Unconfirmed: ConfirmEnrolment nudges the loop.
 			wait = a.syncInterval()
 			continue
 		}
@@ -732,6 +781,12 @@ type Status struct {
 	// StorageError is set while the disk is full or the data folder
 	// cannot be written; new records are refused until it clears.
 	StorageError string `json:"storage_error,omitempty"`
+	// Unconfirmed: enrolled, but records made before enrolment wait
+	// until a person confirms the county in the pages (confirm.go).
+	Unconfirmed bool   `json:"unconfirmed,omitempty"`
+	County      string `json:"county,omitempty"`
+	CountyName  string `json:"county_name,omitempty"`
+	VillageName string `json:"village_name,omitempty"`
 }
 
 // Status reads the station's sync state.
@@ -740,7 +795,9 @@ func (a *Agent) Status(ctx context.Context) (Status, error) {
 		StationID: a.Store.Meta(ctx, "station_id"), Village: a.Store.Meta(ctx, "village"), Server: a.Store.Meta(ctx, "server_url"),
 		Enrolled: a.Enrolled(ctx), LastError: a.Store.Meta(ctx, "last_error"), Epoch: a.Store.Meta(ctx, "epoch"),
 		LastOK: msTime(a.Store.Meta(ctx, "last_ok_at")), LastAttempt: msTime(a.Store.Meta(ctx, "last_attempt_at")),
+		County: a.Store.Meta(ctx, "county"), CountyName: a.Store.Meta(ctx, "county_name"), VillageName: a.Store.Meta(ctx, "village_name"),
 	}
+	st.Unconfirmed = st.Enrolled && a.Store.Meta(ctx, metaUnconfirmed) != ""
 	st.ClockOffsetMs, _ = strconv.ParseInt(a.Store.Meta(ctx, "clock_offset_ms"), 10, 64)
 	if p := a.Store.StorageProblem(); p != nil {
 		st.StorageError = p.Error()

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -282,103 +281,7 @@ func (s *Server) handlePostAccountEnable(w http.ResponseWriter, r *http.Request,
 	s.setDisabled(w, r, se, false)
 }
 
-// ---- enrolment ----
-
-type enrollData struct {
-	Form      *form
-	StationID string
-	Village   string
-	Server    string
-}
-
-func (s *Server) handleGetEnroll(w http.ResponseWriter, r *http.Request) {
-	se := s.session(r)
-	ctx := r.Context()
-	d := enrollData{Form: newForm(nil), StationID: s.a.Store.Meta(ctx, "station_id"), Village: s.a.Store.Meta(ctx, "village"), Server: s.a.Store.Meta(ctx, "server_url")}
-	s.render(w, r, se, http.StatusOK, "enroll", page{Title: "站点注册", Nav: "settings", Data: d})
-}
-
-func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
-	se := s.session(r)
-	ctx := r.Context()
-	v, ok := postedForm(w, r)
-	if !ok {
-		return
-	}
-	f := newForm(v)
-	server := strings.TrimRight(trimmed(v, "server"), "/")
-	if server != "" && !strings.Contains(server, "://") {
-		server = "http://" + server
-		v.Set("server", server)
-	}
-	code := trimmed(v, "code")
-	if server == "" {
-		f.fail("server", "请填写县级服务器地址，如 http://10.1.2.3:8870")
-	} else if u, err := url.Parse(server); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		f.fail("server", "地址格式不对，应像 http://10.1.2.3:8870")
-	}
-	if code == "" {
-		f.fail("code", "请填写县里给的注册码（10 位，如 ABCDE-FGHJK）")
-	}
-	if s.a.Enrolled(ctx) {
-		f.fail("_form", "这台电脑已经注册过，无需再次注册")
-	}
-	if f.OK() {
-		ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		resp, err := s.a.Enroll(ectx, server, code)
-		cancel()
-		if err != nil {
-			field, msg := enrollReason(err)
-			f.fail(field, msg)
-			s.log.Warn("enrolment failed", "server", server, "err", err)
-		} else {
-			s.log.Info("station enrolled from the pages", "station", resp.StationID, "village", resp.Village)
-			s.a.Nudge()
-			if se != nil {
-				s.flash(se, "ok", "注册成功：本站为村代码 "+resp.Village+"，已开始上传之前录入的记录")
-				s.redirect(w, r, "/")
-				return
-			}
-			s.redirect(w, r, "/enroll?ok=1")
-			return
-		}
-	}
-	s.render(w, r, se, http.StatusUnprocessableEntity, "enroll", page{Title: "站点注册", Nav: "settings", Data: enrollData{Form: f}})
-}
-
-// enrollReason says why enrolment failed, and which field to fix.
-func enrollReason(err error) (field, msg string) {
-	var pe *syncproto.Error
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "code_invalid":
-			return "code", "注册码不对：请核对县里给的注册码（不区分大小写，横线可省略）"
-		case "code_used":
-			return "code", "这个注册码已经用过了：请向县里要一个新的注册码"
-		case "code_expired":
-			return "code", "这个注册码已过期：请向县里要一个新的注册码"
-		case "http":
-			return "server", "这个地址不是县级服务器：请核对地址和端口"
-		}
-		return "_form", "县级服务器拒绝了注册：" + pe.Message
-	}
-	if strings.Contains(err.Error(), "已经注册") {
-		return "_form", err.Error()
-	}
-	if strings.Contains(err.Error(), "证书") || strings.Contains(err.Error(), "x509") || strings.Contains(err.Error(), "certificate") {
-		// A certificate that does not match the code's fingerprint, or
-		// cannot be verified (a wrong PC clock): say so, not "no network".
-		msg := err.Error()
-		if !strings.Contains(msg, "证书") {
-			msg = "县级服务器的证书无法验证：请检查电脑的日期时间是否正确，并核对服务器地址"
-		}
-		return "server", msg
-	}
-	if strings.Contains(err.Error(), "decode answer") {
-		return "server", "这个地址不是县级服务器：请核对地址和端口"
-	}
-	return "_form", "连不上县级服务器，现在无法注册。可以先离线录入，联网后再完成注册。"
-}
+// ---- enrolment: enroll.go ----
 
 // ---- home ----
 

@@ -140,12 +140,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /login", s.handleGetLogin)
 	mux.HandleFunc("POST /login", s.handlePostLogin)
 	mux.HandleFunc("POST /logout", s.handlePostLogout)
-	mux.HandleFunc("GET /enroll", s.handleGetEnroll)
-	mux.HandleFunc("POST /enroll", s.handlePostEnroll)
 
 	auth := func(pattern string, h func(http.ResponseWriter, *http.Request, *session)) {
 		mux.HandleFunc(pattern, s.requireLogin(h))
 	}
+	// Enrolment only by a cadre who is logged in (enroll.go).
+	auth("GET /enroll", s.handleGetEnroll)
+	auth("POST /enroll", s.handlePostEnroll)
+	auth("POST /enroll/confirm", s.handlePostEnrollConfirm)
+	auth("POST /enroll/cancel", s.handlePostEnrollCancel)
 	auth("GET /{$}", s.handleHome)
 	auth("GET /accounts", s.handleGetAccounts)
 	auth("POST /accounts", s.handlePostAccounts)
@@ -318,7 +321,7 @@ func (s *Server) requireLogin(h func(http.ResponseWriter, *http.Request, *sessio
 				http.Redirect(w, r, "/setup", http.StatusSeeOther)
 				return
 			}
-			if r.Method == http.MethodPost && r.URL.Path != "/sync" && !strings.HasPrefix(r.URL.Path, "/rejected/") {
+			if r.Method == http.MethodPost && r.URL.Path != "/sync" && !strings.HasPrefix(r.URL.Path, "/rejected/") && !strings.HasPrefix(r.URL.Path, "/enroll") {
 				// The session ended while a form was being filled in (a long
 				// visit note): log in again and keep what was typed.
 				if v, err := parseForm(r); err == nil && len(v) > 0 {
@@ -360,6 +363,7 @@ type page struct {
 // last one failed.
 type syncBar struct {
 	Enrolled      bool
+	Unconfirmed   bool // enrolled; records wait for the county to be confirmed
 	Online        bool
 	Pending       int
 	UrgentPending int
@@ -372,14 +376,16 @@ type syncBar struct {
 
 func (s *Server) syncBar(ctx context.Context) syncBar {
 	st, _ := s.a.Status(ctx)
-	b := syncBar{Enrolled: st.Enrolled, Pending: st.Pending, Rejected: st.Rejected, Conflicts: st.Conflicts, Storage: st.StorageError}
+	b := syncBar{Enrolled: st.Enrolled, Unconfirmed: st.Unconfirmed, Pending: st.Pending, Rejected: st.Rejected, Conflicts: st.Conflicts, Storage: st.StorageError}
 	b.UrgentPending = s.a.Store.UrgentPending(ctx)
 	if ms, err := strconv.ParseInt(s.a.Store.Meta(ctx, "last_ok_at"), 10, 64); err == nil && ms > 0 {
 		b.LastOK = fmtTime(ms)
 	}
 	lastErr := s.a.Store.Meta(ctx, "last_error")
 	b.Online = st.Enrolled && lastErr == "" && b.LastOK != ""
-	if lastErr != "" {
+	if st.Unconfirmed {
+		b.Reason = PlainReason(agent.ErrUnconfirmed.Error())
+	} else if lastErr != "" {
 		b.Reason = PlainReason(lastErr)
 	} else if !st.Enrolled {
 		b.Reason = "站点尚未注册：可以先离线录入，联网后再完成注册"
@@ -394,6 +400,8 @@ func PlainReason(err string) string {
 		return ""
 	case strings.Contains(err, "站点尚未注册"):
 		return "站点尚未注册：可以先离线录入，联网后再完成注册"
+	case strings.Contains(err, "注册待确认"):
+		return "注册待确认：请在「站点注册」核对县级服务器后确认，之前录入的记录确认后才会上传"
 	case strings.Contains(err, "server answered"):
 		// syncproto: server answered 403 revoked: <Chinese message>
 		if i := strings.Index(err, "server answered"); i >= 0 {

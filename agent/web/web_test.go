@@ -430,6 +430,8 @@ func TestApplicationsWithCountyDecision(t *testing.T) {
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("enrol: %d %s", r.Status, snippet(r.Body))
 	}
+	// Records made before enrolment wait for the county to be confirmed.
+	must(t, s.follow(s.post("/enroll/confirm", url.Values{})), 200, "已确认")
 	must(t, s.follow(s.post("/sync", url.Values{})), 200, "同步成功", "已连上县里")
 	ctx := context.Background()
 	if err := c.store.Decide(ctx, server.Decision{ApplicationID: id, Op: records.OpReturn, By: "县民政局 张华", Comment: "请补充收入证明"}); err != nil {
@@ -532,7 +534,8 @@ func TestDisclosures(t *testing.T) {
 func TestEnrollErrorsAndOffline(t *testing.T) {
 	c := newCounty(t)
 	s := newStation(t)
-	// The enrolment page works before any account exists (install day).
+	// Install day: the first account, then the enrolment page.
+	s.setup("李明")
 	must(t, s.get("/enroll"), 200, "站点注册", "可以先离线录入")
 	must(t, s.post("/enroll", url.Values{}), http.StatusUnprocessableEntity, "请填写县级服务器地址", "请填写县里给的注册码")
 	must(t, s.post("/enroll", url.Values{"server": {"ftp://x"}, "code": {"A"}}), http.StatusUnprocessableEntity, "地址格式不对")
@@ -542,6 +545,7 @@ func TestEnrollErrorsAndOffline(t *testing.T) {
 	must(t, r, http.StatusUnprocessableEntity, "可以先离线录入，联网后再完成注册", `value="ABCDE-FGHJK"`)
 	// A web server that is not the county's.
 	other := newStation(t)
+	other.setup("王芳")
 	must(t, s.post("/enroll", url.Values{"server": {other.srv.URL}, "code": {"ABCDE-FGHJK"}}), http.StatusUnprocessableEntity, "不是县级服务器")
 	must(t, s.post("/enroll", url.Values{"server": {c.srv.URL}, "code": {"ABCDE-FGHJK"}}), http.StatusUnprocessableEntity, "注册码不对")
 	code := c.code(t, village)
@@ -560,6 +564,8 @@ func TestSyncBarRejectedConflictsSettings(t *testing.T) {
 	must(t, s.get("/"), 200, "未注册", "待上传 <b id=\"sync-pending\">1</b>")
 	must(t, s.follow(s.post("/sync", url.Values{})), 200, "站点尚未注册")
 	s.post("/enroll", url.Values{"server": {c.srv.URL}, "code": {c.code(t, village)}})
+	must(t, s.follow(s.post("/sync", url.Values{})), 200, "注册待确认")
+	must(t, s.follow(s.post("/enroll/confirm", url.Values{})), 200, "已确认")
 	must(t, s.follow(s.post("/sync", url.Values{})), 200, "同步成功", "已连上县里", "待上传 <b id=\"sync-pending\">0</b>")
 	// The county goes away: a plain reason, the last success kept.
 	c.srv.Close()

@@ -128,6 +128,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		server := fs.String("server", "", "county server URL, e.g. http://county.example:8870")
 		code := fs.String("code", "", "one-time enrolment code from the county")
 		file := fs.String("file", "", "enrolment file exported by the county (instead of --server and --code)")
+		yes := fs.Bool("yes", false, "records made before enrolment go up at once, without the confirmation in the station pages")
 		if fs.Parse(args) != nil {
 			return 2
 		}
@@ -147,7 +148,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return cli.Fail(stderr, err)
 		}
 		defer a.Close()
-		return enrolNowOrLater(ctx, a, *server, *code, stdout, stderr)
+		return enrolNowOrLater(ctx, a, *server, *code, *yes, stdout, stderr)
 	case "status":
 		asJSON := fs.Bool("json", false, "print JSON")
 		if fs.Parse(args) != nil {
@@ -347,11 +348,33 @@ func toFields(m map[string]any) records.Fields {
 	return out
 }
 
+// printEnrolment says which county the station enrolled with, by name
+// and code, and whether records wait for a person to confirm it.
+func printEnrolment(w io.Writer, e *agent.Enrolment) {
+	if e == nil {
+		return
+	}
+	fmt.Fprintf(w, "注册成功：站点 %s\n县级服务器：%s（%s），地址 %s\n村：%s（%s）\n", e.StationID, orCode(e.CountyName, "未命名的县"), e.County, e.Server, orCode(e.VillageName, "未命名的村"), e.Village)
+	if e.Unconfirmed {
+		fmt.Fprintf(w, "本站注册前录入的 %d 条记录暂不上传：请在站点页面「站点注册」核对上面的县级服务器后点「确认」（或重新运行本命令并加 --yes）。\n", e.Records)
+	}
+}
+
+func orCode(name, none string) string {
+	if name == "" {
+		return none
+	}
+	return name
+}
+
 func printStatus(w io.Writer, st agent.Status) {
 	if !st.Enrolled {
 		fmt.Fprintln(w, "站点：尚未注册（可以先离线录入，联网后再完成注册）")
 	} else {
 		fmt.Fprintf(w, "站点：%s（村代码 %s）\n县级服务器：%s\n", st.StationID, st.Village, st.Server)
+		if st.Unconfirmed {
+			fmt.Fprintf(w, "注册待确认：%s（%s）。请在站点页面「站点注册」核对后确认，之前录入的记录确认后才会上传\n", orCode(st.CountyName, "未命名的县"), st.County)
+		}
 	}
 	fmt.Fprintf(w, "待上传：%d 条\n", st.Pending)
 	if st.StorageError != "" {
@@ -377,12 +400,26 @@ func printStatus(w io.Writer, st agent.Status) {
 // enrolNowOrLater enrols, or, when the county cannot be reached, keeps the
 // enrolment for the service to complete once the link works: install day
 // often has no network, and records may be entered meanwhile.
-func enrolNowOrLater(ctx context.Context, a *agent.Agent, server, code string, stdout, stderr io.Writer) int {
-	resp, err := a.Enroll(ctx, server, code)
+func enrolNowOrLater(ctx context.Context, a *agent.Agent, server, code string, yes bool, stdout, stderr io.Writer) int {
+	if e := a.Enrolment(ctx); e != nil && e.Unconfirmed && yes {
+		// Enrolled before, the county's name printed then: --yes confirms it.
+		if err := a.ConfirmEnrolment(ctx); err != nil {
+			return cli.Fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "已确认县级服务器 %s（%s）：之前录入的记录将由站点服务上传\n", orCode(e.CountyName, "未命名的县"), e.County)
+		return 0
+	}
+	_, err := a.Enroll(ctx, server, code)
 	var pe *syncproto.Error
 	switch {
 	case err == nil:
-		fmt.Fprintf(stdout, "注册成功：站点 %s，村代码 %s\n", resp.StationID, resp.Village)
+		printEnrolment(stdout, a.Enrolment(ctx))
+		if e := a.Enrolment(ctx); e != nil && e.Unconfirmed && yes {
+			if err := a.ConfirmEnrolment(ctx); err != nil {
+				return cli.Fail(stderr, err)
+			}
+			fmt.Fprintln(stdout, "已确认（--yes）：之前录入的记录将由站点服务上传")
+		}
 		return 0
 	case errors.As(err, &pe), errors.Is(err, context.Canceled):
 		return cli.Fail(stderr, explain(err))

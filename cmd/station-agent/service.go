@@ -227,11 +227,11 @@ func install(ctx context.Context, s installer.Service, server, code string, star
 		if err != nil {
 			return fail(stderr, err)
 		}
-		resp, err := a.Enroll(ctx, server, code)
+		_, err = a.Enroll(ctx, server, code)
 		var pe *syncproto.Error
 		switch {
 		case err == nil:
-			step("注册成功：站点 %s，村代码 %s", resp.StationID, resp.Village)
+			printEnrolment(stdout, a.Enrolment(ctx)) // main.go
 		case errors.As(err, &pe):
 			step("注册未完成（%v）；请向县里申请新的注册码后运行 station-agent enroll 或在站点页面注册", explain(err))
 		default:

@@ -468,7 +468,9 @@ func TestStationPagesCountyDown(t *testing.T) {
 
 	// The link returns: enrol, sync.
 	co.up()
-	c.enroll(co.link.URL(), code, "注册成功")
+	c.enroll(co.link.URL(), code, "请核对县级服务器")
+	c.shot("enroll-confirm")
+	c.submit("#confirm", "已确认")
 	c.syncNow("同步成功")
 	if n, _ := a.Store.Pending(ctxb); n != 0 {
 		t.Fatalf("%d changes still pending", n)

@@ -395,6 +395,9 @@ func TestClocks(t *testing.T) {
 		if _, err := s.Enroll(ctxb, px.URL(), c.code(t, v)); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.ConfirmEnrolment(ctxb); err != nil { // the cadre checks the county
+			t.Fatal(err)
+		}
 		ss, ds = append(ss, s), append(ds, d)
 	}
 	for _, s := range ss {

@@ -240,7 +240,9 @@ func (s *station) cli(stdin []byte, args ...string) string {
 
 func (s *station) enroll(serverURL, code string) {
 	s.t.Helper()
-	s.cli(nil, "enroll", "--server", serverURL, "--code", code)
+	// --yes: records made before enrolment go up without the pages'
+	// confirmation, as an installer who checked the county would say.
+	s.cli(nil, "enroll", "--server", serverURL, "--code", code, "--yes")
 	s.id = s.status().StationID
 	if s.id == "" {
 		s.t.Fatal("enrolled station has no id")

@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -151,6 +152,10 @@ func newUnenrolledStationCfg(t *testing.T, cfg agent.Config) *station {
 func (s *station) enroll(t *testing.T, c *county, village string) {
 	t.Helper()
 	if _, err := s.Enroll(context.Background(), c.link.URL(), c.code(t, village)); err != nil {
+		t.Fatal(err)
+	}
+	// Records made offline wait for a person to confirm the county.
+	if err := s.ConfirmEnrolment(context.Background()); err != nil && !errors.Is(err, agent.ErrNothingToConfirm) {
 		t.Fatal(err)
 	}
 }

@@ -415,6 +415,16 @@ func TestEnrolmentKeptForLater(t *testing.T) {
 		t.Fatal("enrolled while the link is down")
 	}
 	c.linkUp()
+	// The service enrols by itself; the records made before wait until a
+	// person has confirmed the county (nobody saw its name at install).
+	waitFor(t, func() bool { return s.Enrolled(ctx) })
+	time.Sleep(time.Second)
+	if n := countyCount(t, c, records.Person); n != 0 {
+		t.Fatalf("county holds %d persons before the enrolment was confirmed", n)
+	}
+	if err := s.ConfirmEnrolment(ctx); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return countyCount(t, c, records.Person) == 2 })
 	cancel()
 	<-done

@@ -1,0 +1,144 @@
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"stationsync/internal/records"
+)
+
+// Confirming the county. A station may record for weeks before it enrols;
+// its register, ID numbers and all, then goes to whatever county the
+// enrolment named. The county's name is known only once the county has
+// answered, so enrolment is two steps: Enroll saves the identity and, if
+// records are waiting, holds every sync round; a person reads the county's
+// name, code and address on the station pages and confirms
+// (ConfirmEnrolment), or says it is not theirs (CancelEnrolment).
+//
+// Every way of enrolling ends here, also the kept enrolment the service
+// completes on its own when the link returns (enrollater.go): its code was
+// typed by an installer, on the command line, without the county's name to
+// look at, and the pin a code may carry proves only that the server is the
+// one the code came from, not that the code is this village's. An enrolment
+// with nothing waiting needs no confirmation: nothing made offline can go
+// to the wrong place, and the pages showed the name as it enrolled.
+
+const (
+	// metaUnconfirmed is set while the enrolment waits for a person.
+	metaUnconfirmed = "enrol_unconfirmed"
+	// metaHeldRecords is the number of records made before enrolment.
+	metaHeldRecords = "enrol_held_records"
+)
+
+// ErrUnconfirmed says the station is enrolled but nothing is synced until
+// a person confirms the county in the pages.
+var ErrUnconfirmed = errors.New("注册待确认：请在站点页面「站点注册」核对县级服务器后确认，之前录入的记录确认后才会上传")
+
+// holdForConfirmation holds the sync rounds inside Enroll's transaction
+// if anything waits in the outbox; made is the records made before
+// enrolment.
+func holdForConfirmation(tx *sql.Tx, made int64) error {
+	var queued int
+	if err := tx.QueryRow(`SELECT count(*) FROM outbox`).Scan(&queued); err != nil {
+		return fmt.Errorf("count outbox: %w", err)
+	}
+	if queued == 0 && made == 0 {
+		return nil
+	}
+	if err := setMetaTx(tx, metaHeldRecords, strconv.FormatInt(made, 10)); err != nil {
+		return err
+	}
+	return setMetaTx(tx, metaUnconfirmed, "1")
+}
+
+// Enrolment is what the person confirming sees.
+type Enrolment struct {
+	StationID    string
+	Server       string
+	County       string // 6-digit code
+	CountyName   string // "" if the county named none
+	Township     string
+	TownshipName string
+	Village      string
+	VillageName  string
+	Pinned       bool // the connection was checked against the code's certificate pin
+	Records      int  // records made before enrolment
+	Pending      int  // changes waiting to go up
+	Unconfirmed  bool
+}
+
+// Enrolment describes the station's enrolment; nil if not enrolled.
+func (a *Agent) Enrolment(ctx context.Context) *Enrolment {
+	if !a.Enrolled(ctx) {
+		return nil
+	}
+	m := a.Store.Meta
+	e := &Enrolment{
+		StationID: m(ctx, "station_id"), Server: m(ctx, "server_url"), County: m(ctx, "county"), CountyName: m(ctx, "county_name"),
+		TownshipName: m(ctx, "township_name"), Village: m(ctx, "village"), VillageName: m(ctx, "village_name"),
+		Pinned: m(ctx, "tls_pin") != "", Unconfirmed: m(ctx, metaUnconfirmed) != "",
+	}
+	if len(e.Village) >= 9 {
+		e.Township = e.Village[:9]
+	}
+	e.Records, _ = strconv.Atoi(m(ctx, metaHeldRecords))
+	e.Pending, _ = a.Store.Pending(ctx)
+	return e
+}
+
+// ErrNothingToConfirm says there is no enrolment waiting for confirmation.
+var ErrNothingToConfirm = errors.New("没有等待确认的注册")
+
+// ConfirmEnrolment lets the records made before enrolment go up, once a
+// person has checked the county.
+func (a *Agent) ConfirmEnrolment(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.Enrolled(ctx) || a.Store.Meta(ctx, metaUnconfirmed) == "" {
+		return ErrNothingToConfirm
+	}
+	if err := a.Store.SetMeta(ctx, map[string]string{metaUnconfirmed: "", metaHeldRecords: "", "last_error": ""}); err != nil {
+		return fmt.Errorf("save confirmation: %w", err)
+	}
+	a.logger.Info("enrolment confirmed; records made before it go up", "station", a.Store.Meta(ctx, "station_id"), "county", a.Store.Meta(ctx, "county"))
+	a.Nudge()
+	return nil
+}
+
+// CancelEnrolment undoes an enrolment not confirmed yet (the county shown
+// was not theirs): the station is unenrolled, as before, with every
+// record kept and queued, and may enrol again with the right code. The key
+// stays: the wrong county holds only its public half.
+func (a *Agent) CancelEnrolment(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.Enrolled(ctx) || a.Store.Meta(ctx, metaUnconfirmed) == "" {
+		return ErrNothingToConfirm
+	}
+	village, station := a.Store.Meta(ctx, "village"), a.Store.Meta(ctx, "station_id")
+	err := a.Store.db.Tx(ctx, func(tx *sql.Tx) error {
+		// Nothing was pulled while unconfirmed, so every record of that
+		// village was made here: before enrolment, or since.
+		for _, k := range records.Kinds {
+			if _, err := tx.Exec(`UPDATE `+records.SchemaOf(k).Table+` SET village = '' WHERE village = ?`, village); err != nil {
+				return err
+			}
+		}
+		for _, k := range []string{"station_id", "village", "county", "county_name", "township_name", "village_name", "server_url", "tls_pin",
+			metaUnconfirmed, metaHeldRecords, "last_error"} {
+			if _, err := tx.Exec(`DELETE FROM meta WHERE key = ?`, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cancel enrolment: %w", err)
+	}
+	a.client = nil
+	a.logger.Warn("enrolment cancelled by a person: not their county", "station", station, "village", village)
+	return nil
+}
