@@ -177,8 +177,10 @@ func buildList(kind records.Kind, f *Filter) (listSQL, error) {
 		if f.Q != "" {
 			w.add(`p.name LIKE ? ESCAPE '\'`, "%"+likeEscape(f.Q)+"%")
 		}
+		// The last visit as the overdue list counts it: a blank one is no
+		// visit (see overdue).
 		cols = `p.id, p.village, p.name, p.id_number, p.categories, p.phone, p.address, p.status,
-			(SELECT max(visited_on) FROM visits v WHERE v.person_id = p.id)`
+			(SELECT v.visited_on FROM visits v WHERE v.person_id = p.id AND ` + visitHasContent("v") + ` ORDER BY v.visited_on DESC LIMIT 1)`
 		order = "p.village, p.name, p.id"
 	case records.Visit:
 		from = "visits v LEFT JOIN persons p ON p.id = v.person_id"
@@ -1205,7 +1207,7 @@ func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today tim
 
 // visitHasContent is the SQL test, on the visits alias a, of a visit that
 // records something: a situation or measures that are not blank. The
-// station refuses new visits without a situation (records.CheckNew); this
+// station refuses new visits without a situation (records.CheckEntry); this
 // keeps the blank ones older stations saved from counting as visits.
 func visitHasContent(a string) string {
 	blank := "char(32, 9, 10, 13, 12288)" // spaces, tabs, newlines, the full-width space

@@ -36,8 +36,17 @@ func TestBlankVisitIsNoVisit(t *testing.T) {
 	if row(urgent, r.names[1]) == nil {
 		t.Errorf("the urgent visit of %s counts as followed up by a blank visit (whitespace only)", r.names[1])
 	}
-	// The blank visits are still there to see, as what arrived.
+	// The person list's 最近走访 counts the same way.
+	people, _, _ := c.allPages("/records/person?place=" + richVill)
+	if p := row(people, r.names[0]); p == nil || p.cells[7] != time.Now().AddDate(0, 0, -200).Format(time.DateOnly) {
+		t.Errorf("person list: last visit of %s is %v, want the last real one", r.names[0], p)
+	}
+	// The blank visits are still there to see, as what arrived, and the
+	// person's page says what they lack.
 	if page := c.get("/records/visit/" + r.blankVisits[0]); !strings.Contains(page.body, r.blankVisits[0]) {
 		t.Error("the blank visit's record page is missing")
+	}
+	if page := c.get("/records/person/" + r.persons[0]); !strings.Contains(page.body, "（未填写基本情况）") {
+		t.Error("the person's latest visits do not mark the blank one")
 	}
 }

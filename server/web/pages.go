@@ -379,9 +379,12 @@ func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *ser
 	}
 	if kind == records.Person {
 		d.Visits, _ = h.Store.RelatedVisits(r.Context(), rec.ID, 20)
-		if !u.FullNumbers {
-			for i := range d.Visits {
-				d.Visits[i].Cells[3] = maskText(d.Visits[i].Cells[3])
+		for i := range d.Visits {
+			switch c := &d.Visits[i].Cells[3]; {
+			case strings.TrimSpace(*c) == "":
+				*c = "（未填写基本情况）"
+			case !u.FullNumbers:
+				*c = maskText(*c)
 			}
 		}
 	}
