@@ -175,7 +175,7 @@ func WriteConfigFile(path string, c FileConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("config directory: %w", err)
 	}
 	return atomicfile.Write(path, append(b, '\n'), 0o600)

@@ -12,12 +12,14 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"stationsync/internal/atomicfile"
 )
 
 // PrepareDataDir creates dir readable by the service account only (0700,
 // owned by account if given, files inside too).
 func PrepareDataDir(dir, account string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"stationsync/internal/atomicfile"
 	"stationsync/internal/cli"
 	"stationsync/server"
 	"stationsync/server/web"
@@ -74,7 +75,7 @@ func serveCounty(ctx context.Context, srv *server.Server, st *server.SQLiteStore
 	certFile, keyFile := *f.certFile, *f.keyFile
 	if certFile == "" {
 		dir := filepath.Join(data, "tls")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
 		hosts := splitHosts(*f.hosts, listen)

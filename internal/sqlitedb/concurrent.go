@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"stationsync/internal/atomicfile"
 )
 
 // pingWriter makes the writer's first connection, retrying while another
@@ -42,7 +44,7 @@ func copyBefore(ctx context.Context, w *sql.DB, backup string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("copy database before migrating (is the disk full?): %w", err)
 	}
-	if err := os.Rename(tmp, backup); err != nil {
+	if err := atomicfile.Rename(tmp, backup); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("copy database before migrating: %w", err)
 	}

@@ -5,12 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"stationsync/internal/atomicfile"
 )
 
 // ErrNewerSchema says the database was migrated by a newer version of the
@@ -113,27 +114,10 @@ func restore(backup, path string) error {
 		return err
 	}
 	defer src.Close()
-	tmp := path + ".restore.tmp"
-	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := dst.Sync(); err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := dst.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	// The copy stays where it is, in case a technician wants it.
-	return os.Rename(tmp, path)
+	// The copy stays where it is, in case a technician wants it. The
+	// database is put back durably: a power cut right after must not find
+	// half of it, or the failed attempt's file under the name.
+	return atomicfile.WriteFrom(path, src, 0o600)
 }
 
 // pruneBackups keeps the newest keepBackups pre-migration copies of path.
