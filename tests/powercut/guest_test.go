@@ -60,6 +60,8 @@ for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = data ] && DISK=/d
 if ! mount -t ext4 $DISK /data 2>/tmp/mount; then echo "PC MOUNTFAIL $(cat /tmp/mount)"; poweroff -f; fi
 echo "PC MOUNTED $(cut -d" " -f1 /proc/uptime)"
 D=/data/station
+# Stations that ask to confirm records made before enrolment take --yes.
+YES=; station-agent enroll --help 2>&1 | grep -q -- -yes && YES=--yes
 export HOME=/tmp STATIONSYNC_DATA=$D LOG_LEVEL=warn
 station-agent status --json >/tmp/status 2>/tmp/status.err
 echo "PC STATUS $? $(tr -d '\n' </tmp/status) $(tr '\n' ' ' </tmp/status.err)"
@@ -68,13 +70,13 @@ station-agent doctor 2>&1 | grep 数据库 | sed 's/^/PC DOCTOR /'
 sync
 echo "PC DUMPED $(tr '\n' ' ' </tmp/list.err)"
 if [ -n "$PC_final" ]; then
-	if ! grep -q '"enrolled": *true' /tmp/status; then station-agent enroll --yes --server "$PC_county" --code "$PC_code" >/tmp/enroll 2>&1; echo "PC ENROLL $? $(tr '\n' ' ' </tmp/enroll)"; fi
+	if ! grep -q '"enrolled": *true' /tmp/status; then station-agent enroll $YES --server "$PC_county" --code "$PC_code" >/tmp/enroll 2>&1; echo "PC ENROLL $? $(tr '\n' ' ' </tmp/enroll)"; fi
 	n=0; while [ $n -lt 30 ]; do station-agent sync >/tmp/sync 2>&1 && break; n=$((n+1)); sleep 1; done
 	echo "PC SYNCED $n $(tail -c 300 /tmp/sync | tr '\n' ' ')"
 	sync; poweroff -f
 fi
 if ! grep -q '"enrolled": *true' /tmp/status; then
-	( station-agent enroll --yes --server "$PC_county" --code "$PC_code" >/tmp/enroll 2>&1; echo "PC ENROLL $? $(tr '\n' ' ' </tmp/enroll)" ) &
+	( station-agent enroll $YES --server "$PC_county" --code "$PC_code" >/tmp/enroll 2>&1; echo "PC ENROLL $? $(tr '\n' ' ' </tmp/enroll)" ) &
 fi
 station-agent run --interval 1s >/tmp/run.log 2>&1 &
 echo "PC READY $(cut -d" " -f1 /proc/uptime)"
