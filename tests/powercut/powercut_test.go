@@ -359,6 +359,10 @@ func TestPowerCuts(t *testing.T) {
 		res.acked = len(acked)
 		res.took = time.Since(began)
 		results = append(results, res)
+		if p := os.Getenv("POWERCUT_RESULTS"); p != "" {
+			// A long run leaves its figures so far, should it be stopped.
+			os.WriteFile(p, []byte(resultTable(results, len(acked), -1, -1, accel, time.Since(start), disk)), 0o644)
+		}
 		if cut == cuts || t.Failed() && os.Getenv("POWERCUT_KEEP_GOING") == "" {
 			break
 		}
@@ -534,7 +538,11 @@ func resultTable(results []cutResult, acked, countyLost, countyDoubled int, acce
 	fmt.Fprintf(&b, "RESULT power cuts (QEMU %s, NBD crash disk, ext4)\n", accel)
 	fmt.Fprintf(&b, "| cuts | acknowledged saves | lost | doubled | boots needing repair | at the county: lost / doubled | time per cut (median) |\n")
 	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d / %d | %.1f s |\n", len(results), acked, lost, doubled, repair, countyLost, countyDoubled, med.Seconds())
+	county := fmt.Sprintf("%d / %d", countyLost, countyDoubled)
+	if countyLost < 0 {
+		county = "(run in progress: checked after the last cut)"
+	}
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %s | %.1f s |\n", len(results), acked, lost, doubled, repair, county, med.Seconds())
 	fmt.Fprintf(&b, "disk: %d writes, %d flushes, %d FUA; at the cuts %d cached sector writes kept, %d lost; total %s\n",
 		disk.stats.writes, disk.stats.flushes, disk.stats.fua, kept, dropped, total.Round(time.Second))
 	return b.String()
