@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"stationsync/internal/atomicfile"
@@ -96,9 +97,12 @@ type Agent struct {
 	Store  *Store
 	logger *slog.Logger
 
-	mu     sync.Mutex // one sync round at a time
-	nudge  chan struct{}
-	key    ed25519.PrivateKey
+	mu    sync.Mutex // one sync round at a time
+	nudge chan struct{}
+	key   ed25519.PrivateKey // set through setKey, with a.mu held once the agent runs
+	// hasKey mirrors key != nil for Enrolled, which the pages call
+	// without a.mu while the service may be enrolling.
+	hasKey atomic.Bool
 	client *syncproto.Client
 	// enrolPin is the pin of the enrolment in progress; learnedPin the
 	// full fingerprint it matched (pin.go).
@@ -234,13 +238,13 @@ func (a *Agent) loadKey() error {
 	if len(b) != ed25519.PrivateKeySize {
 		return fmt.Errorf("station key %s is damaged (%d bytes)", a.keyPath(), len(b))
 	}
-	a.key = ed25519.PrivateKey(b)
+	a.setKey(ed25519.PrivateKey(b))
 	return nil
 }
 
 // Enrolled reports whether the station has an identity.
 func (a *Agent) Enrolled(ctx context.Context) bool {
-	return a.key != nil && a.Store.Meta(ctx, "station_id") != ""
+	return a.hasKey.Load() && a.Store.Meta(ctx, "station_id") != ""
 }
 
 // ensureKey loads the station key, or makes and saves one if there is
@@ -264,8 +268,13 @@ func (a *Agent) ensureKey() error {
 	if err := atomicfile.Write(a.keyPath(), k, 0o600); err != nil {
 		return fmt.Errorf("save station key: %w", err)
 	}
-	a.key = k
+	a.setKey(k)
 	return nil
+}
+
+func (a *Agent) setKey(k ed25519.PrivateKey) {
+	a.key = k
+	a.hasKey.Store(k != nil)
 }
 
 // Enroll exchanges a one-time code for a station identity. The key pair is
@@ -334,7 +343,7 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 	if err != nil {
 		return nil, fmt.Errorf("save enrolment: %w", err)
 	}
-	a.key = priv
+	a.setKey(priv)
 	a.client = nil
 	a.logger.Info("station enrolled", "station", resp.StationID, "village", resp.Village)
 	return resp, nil

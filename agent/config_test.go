@@ -214,7 +214,7 @@ func TestApplyConfigChangesIntervalAndServer(t *testing.T) {
 		t.Fatalf("server_url = %q before enrolment", got)
 	}
 	a.Store.SetMeta(ctx, map[string]string{"station_id": "s1", "server_url": "http://old:1"})
-	a.key = make([]byte, 64)
+	a.setKey(make([]byte, 64))
 	if err := a.ApplyConfig(ctx, c); err != nil {
 		t.Fatal(err)
 	}
