@@ -1065,7 +1065,7 @@ func (s *Server) handleGetDiscPrint(w http.ResponseWriter, r *http.Request, se *
 	}
 	tv := func(n string) string { return records.TextValue(d.Fields, n) }
 	s.renderPrint(w, r, "print", printData{ID: d.ID, Title: pii.MaskText(tv("title")), Category: tv("category"), Body: pii.MaskText(tv("body")),
-		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: tv("reviewer"), Village: d.Village,
+		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: pii.MaskText(tv("reviewer")), Village: d.Village,
 		Printed: s.opts.Now().In(zone.Location()).Format("2006年1月2日"), Status: tv("status")})
 }
 

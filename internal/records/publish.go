@@ -12,7 +12,7 @@ import (
 const MsgNumberAdvice = "公开前请删去或只写后四位。"
 
 // CheckPublication refuses a disclosure that is published (status
-// "published") while its title or body holds a citizen ID number or a
+// "published") while its title, body or reviewer holds a citizen ID number or a
 // mobile number in any spelling (see internal/pii). fields is the record as
 // it will be after the change, not the change alone: publishing changes
 // only the status, and editing a published notice only its text.
@@ -41,7 +41,7 @@ func CheckPublication(fields Fields) error {
 // stands, whatever its status, or nil: the station shows it on a draft, so
 // the cadre can fix the text before the supervisor signs it off.
 func PublicationProblem(fields Fields) *FieldError {
-	for _, f := range []struct{ name, label string }{{"title", "标题"}, {"body", "正文"}} {
+	for _, f := range []struct{ name, label string }{{"title", "标题"}, {"body", "正文"}, {"reviewer", "审核人"}} {
 		if msg := numbersMessage(f.label, TextValue(fields, f.name)); msg != "" {
 			return &FieldError{Field: f.name, Message: msg}
 		}

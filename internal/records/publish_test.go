@@ -23,6 +23,8 @@ func TestCheckPublication(t *testing.T) {
 		{"the same number twice is named once", disc("published", "t", "13905510456，再说一遍：139 0551 0456"), "body", "正文中有手机号码（139****0456），公开前请删去或只写后四位。"},
 		{"many numbers", disc("published", "t", "13905510451 13905510452 13905510453 13905510454"), "body",
 			"正文中有手机号码（139****0451）、手机号码（139****0452）、手机号码（139****0453）等4个号码，公开前请删去或只写后四位。"},
+		{"reviewer with a phone", Fields{"status": JSONText("published"), "title": JSONText("t"), "body": JSONText("b"), "reviewer": JSONText("陈德明13905510456")}, "reviewer",
+			"审核人中有手机号码（139****0456），公开前请删去或只写后四位。"},
 		{"already masked is fine", disc("published", "t", "王秀英 340123********0022 139****0456"), "", ""},
 	}
 	for _, tt := range tests {

@@ -617,7 +617,7 @@ func (h *Handler) handlePostDisclosure(w http.ResponseWriter, r *http.Request, u
 	// Whatever was typed, no full ID or phone number reaches the notice.
 	body := maskText(r.PostFormValue("body"))
 	fields := records.Fields{
-		"category": records.JSONText("救助对象公示"), "title": records.JSONText(strings.TrimSpace(r.PostFormValue("title"))),
+		"category": records.JSONText("救助对象公示"), "title": records.JSONText(maskText(strings.TrimSpace(r.PostFormValue("title")))),
 		"body": records.JSONText(body), "publish_from": records.JSONText(r.PostFormValue("from")),
 		"publish_until": records.JSONText(r.PostFormValue("until")), "status": records.JSONText("published"),
 		"reviewer": records.JSONText(u.DisplayName),

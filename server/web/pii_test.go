@@ -3,6 +3,8 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +109,40 @@ func TestPortalAndStaffPagesMaskEverySpelling(t *testing.T) {
 	// With full-number rights the record is shown as typed.
 	if r := f.login("admin").get("/records/disclosure/" + id); !strings.Contains(r.body, "ID340123201303075288") {
 		t.Error("admin with full-number rights does not see the number as typed")
+	}
+}
+
+// TestCountyDisclosureFormMasks: the 救助对象公示 the county writes from an
+// approved application is stored with title and body masked, whatever was
+// typed, so that not even a full-number account republishes a number.
+func TestCountyDisclosureFormMasks(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("county")
+	id := f.apps[villA][0]
+	for _, v := range []url.Values{
+		{"id": {id}, "op": {"accept"}},
+		{"id": {id}, "op": {"review"}},
+		{"id": {id}, "op": {"approve"}, "amount": {"650"}, "from": {"2026-01"}, "comment": {"符合条件"}},
+	} {
+		if r := c.post("/applications/decide", v); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%v: %d %.300s", v, r.StatusCode, r.body)
+		}
+	}
+	today := time.UnixMilli(f.now.Load())
+	r := c.post("/applications/"+id+"/disclosure", url.Values{
+		"title": {"关于王秀英（１３１-７５０９-４０５８）的公示"}, "body": {"王秀英，" + strings.Join(leakSpellings, "；")},
+		"from": {today.Format("2006-01-02")}, "until": {today.AddDate(0, 0, 7).Format("2006-01-02")}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create disclosure: %d %.300s", r.StatusCode, r.body)
+	}
+	rec := f.login("admin").get(r.Header.Get("Location"))
+	if rec.StatusCode != http.StatusOK {
+		t.Fatalf("record page: %d", rec.StatusCode)
+	}
+	if n := readable(rec.body, leakID, leakMobile); n != "" {
+		t.Errorf("the county's disclosure was stored with %s", n)
+	}
+	if !strings.Contains(rec.body, "１３１-****-４０５８") {
+		t.Errorf("title not stored masked: %.2000s", rec.body)
 	}
 }
