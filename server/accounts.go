@@ -298,28 +298,37 @@ type LoginRequest struct {
 // them was recorded. No more than MaxConcurrentHashes hashes run at once:
 // beyond that Login returns ErrBusy at once, without reading anything.
 func (s *SQLiteStore) Login(ctx context.Context, req LoginRequest) (*User, string, error) {
+	now := s.now()
+	var hash string
+	// Read from the read pool: a login must not wait behind the stations'
+	// pushes for the writer just to learn that an account is locked.
+	u, err := scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, strings.TrimSpace(req.Username)))
+	if err == nil {
+		err = s.db.R.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&hash)
+	}
+	if errors.Is(err, sql.ErrNoRows) || err == nil && u.DisabledAt != nil {
+		release, ok := hashGate.TryAcquire()
+		if !ok {
+			return nil, "", ErrBusy
+		}
+		defer release()
+		CheckPassword(dummyHash, req.Password)
+		return u, "", ErrBadLogin
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("login: %w", err)
+	}
+	// A lock seen here is refused without a hash slot or a write (a flood
+	// against a locked account costs a read each); one not seen yet is
+	// caught by the reservation, which is the check that counts.
+	if !req.KnownDevice && now.Before(u.LockedUntil) {
+		return u, "", ErrLocked
+	}
 	release, ok := hashGate.TryAcquire()
 	if !ok {
 		return nil, "", ErrBusy
 	}
 	defer release()
-	now := s.now()
-	var hash string
-	u, err := scanUser(s.db.W.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, strings.TrimSpace(req.Username)))
-	if err == nil {
-		err = s.db.W.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&hash)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		CheckPassword(dummyHash, req.Password)
-		return nil, "", ErrBadLogin
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("login: %w", err)
-	}
-	if u.DisabledAt != nil {
-		CheckPassword(dummyHash, req.Password)
-		return u, "", ErrBadLogin
-	}
 	n := 0 // this attempt's place in the account's run of failures
 	if !req.KnownDevice {
 		if n, err = s.reserveLogin(ctx, u, now); err != nil {
