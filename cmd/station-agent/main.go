@@ -449,7 +449,7 @@ func explain(err error) error {
 	if syncproto.IsVersionMismatch(err) {
 		return fmt.Errorf("村站通版本与县级服务器不兼容，请升级: %w", err)
 	}
-	if errors.Is(err, agent.ErrNotEnrolled) {
+	if errors.Is(err, agent.ErrNotEnrolled) || errors.Is(err, agent.ErrUnconfirmed) {
 		return err
 	}
 	return fmt.Errorf("无法连接县级服务器，请检查网络，联网后会自动重试: %w", err)

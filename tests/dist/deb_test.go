@@ -84,7 +84,9 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 	// County from its .deb, on loopback, as the service account.
 	code := strings.TrimSpace(run(t, "runuser", "-u", "stationsync", "--", "/usr/bin/county-server", "station", "add", "--village", village, "--data", countyData))
 	url := startCounty(t, countyData, "runuser", "-u", "stationsync", "--", "/usr/bin/county-server")
-	as("enroll", "--server", url, "--code", code)
+	// --yes: the 142 records made before enrolment go up without the
+	// pages' confirmation of the county (the installer checked it).
+	as("enroll", "--server", url, "--code", code, "--yes")
 	as("sync")
 	must(t, statusJSON()["pending"] == float64(0), "pending after sync: %v", statusJSON())
 	recs := run(t, "runuser", "-u", "stationsync", "--", "/usr/bin/county-server", "records", "--kind", "person", "--data", countyData)
@@ -152,7 +154,7 @@ func TestArm64RecordsAndSyncsUnderQemu(t *testing.T) {
 	}
 	must(t, strings.Contains(run(t, "qemu-aarch64-static", arm, "version"), "0."), "version")
 	qemu("add", "--kind", "person", "--by", "arm64", "--file", writeTemp(t, `{"name":"鲲鹏","id_number":"340123195001010018","categories":["农村留守老年人"]}`))
-	qemu("enroll", "--server", url, "--code", code)
+	qemu("enroll", "--server", url, "--code", code, "--yes")
 	out := qemu("sync")
 	t.Logf("arm64 sync: %s", out)
 	recs := run(t, countyBin, "records", "--kind", "person", "--data", cdata)
