@@ -56,6 +56,22 @@ func (s *station) postRaw(path string, form url.Values) (int, string, string, er
 	return r.StatusCode, string(b), r.Header.Get("Retry-After"), nil
 }
 
+// postSession posts a form with the station's session cookie, from any
+// goroutine (it reports errors instead of failing the test).
+func (s *station) postSession(path string, form url.Values) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, s.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", s.srv.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	r, err := s.c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	return string(b), err
+}
+
 // Issue 13.2: forty wrong PINs posted at once for one account. Each is
 // counted before its hash runs, so no more than the lockout threshold are
 // ever checked; the rest are told, in Chinese, to wait (429, Retry-After),
@@ -198,4 +214,43 @@ func TestOldShortPINStillWorks(t *testing.T) {
 	must(t, s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"5678"}, "pin2": {"5678"}}), http.StatusUnprocessableEntity, "密码应为 6 到 12 位数字")
 	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"1234"}, "new_pin": {"4321"}, "new_pin2": {"4321"}}), http.StatusUnprocessableEntity, "密码应为 6 到 12 位数字")
 	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"1234"}, "new_pin": {"975310"}, "new_pin2": {"975310"}}), http.StatusSeeOther)
+}
+
+// The change-PIN form checks the old PIN through the same count: a session
+// left open is no way to guess it.
+func TestParallelWrongOldPINsCannotBeatLockout(t *testing.T) {
+	s := newStation(t)
+	s.setup("李明")
+	s.cheapPIN("李明", "246810")
+	passhash.ResetStats()
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	const n = 30
+	ready.Add(n)
+	done.Add(n)
+	for i := range n {
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			for try := 0; try < 500; try++ {
+				body, err := s.postSession("/accounts/pin", url.Values{"old_pin": {strconv.Itoa(100000 + i)}, "new_pin": {"975310"}, "new_pin2": {"975310"}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !strings.Contains(body, "登录的人太多") {
+					return
+				}
+				time.Sleep(time.Duration(2+rand.IntN(10)) * time.Millisecond)
+			}
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	if n := passhash.ReadStats().Mismatches; n > 5 {
+		t.Errorf("%d old PINs checked; the lockout allows 5", n)
+	}
+	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"246810"}, "new_pin": {"975310"}, "new_pin2": {"975310"}}), http.StatusTooManyRequests, "错误次数太多")
 }

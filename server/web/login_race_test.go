@@ -387,3 +387,38 @@ func TestUnknownNameCostsAHash(t *testing.T) {
 		t.Fatalf("unknown name ran %d hashes (%d mismatched), want one", st.Verifies, st.Mismatches)
 	}
 }
+
+// A session left open is no way around the lockout: wrong current
+// passwords posted at once on 我的账号 are counted like failed logins.
+func TestChangePasswordGuessesCountTowardLockout(t *testing.T) {
+	g := newLoginRig(t)
+	b := g.browserAt("127.0.3.3")
+	if a := b.login("towna", pw); a.status != http.StatusSeeOther {
+		t.Fatalf("login: %d", a.status)
+	}
+	passhash.ResetStats()
+	fire(30, func(i int) {
+		for try := 0; try < 500; try++ {
+			req, _ := http.NewRequest(http.MethodPost, g.http.URL+"/account", strings.NewReader(url.Values{
+				"current": {"guess " + strconv.Itoa(i)}, "password": {"a new long password"}, "again": {"a new long password"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.c.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), msgBusy) {
+				return
+			}
+			time.Sleep(time.Duration(5+rand.IntN(20)) * time.Millisecond)
+		}
+	})
+	if n := passhash.ReadStats().Mismatches; n > server.MaxFailedLogins {
+		t.Errorf("%d current passwords checked; the lockout allows %d", n, server.MaxFailedLogins)
+	}
+	if a := g.browserAt("127.0.3.4").login("towna", pw); a.status != http.StatusTooManyRequests || !strings.Contains(a.body, msgLocked) {
+		t.Errorf("login after 30 wrong current passwords: %d %q", a.status, snippetOf(a.body))
+	}
+}
