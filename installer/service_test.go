@@ -98,6 +98,19 @@ func TestPrepareAndCheckDataDir(t *testing.T) {
 	if ok, _ := CheckDataDir(dir); !ok {
 		t.Fatal("install did not repair the permissions")
 	}
+	// A file another account could read is named, and install closes it.
+	db := filepath.Join(dir, "station.db")
+	os.WriteFile(db, nil, 0o600)
+	os.Chmod(db, 0o644)
+	if ok, answer := CheckDataDir(dir); ok || !strings.Contains(answer, "station.db") || !strings.Contains(answer, "644") {
+		t.Fatalf("world-readable file passed: %s", answer)
+	}
+	if err := PrepareDataDir(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	if ok, answer := CheckDataDir(dir); !ok {
+		t.Fatalf("install did not close the file: %s", answer)
+	}
 	if free, err := DiskFree(dir); err != nil || free == 0 {
 		t.Fatalf("DiskFree = %d, %v", free, err)
 	}

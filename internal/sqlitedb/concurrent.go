@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"stationsync/internal/atomicfile"
+	"stationsync/internal/fileperm"
 )
 
 // pingWriter makes the writer's first connection, retrying while another
@@ -40,6 +41,11 @@ func copyBefore(ctx context.Context, w *sql.DB, backup string) error {
 	var r [6]byte
 	rand.Read(r[:])
 	tmp := backup + "." + hex.EncodeToString(r[:]) + ".tmp"
+	// Private from its first byte (perm.go): VACUUM INTO would make it
+	// 0644, and SQLite accepts an empty file to copy into.
+	if err := fileperm.Create(tmp); err != nil {
+		return fmt.Errorf("copy database before migrating: %w", err)
+	}
 	if _, err := w.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("copy database before migrating (is the disk full?): %w", err)
