@@ -28,9 +28,16 @@ import (
 // /64, which one subscriber usually holds whole. A reverse proxy in front
 // of the county makes every station one address: raise enrolPerAddress
 // there, or let the proxy limit.
+//
+// The address's burst bounds enrolments in flight from one address too
+// (a success gives its token back only when it is done): 32 leaves room
+// for an installer's script or a proxy enrolling 16 stations at once, as
+// the chaos suite's herd does, and still answers a flood of guesses with
+// 429 after 32 lookups; codes have 31^10 values, so the limit is about
+// load and the audit log, not about guessing odds.
 const (
-	enrolPerAddress = 10               // burst of attempts per address
-	enrolAddrRefill = 30 * time.Second // one more attempt per address
+	enrolPerAddress = 32               // burst of attempts per address
+	enrolAddrRefill = 15 * time.Second // one more attempt per address
 	enrolPerCode    = 5                // burst of attempts per code
 	enrolCodeRefill = 2 * time.Minute  // one more attempt per code
 	// enrolMaxKeys bounds the buckets kept; beyond it, full (idle) ones

@@ -134,7 +134,7 @@ func TestEnrolSuccessesNotLimited(t *testing.T) {
 	codes := make([]string, n)
 	for i := range codes {
 		var err error
-		if codes[i], err = st.CreateCode(context.Background(), "3401231012"+strconv.Itoa(10+i), time.Hour); err != nil {
+		if codes[i], err = st.CreateCode(context.Background(), "340123101"+strconv.Itoa(200+i), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
