@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -36,6 +37,9 @@ type crashDisk struct {
 	pending []pendingWrite   // acknowledged, not yet flushed, oldest first
 	cache   map[int64][]byte // newest cached content of a sector
 	stats   struct{ writes, flushes, fua, kept, dropped int }
+	// keepNone makes every cut lose the whole cache (the negative
+	// control); otherwise each cut keeps a random share.
+	keepNone bool
 }
 
 type pendingWrite struct {
@@ -149,6 +153,9 @@ func (d *crashDisk) powerCut(rng *rand.Rand) (kept, lost int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	keep := []float64{0, 0.25, 0.5, 0.9, 1}[rng.IntN(5)]
+	if d.keepNone {
+		keep = 0
+	}
 	order := rng.Perm(len(d.pending))
 	for _, i := range order {
 		w := d.pending[i]
@@ -345,5 +352,30 @@ func (d *crashDisk) transmit(r *bufio.Reader, w *bufio.Writer) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
+	}
+}
+
+// The crash disk's contract, without a guest: what was flushed or written
+// with FUA survives any cut, what was not is lost when the cut keeps
+// nothing, and reads before the cut see the newest data.
+func TestCrashDiskLosesOnlyUnflushedWrites(t *testing.T) {
+	d := newCrashDisk(make([]byte, 4*sector))
+	d.keepNone = true
+	at := func(s int64) byte {
+		b := make([]byte, 1)
+		d.readAt(b, s*sector+100)
+		return b[0]
+	}
+	d.writeAt([]byte{1}, 0*sector+100, false)
+	d.flush()
+	d.writeAt([]byte{2}, 1*sector+100, true) // FUA
+	d.writeAt([]byte{3}, 2*sector+100, false)
+	d.writeAt([]byte{9}, 0*sector+100, false) // overwrites flushed data, unflushed
+	if at(0) != 9 || at(2) != 3 {
+		t.Fatalf("reads before the cut: %d %d, want the newest 9 3", at(0), at(2))
+	}
+	d.powerCut(rand.New(rand.NewPCG(1, 2)))
+	if at(0) != 1 || at(1) != 2 || at(2) != 0 {
+		t.Fatalf("after the cut: %d %d %d, want flushed 1, FUA 2, unflushed gone 0", at(0), at(1), at(2))
 	}
 }

@@ -57,7 +57,7 @@ OUT=
 for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = out ] && OUT=/dev/${d##*/}; done
 DISK=
 for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = data ] && DISK=/dev/${d##*/}; done
-if ! mount -t ext4 $DISK /data 2>/tmp/mount; then echo "PC MOUNTFAIL $(cat /tmp/mount)"; poweroff -f; fi
+if ! mount -t ext4 ${PC_mountopts:+-o $PC_mountopts} $DISK /data 2>/tmp/mount; then echo "PC MOUNTFAIL $(cat /tmp/mount)"; poweroff -f; fi
 echo "PC MOUNTED $(cut -d" " -f1 /proc/uptime)"
 D=/data/station
 # Stations that ask to confirm records made before enrolment take --yes.
