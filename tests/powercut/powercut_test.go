@@ -444,6 +444,7 @@ func powerCuts(t *testing.T, h harness) summary {
 	for _, r := range results {
 		sum.lost += r.lost
 	}
+	sum.acked += sum.lost
 	return sum
 }
 
@@ -573,6 +574,7 @@ func resultTable(results []cutResult, acked, countyLost, countyDoubled int, acce
 			took = append(took, r.took)
 		}
 	}
+	acked += lost // a lost save was taken out of the map when counted
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	med := time.Duration(0)
 	if len(took) > 0 {
