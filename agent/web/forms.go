@@ -321,6 +321,20 @@ func nonNil(l []string) []string {
 
 // ---- visits ----
 
+// visitFormFrom fills the visit form from a saved visit, for a correction.
+func visitFormFrom(fields records.Fields) *form {
+	v := url.Values{}
+	for _, n := range []string{"visited_on", "method", "situation", "risk", "measures", "next_due"} {
+		v.Set(n, records.TextValue(fields, n))
+	}
+	var names, needs []string
+	json.Unmarshal(fields["visitors"], &names)
+	json.Unmarshal(fields["needs"], &needs)
+	v.Set("visitors", strings.Join(names, "、"))
+	v["needs"] = needs
+	return newForm(v)
+}
+
 func visitFields(v url.Values, personID, today string) (records.Fields, *form) {
 	f := newForm(v)
 	fields := records.Fields{"person_id": jtext(personID)}

@@ -560,6 +560,8 @@ type visitFormData struct {
 	Needs   []string
 	Risks   []string
 	Every   int
+	// ID is the visit being corrected; empty on a new visit.
+	ID string
 }
 
 func (s *Server) visitForm(p *agent.Local, f *form) visitFormData {
@@ -622,6 +624,55 @@ func (s *Server) handlePostVisitNew(w http.ResponseWriter, r *http.Request, se *
 		}
 	}
 	s.render(w, r, se, http.StatusUnprocessableEntity, "visit_form", page{Title: "记录走访", Nav: "persons", Data: s.visitForm(p, f)})
+}
+
+// A saved visit is corrected like any record the station owns: the
+// changed fields go up as a new version with who and when, and the county
+// keeps the version they replace (record_versions).
+func (s *Server) loadVisitForEdit(ctx context.Context, id string) (*agent.Local, *agent.Local, error) {
+	v, err := s.a.Store.Get(ctx, records.Visit, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.a.Store.Get(ctx, records.Person, records.TextValue(v.Fields, "person_id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, p, nil
+}
+
+func (s *Server) handleGetVisitEdit(w http.ResponseWriter, r *http.Request, se *session) {
+	v, p, err := s.loadVisitForEdit(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, se, err)
+		return
+	}
+	d := s.visitForm(p, visitFormFrom(v.Fields))
+	d.ID = v.ID
+	s.render(w, r, se, http.StatusOK, "visit_form", page{Title: "修改走访记录", Nav: "visits", Data: d})
+}
+
+func (s *Server) handlePostVisitEdit(w http.ResponseWriter, r *http.Request, se *session) {
+	v, p, err := s.loadVisitForEdit(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, se, err)
+		return
+	}
+	vals, ok := postedForm(w, r)
+	if !ok {
+		return
+	}
+	// The visit stays with its person: the form cannot move it.
+	fields, f := visitFields(vals, p.ID, s.today())
+	if s.saveEdit(w, r, se, v, fields, f, "/visits/"+v.ID) {
+		if vals.Get("risk") == "紧急" && f.OK() {
+			s.a.Nudge()
+		}
+		return
+	}
+	d := s.visitForm(p, f)
+	d.ID = v.ID
+	s.render(w, r, se, http.StatusUnprocessableEntity, "visit_form", page{Title: "修改走访记录", Nav: "visits", Data: d})
 }
 
 type visitsData struct {

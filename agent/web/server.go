@@ -174,6 +174,8 @@ func (s *Server) Handler() http.Handler {
 	auth("GET /visits", s.handleGetVisits)
 	auth("GET /visits/overdue", s.handleGetOverdue)
 	auth("GET /visits/{id}", s.handleGetVisit)
+	auth("GET /visits/{id}/edit", s.handleGetVisitEdit)
+	auth("POST /visits/{id}/edit", s.handlePostVisitEdit)
 
 	auth("GET /applications", s.handleGetApplications)
 	auth("GET /applications/new", s.handleGetAppNew)
