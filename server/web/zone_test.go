@@ -10,15 +10,16 @@ import (
 	"stationsync/internal/records"
 )
 
+// The whole test binary runs as a server whose zone is UTC (a Linux
+// default), set before any test starts: setting time.Local inside a test
+// races with the HTTP servers of earlier tests that are still closing.
+func init() { time.Local = time.UTC }
+
 // TestTimesInChinaWhateverTheServerZone: on a server whose zone is UTC (a
 // Linux default), a decision taken at a known instant shows in China time
 // on the record page, the list, the audit log and the CSV export, and its
 // UTC rendering appears nowhere.
 func TestTimesInChinaWhateverTheServerZone(t *testing.T) {
-	t.Setenv("TZ", "UTC")
-	saved := time.Local
-	time.Local = time.UTC
-	t.Cleanup(func() { time.Local = saved })
 
 	f := newFixture(t)
 	r := f.seedRich(10)
@@ -69,9 +70,6 @@ func TestTimesInChinaWhateverTheServerZone(t *testing.T) {
 // and the audit filter and a follow-up computed then count from the
 // Chinese date.
 func TestAuditDayFilterIsChinaDay(t *testing.T) {
-	saved := time.Local
-	time.Local = time.UTC
-	t.Cleanup(func() { time.Local = saved })
 	f := newFixture(t)
 	// 01:30 in China on day D is 17:30 UTC on day D-1.
 	day := time.Now().AddDate(0, 0, 1)

@@ -16,6 +16,11 @@ import (
 	"stationsync/internal/records"
 )
 
+// The whole test binary runs as a server whose zone is UTC (a Linux
+// default), set before any test starts: setting time.Local inside a test
+// races with the HTTP servers of earlier tests that are still closing.
+func init() { time.Local = time.UTC }
+
 var (
 	countyAcceptRe  = regexp.MustCompile(`<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td><td>已提交</td><td>已受理</td>`)
 	stationAcceptRe = regexp.MustCompile(`<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td><td>[^<]*</td><td>受理</td>`)
@@ -26,9 +31,6 @@ var (
 // county's pages shows at the same date and minute on the county's
 // record page and on the station's application page after sync.
 func TestStationAndCountyShowTheSameMinute(t *testing.T) {
-	saved := time.Local
-	time.Local = time.UTC
-	t.Cleanup(func() { time.Local = saved })
 	ctx := context.Background()
 	c := newCounty(t)
 	a := newStation(t)
