@@ -10,45 +10,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testlog"
 	"stationsync/server"
 )
-
-// errorLog keeps every log record at error level or above: a page that
-// logs an error failed, whatever it answered.
-type errorLog struct {
-	mu   sync.Mutex
-	recs []string
-}
-
-func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
-func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		b.WriteString(" " + a.Key + "=" + a.Value.String())
-		return true
-	})
-	l.mu.Lock()
-	l.recs = append(l.recs, b.String())
-	l.mu.Unlock()
-	return nil
-}
-func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *errorLog) WithGroup(string) slog.Handler      { return l }
-
-func (l *errorLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.recs
-	l.recs = nil
-	return out
-}
 
 var (
 	dataPageRe = regexp.MustCompile(`<body[^>]* data-page="([a-z_]+)"`)
@@ -72,7 +41,7 @@ func genFields(m map[string]any) records.Fields {
 // must answer in full, none may log an error, and every template must be
 // drawn by some page.
 func TestEveryPageEveryState(t *testing.T) {
-	log := &errorLog{}
+	log := &testlog.Errors{}
 	c := newCounty(t)
 	s := newStationLogged(t, slog.New(log))
 	rendered := map[string]bool{}
@@ -90,7 +59,7 @@ func TestEveryPageEveryState(t *testing.T) {
 		} else {
 			t.Errorf("GET %s: no data-page", path)
 		}
-		for _, l := range log.take() {
+		for _, l := range log.Take() {
 			t.Errorf("GET %s logged an error: %s", path, l)
 		}
 	}
@@ -186,7 +155,7 @@ func TestEveryPageEveryState(t *testing.T) {
 	if _, err := db.Exec(`INSERT INTO conflicts (id, kind, record_id, field, winner, winner_hlc, winner_origin, loser, loser_hlc, loser_origin, at) VALUES ('c1', 'person', ?, 'health', '"高血压，按时服药"', 2, 'county', '"高血压"', 1, 'st_x', ?)`, persons[1], time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	log.take() // the setup above may log; the walk may not
+	log.Take() // the setup above may log; the walk may not
 
 	pages := []string{"/", "/accounts", "/enroll", "/persons", "/persons?status=" + url.QueryEscape("已退出"), "/persons/new", "/visits", "/visits/overdue",
 		"/visits?risk=" + url.QueryEscape("紧急"), "/applications", "/disclosures", "/disclosures/new", "/sync", "/settings"}

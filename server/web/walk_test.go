@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,39 +18,9 @@ import (
 	"stationsync/internal/hlc"
 	"stationsync/internal/idcard"
 	"stationsync/internal/records"
+	"stationsync/internal/testlog"
 	"stationsync/syncproto"
 )
-
-// errorLog keeps every log record at error level or above: a page that
-// logs an error failed, whatever it answered.
-type errorLog struct {
-	mu   sync.Mutex
-	recs []string
-}
-
-func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
-func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		b.WriteString(" " + a.Key + "=" + a.Value.String())
-		return true
-	})
-	l.mu.Lock()
-	l.recs = append(l.recs, b.String())
-	l.mu.Unlock()
-	return nil
-}
-func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *errorLog) WithGroup(string) slog.Handler      { return l }
-
-func (l *errorLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.recs
-	l.recs = nil
-	return out
-}
 
 // richVillage is a village of township A with realistic records in every
 // state the pages know: persons with and without visits and versions,
@@ -231,7 +200,7 @@ var (
 // pages: each must answer in full (the layout's closing tag), and no page
 // may log an error. Every template must have been rendered.
 func TestEveryPageEveryState(t *testing.T) {
-	log := &errorLog{}
+	log := &testlog.Errors{}
 	f := newFixtureLogged(t, slog.New(log))
 	r := f.seedRich(12)
 	rendered := map[string]bool{}
@@ -251,7 +220,7 @@ func TestEveryPageEveryState(t *testing.T) {
 				t.Errorf("%s GET %s: no data-page", who, path)
 			}
 		}
-		for _, l := range log.take() {
+		for _, l := range log.Take() {
 			t.Errorf("%s GET %s logged an error: %s", who, path, l)
 		}
 	}
