@@ -190,14 +190,17 @@ type VisitRow struct {
 	Visitors                                                              []string
 	CreatedBy                                                             string
 	Pending                                                               bool
+	VoidReason                                                            string // set: voided, counts nowhere
 }
 
 // VisitQuery selects visits.
 type VisitQuery struct {
 	PersonID string
 	Risk     string
-	Offset   int
-	Limit    int
+	// Live leaves voided visits out.
+	Live   bool
+	Offset int
+	Limit  int
 }
 
 // Visits returns a page of visits, latest first, and how many match.
@@ -215,6 +218,9 @@ func (s *Store) Visits(ctx context.Context, q VisitQuery) ([]VisitRow, int, erro
 		where = append(where, "v.risk = ?")
 		args = append(args, q.Risk)
 	}
+	if q.Live {
+		where = append(where, "coalesce(v.void_reason, '') = ''")
+	}
 	cond := "1"
 	if len(where) > 0 {
 		cond = strings.Join(where, " AND ")
@@ -224,7 +230,7 @@ func (s *Store) Visits(ctx context.Context, q VisitQuery) ([]VisitRow, int, erro
 		return nil, 0, fmt.Errorf("count visits: %w", err)
 	}
 	rows, err := s.db.R.QueryContext(ctx, `SELECT v.id, coalesce(v.person_id, ''), coalesce(p.name, ''), coalesce(v.visited_on, ''), coalesce(v.method, ''), coalesce(v.risk, ''),
-		coalesce(v.situation, ''), coalesce(v.next_due, ''), coalesce(v.visitors, '[]'), v.created_by,
+		coalesce(v.situation, ''), coalesce(v.next_due, ''), coalesce(v.visitors, '[]'), v.created_by, coalesce(v.void_reason, ''),
 		EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'visit' AND o.record_id = v.id)
 		FROM (SELECT v.id FROM visits v WHERE `+cond+` ORDER BY v.visited_on DESC, v.id DESC LIMIT ? OFFSET ?) pg
 		JOIN visits v ON v.id = pg.id LEFT JOIN persons p ON p.id = v.person_id ORDER BY v.visited_on DESC, v.id DESC`, append(args, q.Limit, q.Offset)...)
@@ -236,7 +242,7 @@ func (s *Store) Visits(ctx context.Context, q VisitQuery) ([]VisitRow, int, erro
 	for rows.Next() {
 		var r VisitRow
 		var vis string
-		if err := rows.Scan(&r.ID, &r.PersonID, &r.PersonName, &r.VisitedOn, &r.Method, &r.Risk, &r.Situation, &r.NextDue, &vis, &r.CreatedBy, &r.Pending); err != nil {
+		if err := rows.Scan(&r.ID, &r.PersonID, &r.PersonName, &r.VisitedOn, &r.Method, &r.Risk, &r.Situation, &r.NextDue, &vis, &r.CreatedBy, &r.VoidReason, &r.Pending); err != nil {
 			return nil, 0, err
 		}
 		json.Unmarshal([]byte(vis), &r.Visitors)
@@ -349,8 +355,8 @@ func (s *Store) Counts(ctx context.Context, today string) (Counts, error) {
 		(SELECT count(*) FROM persons WHERE coalesce(status, '在册') = '在册'),
 		(SELECT count(*) FROM persons WHERE status = '已退出'),
 		(SELECT count(*) FROM persons p LEFT JOIN visit_summary s ON s.person_id = p.id WHERE coalesce(p.status, '在册') = '在册' AND `+dueSQL+` < ?),
-		(SELECT count(*) FROM visits WHERE risk = '紧急'),
-		(SELECT count(*) FROM visits),
+		(SELECT count(*) FROM visits WHERE risk = '紧急' AND coalesce(void_reason, '') = ''),
+		(SELECT count(*) FROM visits WHERE coalesce(void_reason, '') = ''),
 		(SELECT count(*) FROM applications WHERE status IN ('submitted', 'accepted', 'reviewing')),
 		(SELECT count(*) FROM applications WHERE status = 'returned'),
 		(SELECT count(*) FROM applications WHERE status IN ('approved', 'rejected')),

@@ -655,6 +655,7 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		f.scopeWhere(w, "v.village")
 		w.add("v.risk = '紧急'")
 		w.add(riskFlagged)
+		w.add("coalesce(v.void_reason, '') = ''") // voided: recorded in error
 		// Followed up by a later visit with content: a blank one proves
 		// nothing (see overdue).
 		w.add("NOT " + laterVisitSQL("v"))
@@ -1206,7 +1207,7 @@ func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today tim
 // station refuses new visits without a situation (records.CheckEntry); this
 // keeps the blank ones older stations saved from counting as visits.
 func visitHasContent(a string) string {
-	return "(trim(coalesce(" + a + ".situation, ''), " + blankChars + ") <> '' OR trim(coalesce(" + a + ".measures, ''), " + blankChars + ") <> '')"
+	return "(trim(coalesce(" + a + ".situation, ''), " + blankChars + ") <> '' OR trim(coalesce(" + a + ".measures, ''), " + blankChars + ") <> '') AND coalesce(" + a + ".void_reason, '') = ''"
 }
 
 // blankChars are what trim takes off: spaces, tabs, newlines and the
@@ -1214,10 +1215,11 @@ func visitHasContent(a string) string {
 const blankChars = "char(32, 9, 10, 13, 12288)"
 
 // visitIsBlank is the WHERE of the partial index visits_blank (migration
-// 0008), term for term, on the visits alias a: SQLite uses the index only
-// when a query repeats it.
+// 0009), term for term, on the visits alias a: SQLite uses the index only
+// when a query repeats it. A voided visit counts as blank: it proves no
+// visit took place.
 func visitIsBlank(a string) string {
-	return "trim(coalesce(" + a + ".situation, ''), " + blankChars + ") = '' AND trim(coalesce(" + a + ".measures, ''), " + blankChars + ") = ''"
+	return "((trim(coalesce(" + a + ".situation, ''), " + blankChars + ") = '' AND trim(coalesce(" + a + ".measures, ''), " + blankChars + ") = '') OR coalesce(" + a + ".void_reason, '') <> '')"
 }
 
 // lastVisitSQL is the date of the last visit with content of the person

@@ -300,7 +300,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request, se *session)
 		s.fail(w, r, se, err)
 		return
 	}
-	urgent, _, err := s.a.Store.Visits(ctx, agent.VisitQuery{Risk: "紧急", Limit: 5})
+	urgent, _, err := s.a.Store.Visits(ctx, agent.VisitQuery{Risk: "紧急", Live: true, Limit: 5})
 	if err != nil {
 		s.fail(w, r, se, err)
 		return
@@ -709,6 +709,8 @@ type visitData struct {
 	Visitors   []string
 	Needs      []string
 	State      agent.RecordState
+	Void       *form
+	VoidReason string // set: voided
 }
 
 func (s *Server) handleGetVisit(w http.ResponseWriter, r *http.Request, se *session) {
@@ -725,7 +727,51 @@ func (s *Server) handleGetVisit(w http.ResponseWriter, r *http.Request, se *sess
 	json.Unmarshal(v.Fields["visitors"], &d.Visitors)
 	json.Unmarshal(v.Fields["needs"], &d.Needs)
 	d.State, _ = s.a.Store.State(ctx, "visit", v.ID)
+	d.VoidReason = records.TextValue(v.Fields, "void_reason")
+	d.Void = newForm(nil)
 	s.render(w, r, se, http.StatusOK, "visit", page{Title: "走访记录", Nav: "visits", Data: d})
+}
+
+// handlePostVisitVoid voids a visit recorded in error. Nothing is deleted:
+// the reason goes up as a new version, and the county keeps the one before.
+func (s *Server) handlePostVisitVoid(w http.ResponseWriter, r *http.Request, se *session) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	vals, ok := postedForm(w, r)
+	if !ok {
+		return
+	}
+	f := newForm(vals)
+	reason := trimmed(vals, "void_reason")
+	if reason == "" {
+		f.fail("void_reason", "请填写作废原因，例如「重复录入」「对象选错了」")
+	}
+	if f.OK() {
+		_, err := s.a.Store.Save(ctx, records.Visit, id, records.Fields{"void_reason": jtext(reason)}, se.account.Name)
+		if err == nil {
+			s.flash(se, "ok", "已作废这条走访记录："+reason)
+			s.redirect(w, r, "/visits/"+id)
+			return
+		}
+		if !fieldErr(f, err) {
+			s.fail(w, r, se, err)
+			return
+		}
+	}
+	v, err := s.a.Store.Get(ctx, records.Visit, id)
+	if err != nil {
+		s.fail(w, r, se, err)
+		return
+	}
+	d := visitData{V: v, Void: f}
+	if p, err := s.a.Store.Get(ctx, records.Person, records.TextValue(v.Fields, "person_id")); err == nil {
+		d.PersonName = records.TextValue(p.Fields, "name")
+	}
+	json.Unmarshal(v.Fields["visitors"], &d.Visitors)
+	json.Unmarshal(v.Fields["needs"], &d.Needs)
+	d.State, _ = s.a.Store.State(ctx, "visit", v.ID)
+	d.VoidReason = records.TextValue(v.Fields, "void_reason")
+	s.render(w, r, se, http.StatusUnprocessableEntity, "visit", page{Title: "走访记录", Nav: "visits", Data: d})
 }
 
 // ---- applications ----

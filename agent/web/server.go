@@ -176,6 +176,7 @@ func (s *Server) Handler() http.Handler {
 	auth("GET /visits/{id}", s.handleGetVisit)
 	auth("GET /visits/{id}/edit", s.handleGetVisitEdit)
 	auth("POST /visits/{id}/edit", s.handlePostVisitEdit)
+	auth("POST /visits/{id}/void", s.handlePostVisitVoid)
 
 	auth("GET /applications", s.handleGetApplications)
 	auth("GET /applications/new", s.handleGetAppNew)

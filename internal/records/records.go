@@ -231,6 +231,9 @@ var schemas = map[Kind]*Schema{
 		{Name: "measures", Label: "帮扶措施", Type: Text, Owner: Station, MaxLen: 2000},
 		{Name: "next_due", Label: "下次走访日期", Type: Text, Owner: Station, check: checkDate},
 		{Name: "photos", Label: "照片", Type: JSON, Owner: Station, check: checkHashes},
+		// Set when the station voids a visit recorded in error: the visit
+		// is kept, with its history, but no list counts it any more.
+		{Name: "void_reason", Label: "作废原因", Type: Text, Owner: Station, MaxLen: 200},
 	}},
 	Application: {Kind: Application, Table: "applications", Label: "救助申请", Fields: []Field{
 		{Name: "applicant_id", Label: "申请人", Type: Text, Owner: Station, Required: true, check: checkRef},
