@@ -70,6 +70,9 @@ type Decision struct {
 	Comment       string
 	AmountFen     int64  // approve
 	FromMonth     string // approve, "2006-01"
+	// Direct lets approve and reject start from 已提交: the write applies
+	// 受理 and 进入审核 first, so each step is in the history.
+	Direct bool
 }
 
 // Rejection is a change the merge refused.
@@ -722,23 +725,33 @@ func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
 		return fmt.Errorf("%w: %v", ErrNotApplicable, err)
 	}
 	return s.countyWrite(ctx, func(tx *sql.Tx, m *merger) error {
-		var village string
-		err := tx.QueryRow(`SELECT village FROM applications WHERE id = ?`, d.ApplicationID).Scan(&village)
+		var village, status string
+		err := tx.QueryRow(`SELECT village, status FROM applications WHERE id = ?`, d.ApplicationID).Scan(&village, &status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		o, err := m.apply(&change{
-			origin: CountyOrigin, village: village, kind: records.Application, id: d.ApplicationID, op: d.Op,
-			fields: fields, hlc: s.clock.Now(), by: d.By, at: m.now, histID: "county." + randomID(8), comment: d.Comment,
-		})
+		path, err := records.DecisionPath(d.Op, status, d.Direct)
 		if err != nil {
-			return err
+			path = []records.Op{d.Op} // the merge refuses it with its reason
 		}
-		if o.status == syncproto.Rejected {
-			return fmt.Errorf("%w: %s", ErrNotApplicable, o.reason)
+		for i, op := range path {
+			c := &change{
+				origin: CountyOrigin, village: village, kind: records.Application, id: d.ApplicationID, op: op,
+				hlc: s.clock.Now(), by: d.By, at: m.now, histID: "county." + randomID(8),
+			}
+			if i == len(path)-1 {
+				c.fields, c.comment = fields, d.Comment
+			}
+			o, err := m.apply(c)
+			if err != nil {
+				return err
+			}
+			if o.status == syncproto.Rejected {
+				return fmt.Errorf("%w: %s", ErrNotApplicable, o.reason)
+			}
 		}
 		return nil
 	})

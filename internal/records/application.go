@@ -1,5 +1,7 @@
 package records
 
+import "fmt"
+
 // Application statuses. The codes are English; pages show StatusLabel.
 const (
 	StatusDraft     = "draft"
@@ -92,4 +94,60 @@ var opLabel = map[Op]string{
 // content in this status: only while it is a draft or was returned.
 func StationEditable(status string) bool {
 	return status == StatusDraft || status == StatusReturned || status == ""
+}
+
+// CountyOps lists the county decisions the state machine allows from
+// status, in the order a reviewer meets them. direct adds approve and
+// reject from 已提交 (DecisionPath), which policy may allow a county
+// reviewer so that a complete application is decided in one action.
+func CountyOps(status string, direct bool) []Op {
+	var ops []Op
+	for _, op := range []Op{OpAccept, OpReview, OpApprove, OpReject, OpReturn} {
+		if _, err := DecisionPath(op, status, direct); err == nil {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// DecisionPath returns the transitions that carry an application from
+// status from by the county's op. It is op alone when the state machine
+// allows it; with direct, approve and reject from 已提交 pass through
+// 已受理 and 审核中 so that every step stays in the history.
+func DecisionPath(op Op, from string, direct bool) ([]Op, error) {
+	_, err := Transition(op, from)
+	if err == nil {
+		return []Op{op}, nil
+	}
+	if direct && from == StatusSubmitted && (op == OpApprove || op == OpReject) {
+		return []Op{OpAccept, OpReview, op}, nil
+	}
+	return nil, err
+}
+
+// OpLabel is the Chinese name of an operation.
+func OpLabel(op Op) string { return opLabel[op] }
+
+// MonthlyAssistance reports whether an approved amount of this assistance
+// type is paid every month (低保, 特困); every other type, 临时救助 first,
+// is paid once.
+func MonthlyAssistance(typ string) bool {
+	return typ == "最低生活保障" || typ == "特困人员救助供养"
+}
+
+// AmountText says what an approved amount means for the type: "每月 650.00
+// 元，自 2026-01 起" or "一次性 800.00 元（2026-01）". Pages, the audit log
+// and the station use it so that nobody reads a one-off sum as monthly.
+func AmountText(typ string, fen int64, from string) string {
+	yuan := fmt.Sprintf("%.2f 元", float64(fen)/100)
+	if MonthlyAssistance(typ) {
+		if from == "" {
+			return "每月 " + yuan
+		}
+		return "每月 " + yuan + "，自 " + from + " 起"
+	}
+	if from == "" {
+		return "一次性 " + yuan
+	}
+	return "一次性 " + yuan + "（" + from + "）"
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -246,6 +247,10 @@ type recordData struct {
 	Visits    []server.Row
 	Editable  []fieldView
 	CanDecide bool
+	Ops       []opChoice // the decisions valid from the current status
+	Monthly   bool       // the approved amount is paid every month
+	Status    string     // an application's status, in Chinese
+	Form      url.Values // a refused decision's form, shown again with the reason
 	Origins   map[string]string
 	Versions  []versionView
 	Conflicts []conflictView // open and resolved, values masked like the fields
@@ -339,11 +344,58 @@ func (h *Handler) recordOf(w http.ResponseWriter, r *http.Request, u *server.Use
 	return kind, rec, true
 }
 
+type opChoice struct {
+	Value, Label string
+	Checked      bool
+}
+
+// decisionChoices are the radio buttons of the decision form: only the
+// steps the state machine allows from status, the first (or the one the
+// refused form had) checked.
+func decisionChoices(status string, direct bool, form url.Values) []opChoice {
+	var out []opChoice
+	want := form.Get("op")
+	for _, op := range records.CountyOps(status, direct) {
+		c := opChoice{Value: string(op), Label: opLabel[op]}
+		if direct && status == records.StatusSubmitted && (op == records.OpApprove || op == records.OpReject) {
+			c.Label += "（同时记录受理、进入审核）"
+		}
+		c.Checked = string(op) == want
+		out = append(out, c)
+	}
+	checked := false
+	for _, c := range out {
+		checked = checked || c.Checked
+	}
+	if !checked && len(out) > 0 {
+		out[0].Checked = true
+	}
+	return out
+}
+
+// directDecision reports whether u may approve or reject from 已提交 in
+// one action: county reviewers may, unless the setting "direct_approve"
+// is false; a township office takes each step itself.
+func (h *Handler) directDecision(ctx context.Context, u *server.User) bool {
+	if u.Role == server.RoleTownship {
+		return false
+	}
+	allow := true
+	h.Store.Setting(ctx, "direct_approve", &allow)
+	return allow
+}
+
 func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *server.User) {
 	kind, rec, ok := h.recordOf(w, r, u)
 	if !ok {
 		return
 	}
+	h.renderRecord(w, r, u, kind, rec, http.StatusOK, "", nil)
+}
+
+// renderRecord shows one record; a refused decision comes back here with
+// status, the reason in errMsg and the form as it was sent.
+func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server.User, kind records.Kind, rec *server.RecordDetail, status int, errMsg string, form url.Values) {
 	if u.FullNumbers && kind == records.Person {
 		h.audit(r, u, server.AuditViewFullNums, string(kind)+"/"+rec.ID, "")
 	}
@@ -351,6 +403,13 @@ func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *ser
 	sch := records.SchemaOf(kind)
 	for _, fv := range rec.Fields {
 		v := fieldView{Name: fv.Name, Label: fv.Label, Value: displayValue(fv.Name, fv.Value, !u.FullNumbers), Origin: h.originLabel(fv.Origin), At: zone.Second(fv.At)}
+		if fv.Name == "approved_amount_fen" {
+			// A one-off 临时救助 must not read as a monthly sum.
+			var fen int64
+			if json.Unmarshal(fv.Value, &fen) == nil {
+				v.Value = records.AmountText(records.TextValue(rec.Record.Fields, "type"), fen, "")
+			}
+		}
 		if fv.Name == "person_id" || fv.Name == "applicant_id" {
 			v.Link = "/records/person/" + url.PathEscape(records.TextValue(rec.Record.Fields, fv.Name))
 		}
@@ -397,8 +456,15 @@ func (h *Handler) handleGetRecord(w http.ResponseWriter, r *http.Request, u *ser
 		d.Versions = h.versionViews(sch, vs, !u.FullNumbers)
 	}
 	d.Conflicts = h.conflictViews(rec.AllConflicts, !u.FullNumbers)
-	d.CanDecide = kind == records.Application
-	h.render(w, r, http.StatusOK, "record", page{Title: d.KindLabel, Nav: "records-" + string(kind), Data: d})
+	if kind == records.Application {
+		st := records.TextValue(rec.Record.Fields, "status")
+		d.Status = records.StatusLabel[st]
+		d.Ops = decisionChoices(st, h.directDecision(r.Context(), u), form)
+		d.CanDecide = len(d.Ops) > 0
+		d.Monthly = records.MonthlyAssistance(records.TextValue(rec.Record.Fields, "type"))
+		d.Form = form
+	}
+	h.render(w, r, status, "record", page{Title: d.KindLabel, Nav: "records-" + string(kind), Err: errMsg, Data: d})
 }
 
 // handlePostEdit changes the fields the county may edit (those both sides
@@ -476,39 +542,50 @@ var opLabel = map[records.Op]string{records.OpAccept: "受理", records.OpReview
 
 func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *server.User) {
 	r.ParseForm()
-	op, ok := decisionOps[r.PostFormValue("op")]
-	if !ok {
-		h.fail(w, r, u, http.StatusBadRequest, "请选择审核操作")
-		return
-	}
 	ids := r.PostForm["id"]
 	if len(ids) == 0 {
 		h.fail(w, r, u, http.StatusBadRequest, "请至少选择一份申请")
 		return
 	}
+	// A decision on one application from its page goes back to that
+	// page's form with the reason, not to a bare error page.
+	fail := func(status int, msg string) {
+		if len(ids) == 1 && strings.HasPrefix(r.PostFormValue("back"), "/records/application/") {
+			if rec, err := h.Store.Record(r.Context(), records.Application, ids[0], u.Scope()); err == nil {
+				h.renderRecord(w, r, u, records.Application, rec, status, msg, r.PostForm)
+				return
+			}
+		}
+		h.fail(w, r, u, status, msg)
+	}
+	op, ok := decisionOps[r.PostFormValue("op")]
+	if !ok {
+		fail(http.StatusBadRequest, "请选择审核操作")
+		return
+	}
 	comment := strings.TrimSpace(r.PostFormValue("comment"))
-	d := server.Decision{Op: op, By: u.DisplayName, Comment: comment}
+	d := server.Decision{Op: op, By: u.DisplayName, Comment: comment, Direct: h.directDecision(r.Context(), u)}
 	switch op {
 	case records.OpApprove:
 		yuan, err := strconv.ParseFloat(strings.TrimSpace(r.PostFormValue("amount")), 64)
-		if err != nil || yuan <= 0 {
-			h.fail(w, r, u, http.StatusBadRequest, "批准时请填写每月金额（元），例如 650")
+		if err != nil || yuan <= 0 || math.IsInf(yuan, 0) {
+			fail(http.StatusBadRequest, "批准时请填写金额（元），例如 650：低保、特困为每月金额，临时救助等为一次性金额")
 			return
 		}
 		d.AmountFen = int64(math.Round(yuan * 100))
 		d.FromMonth = strings.TrimSpace(r.PostFormValue("from"))
 		if _, err := time.Parse("2006-01", d.FromMonth); err != nil {
-			h.fail(w, r, u, http.StatusBadRequest, "批准时请填写起始月份，格式为 2006-01")
+			fail(http.StatusBadRequest, "批准时请填写月份（低保、特困为起始月份，一次性救助为发放月份），格式为 2026-01")
 			return
 		}
 	case records.OpReject:
 		if comment == "" {
-			h.fail(w, r, u, http.StatusBadRequest, "不予批准时请填写理由")
+			fail(http.StatusBadRequest, "不予批准时请填写理由")
 			return
 		}
 	case records.OpReturn:
 		if comment == "" {
-			h.fail(w, r, u, http.StatusBadRequest, "退回补充时请写明需要补充的材料")
+			fail(http.StatusBadRequest, "退回补充时请写明需要补充的材料")
 			return
 		}
 	}
@@ -527,6 +604,7 @@ func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *se
 			return
 		}
 		d.ApplicationID = a.ID
+		path, _ := records.DecisionPath(op, a.Status, d.Direct)
 		if err := h.Store.Decide(r.Context(), d); err != nil {
 			if errors.Is(err, server.ErrNotApplicable) || errors.Is(err, server.ErrNotFound) {
 				failed = append(failed, a.ApplicantName+"（"+a.ID+"）："+chineseReason(err))
@@ -537,7 +615,18 @@ func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *se
 		}
 		detail := opLabel[op]
 		if op == records.OpApprove {
-			detail += fmt.Sprintf(" %.2f元/月 自%s", float64(d.AmountFen)/100, d.FromMonth)
+			if records.MonthlyAssistance(a.Type) {
+				detail += fmt.Sprintf(" %.2f元/月 自%s", float64(d.AmountFen)/100, d.FromMonth)
+			} else {
+				detail += fmt.Sprintf(" 一次性%.2f元 %s发放", float64(d.AmountFen)/100, d.FromMonth)
+			}
+		}
+		if len(path) > 1 {
+			var steps []string
+			for _, p := range path {
+				steps = append(steps, opLabel[p])
+			}
+			detail += "（一次完成：" + strings.Join(steps, "→") + "）"
 		}
 		if comment != "" {
 			detail += " 意见：" + comment
@@ -547,7 +636,10 @@ func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *se
 	}
 	if len(failed) > 0 {
 		msg := fmt.Sprintf("已处理 %d 份；以下 %d 份未能处理：\n%s", len(done), len(failed), strings.Join(failed, "\n"))
-		h.fail(w, r, u, http.StatusConflict, msg)
+		if len(ids) == 1 {
+			msg = "未能处理：" + failed[0]
+		}
+		fail(http.StatusConflict, msg)
 		return
 	}
 	// One approval of 低保 or 特困: offer the 救助对象公示.

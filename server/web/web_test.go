@@ -135,6 +135,9 @@ func (f *fixture) seed(village string, seed int64) {
 			aid := village + "_a" + string(rune('a'+i)) + "xxxxxx"
 			a := g.Application(id, p)
 			a["type"] = "最低生活保障"
+			if i == 2 {
+				a["type"] = "临时救助" // paid once: the pages must not say 每月
+			}
 			add(records.Application, aid, records.OpUpsert, a)
 			add(records.Application, aid, records.OpSubmit, nil)
 			f.apps[village] = append(f.apps[village], aid)
