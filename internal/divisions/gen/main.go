@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"stationsync/internal/atomicfile"
 )
 
 // levels are the files of the package's dist/, from province to village,
@@ -110,7 +112,7 @@ func run(dist, out, provs string, report io.Writer) error {
 			return err
 		}
 		path := filepath.Join(out, p+".tsv.gz")
-		if err := os.WriteFile(path, gz.Bytes(), 0o644); err != nil {
+		if err := atomicfile.Write(path, gz.Bytes(), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(report, "%s: %d codes, %d bytes (%d uncompressed)\n", path, len(rows), gz.Len(), raw.Len())
