@@ -14,11 +14,12 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"maskID":    idcard.Mask,
-	"maskPhone": idcard.MaskPhone,
-	"maskText":  pii.MaskText, // the county's pages and public portal use the same
-	"time":      fmtTime,
-	"yuan":      yuan,
+	"phoneTownship": phoneTownship,
+	"maskID":        idcard.Mask,
+	"maskPhone":     idcard.MaskPhone,
+	"maskText":      pii.MaskText, // the county's pages and public portal use the same
+	"time":          fmtTime,
+	"yuan":          yuan,
 	"yuanOpt": func(v any) string {
 		if v == nil {
 			return ""

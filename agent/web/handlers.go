@@ -602,16 +602,32 @@ func (s *Server) handlePostVisitNew(w http.ResponseWriter, r *http.Request, se *
 	if !ok {
 		return
 	}
+	if v.Get("risk") == "紧急" {
+		// An urgent case is seen again a week after the visit: the category's
+		// default the form came with (or no date) gives way to it; a date
+		// the cadre chose stands.
+		now := s.opts.Now().In(zone.Location())
+		due := trimmed(v, "next_due")
+		if due == "" || due == now.AddDate(0, 0, s.visitForm(p, nil).Every).Format(time.DateOnly) {
+			on, err := time.ParseInLocation(time.DateOnly, trimmed(v, "visited_on"), zone.Location())
+			if err != nil {
+				on = now
+			}
+			v.Set("next_due", on.AddDate(0, 0, urgentEveryDays).Format(time.DateOnly))
+		}
+	}
 	fields, f := visitFields(v, pid, s.today())
 	if f.OK() {
 		_, err := s.a.Store.Save(ctx, records.Visit, "", changed(records.Fields{}, fields), se.account.Name)
 		if err == nil {
 			msg := "走访记录已保存"
 			if v.Get("risk") == "紧急" {
-				// An urgent visit goes up at once if any link gets through.
+				// An urgent visit starts a round at once; it cannot
+				// overtake changes queued before it (see README, "urgent"),
+				// so when the county is out of reach the cadre is told to
+				// phone rather than led to believe it is on its way.
 				s.a.Nudge()
-				msg = "紧急走访已保存，正在优先上传到县里"
-				s.flash(se, "urgent", msg)
+				s.flash(se, "urgent", s.urgentMessage(ctx))
 			} else {
 				s.flash(se, "ok", msg)
 			}
@@ -673,6 +689,26 @@ func (s *Server) handlePostVisitEdit(w http.ResponseWriter, r *http.Request, se 
 	d := s.visitForm(p, f)
 	d.ID = v.ID
 	s.render(w, r, se, http.StatusUnprocessableEntity, "visit_form", page{Title: "修改走访记录", Nav: "visits", Data: d})
+}
+
+// urgentEveryDays is the next-visit default of a 紧急 visit.
+const urgentEveryDays = 7
+
+// urgentMessage tells the cadre what happens to an urgent visit just saved:
+// on its way, or, with the county out of reach, to phone the township.
+func (s *Server) urgentMessage(ctx context.Context) string {
+	b := s.syncBar(ctx)
+	if !b.Online {
+		return "紧急走访已保存在本机，但县里现在连不上，还没有送到县里。" + phoneTownship(b.TownshipPhone)
+	}
+	return "紧急走访已保存，已开始上传到县里；页面顶部「待上传」里的紧急条数归零即已送到"
+}
+
+func phoneTownship(phone string) string {
+	if phone == "" {
+		return "请马上打电话告诉乡镇（乡镇电话还没有填写，请到「设置」里填上）"
+	}
+	return "请马上打电话告诉乡镇：" + phone
 }
 
 type visitsData struct {
@@ -1278,6 +1314,7 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request, se *s
 	if time.Duration(c.SyncInterval) < time.Minute {
 		f.Values.Set("interval", "1")
 	}
+	f.Values.Set("township_phone", s.a.Store.Meta(ctx, metaTownshipPhone))
 	s.render(w, r, se, http.StatusOK, "settings", page{Title: "设置", Nav: "settings", Data: s.settingsData(ctx, f)})
 }
 
@@ -1301,6 +1338,10 @@ func (s *Server) handlePostSettings(w http.ResponseWriter, r *http.Request, se *
 			f.fail("server", "地址格式不对，应像 http://10.1.2.3:8870")
 		}
 	}
+	phone := trimmed(v, "township_phone")
+	if phone != "" && !townshipPhoneRe.MatchString(phone) {
+		f.fail("township_phone", "乡镇电话请填数字，例如 0551-66661234 或 13905510456")
+	}
 	min, err := strconv.Atoi(trimmed(v, "interval"))
 	if err != nil || min < 1 || min > 1440 {
 		f.fail("interval", "同步间隔请填 1 到 1440 之间的分钟数")
@@ -1308,7 +1349,9 @@ func (s *Server) handlePostSettings(w http.ResponseWriter, r *http.Request, se *
 	if f.OK() {
 		c.Server = server
 		c.SyncInterval = agent.Duration(time.Duration(min) * time.Minute)
-		if err := agent.WriteConfigFile(s.configPath(ctx), c); err != nil {
+		if err := s.a.Store.SetMeta(ctx, map[string]string{metaTownshipPhone: phone}); err != nil {
+			f.fail("_form", "保存乡镇电话失败："+err.Error())
+		} else if err := agent.WriteConfigFile(s.configPath(ctx), c); err != nil {
 			f.fail("_form", "保存设置失败："+err.Error())
 		} else if err := s.a.ApplyConfig(ctx, c); err != nil {
 			f.fail("_form", "设置已保存，但未能立即生效："+err.Error())

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,12 +376,23 @@ type syncBar struct {
 	Rejected      int
 	Conflicts     int
 	Storage       string
+	// TownshipPhone is whom to phone while an urgent visit cannot go up.
+	// Filled in the settings by the cadre or installer: the county sends
+	// no settings down yet.
+	TownshipPhone string
 }
+
+// metaTownshipPhone is the store meta key of the township's number.
+const metaTownshipPhone = "township_phone"
+
+// townshipPhoneRe: a landline with area code or a mobile, as typed.
+var townshipPhoneRe = regexp.MustCompile(`^[0-9][0-9 -]{5,18}[0-9]$`)
 
 func (s *Server) syncBar(ctx context.Context) syncBar {
 	st, _ := s.a.Status(ctx)
 	b := syncBar{Enrolled: st.Enrolled, Unconfirmed: st.Unconfirmed, Pending: st.Pending, Rejected: st.Rejected, Conflicts: st.Conflicts, Storage: st.StorageError}
 	b.UrgentPending = s.a.Store.UrgentPending(ctx)
+	b.TownshipPhone = s.a.Store.Meta(ctx, metaTownshipPhone)
 	if ms, err := strconv.ParseInt(s.a.Store.Meta(ctx, "last_ok_at"), 10, 64); err == nil && ms > 0 {
 		b.LastOK = fmtTime(ms)
 	}

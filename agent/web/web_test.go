@@ -344,7 +344,7 @@ func TestVisits(t *testing.T) {
 	u.Set("situation", "老人摔倒在家，已送医。")
 	u.Set("measures", "已拨打120送医")
 	p = s.follow(s.post("/persons/"+pid+"/visits/new", u))
-	must(t, p, 200, "紧急走访已保存，正在优先上传到县里", `class="badge danger">紧急`)
+	must(t, p, 200, "紧急走访已保存在本机，但县里现在连不上", "请马上打电话告诉乡镇（乡镇电话还没有填写", `class="badge danger">紧急`)
 	if n := s.a.Store.UrgentPending(context.Background()); n != 1 {
 		t.Fatalf("urgent pending %d", n)
 	}

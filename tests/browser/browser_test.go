@@ -292,7 +292,7 @@ func (c *cadre) recordVisit(person string, urgent bool) {
 		c.click(`input[name="risk"][value="紧急"]`)
 		c.fill("#measures", "已联系村医上门，通知儿子尽快回家。")
 		c.shot("visit-form")
-		c.submit("#save", "紧急走访已保存，正在优先上传到县里")
+		c.submit("#save", "紧急走访已保存")
 	} else {
 		c.fill("#measures", "联系村医送药上门")
 		c.shot("visit-form")
