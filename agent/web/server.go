@@ -199,6 +199,7 @@ func (s *Server) Handler() http.Handler {
 	auth("GET /disclosures/{id}/print", s.handleGetDiscPrint)
 
 	auth("GET /sync", s.handleGetSync)
+	mux.HandleFunc("GET /sync/bar", s.handleGetSyncBar)
 	auth("POST /sync", s.handlePostSync)
 	auth("POST /rejected/{id}/dismiss", s.handlePostDismiss)
 	auth("GET /settings", s.handleGetSettings)
@@ -315,6 +316,43 @@ func (s *Server) takeFlash(se *session) (string, string) {
 	m, k := se.flash, se.flashKind
 	se.flash, se.flashKind = "", ""
 	return m, k
+}
+
+// handleGetSyncBar serves the sync bar alone, for app.js to refresh an
+// open page when the link comes and goes. It peeks at the session without
+// extending it: a tab left open must not keep a login alive for ever.
+func (s *Server) handleGetSyncBar(w http.ResponseWriter, r *http.Request) {
+	se := s.peekSession(r)
+	if se == nil {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	p := page{Sync: s.syncBar(r.Context()), User: se.account.Name, Path: safeNext(r.URL.Query().Get("back"))}
+	p.Enrolled = p.Sync.Enrolled
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := pagebuf.Write(w, http.StatusOK, func(b io.Writer) error { return s.tmpl["home"].ExecuteTemplate(b, "syncbar", p) }); err != nil {
+		s.log.Error("sync bar", "err", err)
+	}
+}
+
+// peekSession is session without touching its idle time.
+func (s *Server) peekSession(r *http.Request) *session {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se := s.sessions[c.Value]
+	if se == nil {
+		return nil
+	}
+	now := s.opts.Now()
+	if now.Sub(se.lastSeen) > s.opts.IdleTimeout || now.Sub(se.started) > s.opts.MaxSession {
+		return nil
+	}
+	return se
 }
 
 func (s *Server) requireLogin(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
