@@ -1274,3 +1274,26 @@ func (s *SQLiteStore) StatusCounts(ctx context.Context, scope string) (map[strin
 	}
 	return out, rows.Err()
 }
+
+// SubjectName returns the name of the person a record is about: the person
+// itself, a visit's 走访对象 or an application's 申请人; "" when unknown.
+// Callers have already checked the record is within the user's scope, and
+// the person lives in the same village.
+func (s *SQLiteStore) SubjectName(ctx context.Context, kind records.Kind, id string) string {
+	var q string
+	switch kind {
+	case records.Person:
+		q = `SELECT name FROM persons WHERE id = ?`
+	case records.Visit:
+		q = `SELECT p.name FROM visits v JOIN persons p ON p.id = v.person_id WHERE v.id = ?`
+	case records.Application:
+		q = `SELECT p.name FROM applications a JOIN persons p ON p.id = a.applicant_id WHERE a.id = ?`
+	default:
+		return ""
+	}
+	var name sql.NullString
+	if err := s.db.R.QueryRowContext(ctx, q, id).Scan(&name); err != nil {
+		return ""
+	}
+	return name.String
+}

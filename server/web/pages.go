@@ -242,6 +242,7 @@ func (h *Handler) handleGetApplications(w http.ResponseWriter, r *http.Request, 
 type recordData struct {
 	Kind      string
 	KindLabel string
+	Subject   string // the person the record is about
 	Rec       *server.RecordDetail
 	Fields    []fieldView
 	Visits    []server.Row
@@ -268,6 +269,7 @@ type fieldView struct {
 	Name, Label, Value, Origin, At string
 	Raw                            string
 	Link                           string // a person the field refers to
+	Table                          *tableView
 	Enum                           []string
 	Multi                          bool
 	Masked                         bool // edit form: Value is shown masked, the box starts empty
@@ -316,11 +318,76 @@ func displayValue(name string, raw json.RawMessage, mask bool) string {
 	return out
 }
 
-func (h *Handler) originLabel(o string) string {
+// originLabel names where a value came from: 县里, or the village whose
+// station sent it (stations from stationLabels); a station id nobody knows
+// shows as it is.
+func (h *Handler) originLabel(stations map[string]string, o string) string {
 	if o == server.CountyOrigin {
 		return "县里"
 	}
+	if l, ok := stations[o]; ok {
+		return l
+	}
 	return "村站 " + o
+}
+
+// stationLabels maps each station id to "<village name>村站".
+func (h *Handler) stationLabels(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	sts, err := h.Store.Stations(ctx)
+	if err != nil {
+		return out
+	}
+	names, _ := h.Store.PlaceNames(ctx)
+	for _, st := range sts {
+		out[st.ID] = h.placeName(names, st.Village) + "村站"
+	}
+	return out
+}
+
+// tableView is a JSON list of people (家庭成员, 外出务工, 监护人) as rows.
+type tableView struct {
+	Head []string
+	Rows [][]string
+}
+
+// peopleColumns are the columns of each list of people, in order.
+var peopleColumns = map[string][][2]string{
+	"members":     {{"name", "姓名"}, {"relation", "关系"}, {"id_number", "公民身份号码"}, {"income_fen", "月收入"}},
+	"family_away": {{"name", "姓名"}, {"relation", "关系"}, {"location", "务工地"}, {"phone", "联系电话"}},
+	"guardian":    {{"name", "姓名"}, {"relation", "关系"}, {"phone", "联系电话"}},
+}
+
+// peopleTable turns a list (or one object) of people into a table, numbers
+// masked unless full; nil when the value is not such a list.
+func peopleTable(name string, raw json.RawMessage, mask bool) *tableView {
+	cols, ok := peopleColumns[name]
+	if !ok || len(raw) == 0 {
+		return nil
+	}
+	var list []map[string]json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		var one map[string]json.RawMessage
+		if json.Unmarshal(raw, &one) != nil || one == nil {
+			return nil
+		}
+		list = []map[string]json.RawMessage{one}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	t := &tableView{}
+	for _, c := range cols {
+		t.Head = append(t.Head, c[1])
+	}
+	for _, m := range list {
+		var row []string
+		for _, c := range cols {
+			row = append(row, displayValue(c[0], m[c[0]], mask))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
 }
 
 // recordOf returns the record the request's path names ({kind}/{id}),
@@ -401,8 +468,20 @@ func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server
 	}
 	d := recordData{Kind: string(kind), KindLabel: kindLabel(kind), Rec: rec}
 	sch := records.SchemaOf(kind)
+	stations := h.stationLabels(r.Context())
+	// The page is about a person: their name, not an id, heads it.
+	subject := h.Store.SubjectName(r.Context(), kind, rec.ID)
+	title := d.KindLabel
+	if subject != "" {
+		title = subject + " · " + d.KindLabel
+	}
+	d.Subject = subject
 	for _, fv := range rec.Fields {
-		v := fieldView{Name: fv.Name, Label: fv.Label, Value: displayValue(fv.Name, fv.Value, !u.FullNumbers), Origin: h.originLabel(fv.Origin), At: zone.Second(fv.At)}
+		v := fieldView{Name: fv.Name, Label: fv.Label, Value: displayValue(fv.Name, fv.Value, !u.FullNumbers), Origin: h.originLabel(stations, fv.Origin), At: zone.Second(fv.At)}
+		v.Table = peopleTable(fv.Name, fv.Value, !u.FullNumbers)
+		if (fv.Name == "person_id" || fv.Name == "applicant_id") && subject != "" {
+			v.Value = subject
+		}
 		if fv.Name == "approved_amount_fen" {
 			// A one-off 临时救助 must not read as a monthly sum.
 			var fen int64
@@ -453,9 +532,9 @@ func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server
 		}
 	}
 	if vs, err := h.Store.Versions(r.Context(), kind, rec.ID); err == nil {
-		d.Versions = h.versionViews(sch, vs, !u.FullNumbers)
+		d.Versions = h.versionViews(sch, vs, !u.FullNumbers, stations, subject)
 	}
-	d.Conflicts = h.conflictViews(rec.AllConflicts, !u.FullNumbers)
+	d.Conflicts = h.conflictViews(r.Context(), rec.AllConflicts, !u.FullNumbers, stations)
 	if kind == records.Application {
 		st := records.TextValue(rec.Record.Fields, "status")
 		d.Status = records.StatusLabel[st]
@@ -464,7 +543,7 @@ func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server
 		d.Monthly = records.MonthlyAssistance(records.TextValue(rec.Record.Fields, "type"))
 		d.Form = form
 	}
-	h.render(w, r, status, "record", page{Title: d.KindLabel, Nav: "records-" + string(kind), Err: errMsg, Data: d})
+	h.render(w, r, status, "record", page{Title: title, Nav: "records-" + string(kind), Err: errMsg, Data: d})
 }
 
 // handlePostEdit changes the fields the county may edit (those both sides
@@ -774,12 +853,15 @@ type conflictView struct {
 	server.ConflictRow
 	Label, Winner, Loser, WinnerOrigin, LoserOrigin, WinnerRaw, LoserRaw string
 	CountyMay                                                            bool
+	Subject, KindLabel                                                   string // whose record it is
 }
 
-func (h *Handler) conflictViews(list []server.ConflictRow, mask bool) []conflictView {
+func (h *Handler) conflictViews(ctx context.Context, list []server.ConflictRow, mask bool, stations map[string]string) []conflictView {
 	var out []conflictView
 	for _, c := range list {
-		v := conflictView{ConflictRow: c, WinnerOrigin: h.originLabel(c.WinnerOrigin), LoserOrigin: h.originLabel(c.LoserOrigin)}
+		v := conflictView{ConflictRow: c, WinnerOrigin: h.originLabel(stations, c.WinnerOrigin), LoserOrigin: h.originLabel(stations, c.LoserOrigin)}
+		v.Subject = h.Store.SubjectName(ctx, records.Kind(c.Kind), c.RecordID)
+		v.KindLabel = kindLabel(records.Kind(c.Kind))
 		v.Label = c.Field
 		if s := records.SchemaOf(records.Kind(c.Kind)); s != nil {
 			if f, ok := s.Field(c.Field); ok {
@@ -801,7 +883,7 @@ func (h *Handler) handleGetConflicts(w http.ResponseWriter, r *http.Request, u *
 		h.internal(w, r, err)
 		return
 	}
-	data := map[string]any{"Conflicts": h.conflictViews(list, !u.FullNumbers), "Total": total, "Page": pg, "Pages": max(1, (total+49)/50)}
+	data := map[string]any{"Conflicts": h.conflictViews(r.Context(), list, !u.FullNumbers, h.stationLabels(r.Context())), "Total": total, "Page": pg, "Pages": max(1, (total+49)/50)}
 	h.render(w, r, http.StatusOK, "conflicts", page{Title: "冲突", Nav: "conflicts", Data: data})
 }
 
@@ -1064,8 +1146,23 @@ func displayMask(name, s string) string {
 
 // versionViews lists, newest first, what each stored version changed, and
 // from where.
-func (h *Handler) versionViews(sch *records.Schema, vs []server.RecordVersion, mask bool) []versionView {
+func (h *Handler) versionViews(sch *records.Schema, vs []server.RecordVersion, mask bool, stations map[string]string, subject string) []versionView {
 	var out []versionView
+	// A version's change reads as text: people by name and relation, the
+	// record's person by name, not JSON and ids.
+	displayValue := func(name string, raw json.RawMessage, mask bool) string {
+		if (name == "person_id" || name == "applicant_id") && subject != "" {
+			return subject
+		}
+		if t := peopleTable(name, raw, mask); t != nil {
+			var people []string
+			for _, row := range t.Rows {
+				people = append(people, row[0]+"（"+row[1]+"）")
+			}
+			return strings.Join(people, "、")
+		}
+		return displayValue(name, raw, mask)
+	}
 	for i, v := range vs {
 		vv := versionView{Rev: v.Rev, By: v.UpdatedBy, At: zone.Second(v.ReceivedAt)}
 		origins := map[string]bool{}
@@ -1089,7 +1186,7 @@ func (h *Handler) versionViews(sch *records.Schema, vs []server.RecordVersion, m
 		}
 		var os []string
 		for o := range origins {
-			os = append(os, h.originLabel(o))
+			os = append(os, h.originLabel(stations, o))
 		}
 		slices.Sort(os)
 		vv.Origin = strings.Join(os, "、")

@@ -143,6 +143,11 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#from"), "2026-03"),
 	))
 	shot("03-application")
+	// The record page on a phone: the people tables and the decision form
+	// must fit 390 px.
+	must("narrow", chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)))
+	shot("03-application-390")
+	must("wide", chromedp.Do(bctx, chromedp.EmulateViewport(1280, 1000)))
 	must("approve", chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS("#decide-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#disc-form")),
@@ -184,6 +189,9 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 		t.Fatalf("conflicts page lacks the two values: %s", body)
 	}
 	shot("05-conflicts")
+	must("narrow", chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)))
+	shot("05-conflicts-390")
+	must("wide", chromedp.Do(bctx, chromedp.EmulateViewport(1280, 1000)))
 	must("resolve", chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(`form.resolve input[value="loser"]`)),
 		chromedp.Click(chromedp.CSS(`form.resolve button`)),
