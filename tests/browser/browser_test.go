@@ -213,6 +213,15 @@ func (c *cadre) submit(sel, thenSee string) {
 	c.see(thenSee)
 }
 
+// narrow shoots the page as a phone shows it, 390 px wide, and returns to
+// the desk's 1280.
+func (c *cadre) narrow(name string) {
+	c.t.Helper()
+	c.do("narrow", chromedp.EmulateViewport(390, 844))
+	c.shot(name + "-390")
+	c.do("wide", chromedp.EmulateViewport(1280, 900))
+}
+
 func (c *cadre) shot(name string) {
 	c.t.Helper()
 	png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
@@ -405,6 +414,15 @@ func TestStationPagesOnline(t *testing.T) {
 
 	person := c.addPerson()
 	c.recordVisit(person, false)
+	// The visit's page offers a correction and voiding.
+	c.click("#visits a")
+	c.see("作废这条走访记录")
+	c.shot("visit")
+	c.narrow("visit")
+	c.submit("#edit", "修改走访记录")
+	c.shot("visit-edit")
+	c.narrow("visit-edit")
+	c.open(person)
 	app := c.applyAndSubmit(person)
 	c.syncNow("同步成功")
 	c.see("已连上县里")
@@ -455,6 +473,10 @@ func TestStationPagesCountyDown(t *testing.T) {
 
 	person := c.addPerson()
 	c.recordVisit(person, true)
+	// No county: the cadre is told to phone, at once and in the bar.
+	c.see("请马上打电话告诉乡镇")
+	c.shot("visit-urgent-offline")
+	c.narrow("visit-urgent-offline")
 	app := c.applyAndSubmit(person)
 	c.publish()
 	c.open("/")
