@@ -281,5 +281,7 @@ func (s *Server) nameEnrolment(ctx context.Context, resp *syncproto.EnrollRespon
 	if err != nil {
 		return
 	}
-	resp.CountyName, resp.TownshipName, resp.VillageName = names[resp.Village[:6]], names[resp.Village[:9]], names[resp.Village]
+	// A name the county typed, else the official one (places.go): a
+	// county that typed nothing is still named to the confirming cadre.
+	resp.CountyName, resp.TownshipName, resp.VillageName = PlaceName(names, resp.Village[:6]), PlaceName(names, resp.Village[:9]), PlaceName(names, resp.Village)
 }

@@ -159,7 +159,7 @@ func months(now time.Time, n int) []string {
 }
 
 func (h *Handler) placeName(names map[string]string, code string) string {
-	if n := names[code]; n != "" {
+	if n := server.PlaceName(names, code); n != "" {
 		return n
 	}
 	return code

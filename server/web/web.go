@@ -126,15 +126,7 @@ var funcs = template.FuncMap{
 	"audit": func(s string) string { return orDefault(server.AuditLabel[s], s) },
 	"time":  showTime,
 	"add":   func(a, b int) int { return a + b },
-	"pname": func(names map[string]string, code string) string {
-		if n := names[code]; n != "" {
-			return n + "（" + code + "）"
-		}
-		if n := names[code[:min(9, len(code))]]; n != "" {
-			return n + " " + code
-		}
-		return code
-	},
+	"pname": placeLabel, // places.go
 	"offset": func(ms int64) string {
 		d := time.Duration(ms) * time.Millisecond
 		if d < 0 {
