@@ -686,6 +686,16 @@ func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 		if !p.More {
 			return nil
 		}
+		// A 紧急 visit saved during a long catch-up goes up before the next
+		// page instead of after the last. It cannot overtake changes queued
+		// before it: the county takes seqs strictly in order (PROTOCOL §3)
+		// and a visit may name a person still queued, so push sends the
+		// outbox from its lowest seq as always; what it skips is the wait.
+		if a.Store.UrgentPending(ctx) > 0 {
+			if err := a.push(ctx, c, res); err != nil {
+				return err
+			}
+		}
 	}
 }
 

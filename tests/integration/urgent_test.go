@@ -1,0 +1,76 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"stationsync/agent"
+	"stationsync/internal/gen"
+	"stationsync/internal/records"
+	"stationsync/server"
+)
+
+// A 紧急 visit saved while the station is pulling a long catch-up goes up
+// before the next page, in the same round, not after the whole download:
+// the station pushes between pages whenever an urgent change waits. Seqs
+// stay in order (the push sends the outbox from its lowest seq as always).
+func TestUrgentVisitGoesUpDuringALongPull(t *testing.T) {
+	c := newCounty(t)
+	a := newStationCfg(t, c, villageA, agent.Config{PageSize: 2})
+	pid := a.save(t, records.Person, "", fields(gen.New(7).Person(villageA)))
+	a.sync(t)
+	b := newStation(t, c, villageA, nil)
+	b.addPeople(t, gen.New(8), villageA, 10) // 30 records for a to pull, 15 pages
+	b.sync(t)
+
+	var (
+		mu     sync.Mutex
+		pulls  int
+		urgent string
+		log    []string
+	)
+	inner := server.New(c.store, quiet).Handler()
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		log = append(log, r.Method+" "+r.URL.Path)
+		if r.URL.Path == "/v1/pull" {
+			pulls++
+			if pulls == 2 {
+				// The cadre saves an urgent visit while the pages come down.
+				v := fields(gen.New(9).Visit(pid, time.Now()))
+				v["risk"] = records.JSONText("紧急")
+				v["measures"] = records.JSONText("已送医")
+				urgent = a.save(t, records.Visit, "", v)
+			}
+		}
+		mu.Unlock()
+		inner.ServeHTTP(w, r)
+	}))
+	c.handler.Store(&h)
+
+	a.sync(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if pulls < 5 {
+		t.Fatalf("only %d pull pages: the test needs a long catch-up", pulls)
+	}
+	if _, err := c.store.Record(context.Background(), records.Visit, urgent, ""); err != nil {
+		t.Fatalf("the urgent visit did not reach the county in the round it was saved in: %v (requests %v)", err, log)
+	}
+	// It went up between pages, not after the last one.
+	last := -1
+	for i, l := range log {
+		if l == "POST /v1/push" {
+			last = i
+		}
+	}
+	if last < 0 || last == len(log)-1 || log[len(log)-1] != "GET /v1/pull" {
+		t.Fatalf("the push was not made between pull pages: %v", log)
+	}
+	if n := a.pending(t); n != 0 {
+		t.Fatalf("%d changes still queued", n)
+	}
+}
