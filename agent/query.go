@@ -485,3 +485,52 @@ func (s *Store) UrgentPending(ctx context.Context) int {
 	s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE urgent = 1`).Scan(&n)
 	return n
 }
+
+// Decision is a county decision on an application, as the home page
+// announces it until a cadre has seen it.
+type Decision struct {
+	HistoryID, AppID, ApplicantName, Status, By, Comment string
+	At                                                   int64
+}
+
+// decisionStatuses are the outcomes a cadre must learn of.
+const decisionStatuses = `('approved', 'rejected', 'returned')`
+
+// NewDecisions returns the county's decisions no cadre has seen yet, latest
+// first, and how many there are.
+func (s *Store) NewDecisions(ctx context.Context, limit int) ([]Decision, int, error) {
+	const from = ` FROM application_history h WHERE h.to_status IN ` + decisionStatuses + ` AND h.origin <> (SELECT coalesce((SELECT value FROM meta WHERE key = 'station_id'), ''))
+		AND NOT EXISTS (SELECT 1 FROM decisions_seen d WHERE d.history_id = h.id)`
+	var total int
+	if err := s.db.R.QueryRowContext(ctx, `SELECT count(*)`+from).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count decisions: %w", err)
+	}
+	rows, err := s.db.R.QueryContext(ctx, `SELECT h.id, h.application_id, coalesce((SELECT p.name FROM applications a JOIN persons p ON p.id = a.applicant_id WHERE a.id = h.application_id), ''),
+		h.to_status, h.by_name, h.comment, h.at`+from+` ORDER BY h.at DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []Decision
+	for rows.Next() {
+		var d Decision
+		if err := rows.Scan(&d.HistoryID, &d.AppID, &d.ApplicantName, &d.Status, &d.By, &d.Comment, &d.At); err != nil {
+			return nil, 0, fmt.Errorf("list decisions: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, total, rows.Err()
+}
+
+// MarkDecisionsSeen records that cadre by has seen the county's decisions
+// on application appID (its page was opened).
+func (s *Store) MarkDecisionsSeen(ctx context.Context, appID, by string) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO decisions_seen (history_id, seen_by, seen_at)
+			SELECT id, ?, ? FROM application_history WHERE application_id = ? AND to_status IN `+decisionStatuses, by, s.clock.Physical().UnixMilli(), appID)
+		if err != nil {
+			return fmt.Errorf("mark decisions seen: %w", err)
+		}
+		return nil
+	})
+}

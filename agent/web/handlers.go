@@ -290,6 +290,9 @@ type homeData struct {
 	Urgent  []agent.VisitRow
 	Overdue []agent.PersonRow
 	Today   string
+	// Decisions the county sent that no cadre has opened yet.
+	Decisions      []agent.Decision
+	DecisionsTotal int
 }
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request, se *session) {
@@ -310,7 +313,12 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request, se *session)
 		s.fail(w, r, se, err)
 		return
 	}
-	s.render(w, r, se, http.StatusOK, "home", page{Title: "首页", Nav: "home", Data: homeData{Counts: c, Urgent: urgent, Overdue: overdue, Today: today}})
+	d := homeData{Counts: c, Urgent: urgent, Overdue: overdue, Today: today}
+	if d.Decisions, d.DecisionsTotal, err = s.a.Store.NewDecisions(ctx, 10); err != nil {
+		s.fail(w, r, se, err)
+		return
+	}
+	s.render(w, r, se, http.StatusOK, "home", page{Title: "首页", Nav: "home", Data: d})
 }
 
 // ---- persons ----
@@ -930,6 +938,11 @@ func (s *Server) handleGetApp(w http.ResponseWriter, r *http.Request, se *sessio
 		s.fail(w, r, se, err)
 		return
 	}
+	// The cadre sees the county's decisions here: the home page stops
+	// announcing them. A failure only leaves them announced.
+	if err := s.a.Store.MarkDecisionsSeen(r.Context(), r.PathValue("id"), se.account.Name); err != nil {
+		s.log.Warn("mark decisions seen", "err", err)
+	}
 	s.render(w, r, se, http.StatusOK, "application", page{Title: "救助申请", Nav: "applications", Data: d})
 }
 
@@ -1188,6 +1201,7 @@ func (s *Server) handlePostDiscWithdraw(w http.ResponseWriter, r *http.Request, 
 
 type printData struct {
 	ID, Title, Category, Body, From, Until, Reviewer, Village, Printed, Status string
+	Signer                                                                     string // "太华村村民委员会" (places.go)
 }
 
 func (s *Server) handleGetDiscPrint(w http.ResponseWriter, r *http.Request, se *session) {
@@ -1198,7 +1212,7 @@ func (s *Server) handleGetDiscPrint(w http.ResponseWriter, r *http.Request, se *
 	}
 	tv := func(n string) string { return records.TextValue(d.Fields, n) }
 	s.renderPrint(w, r, "print", printData{ID: d.ID, Title: pii.MaskText(tv("title")), Category: tv("category"), Body: pii.MaskText(tv("body")),
-		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: pii.MaskText(tv("reviewer")), Village: d.Village,
+		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: pii.MaskText(tv("reviewer")), Village: d.Village, Signer: pii.MaskText(s.signer(r.Context(), d.Village)),
 		Printed: s.opts.Now().In(zone.Location()).Format("2006年1月2日"), Status: tv("status")})
 }
 
@@ -1270,6 +1284,8 @@ type settingsData struct {
 	Status  agent.Status
 	Version string
 	DataDir string
+	// The village's code, its name, and its name when nothing is typed (places.go).
+	Village, VillageName, VillageDefault string
 }
 
 func (s *Server) configPath(ctx context.Context) string {
@@ -1280,7 +1296,8 @@ func (s *Server) configPath(ctx context.Context) string {
 }
 
 func (s *Server) settingsData(ctx context.Context, f *form) settingsData {
-	d := settingsData{Form: f, Version: agent.Version, DataDir: filepath.Dir(s.a.Store.DB().Path)}
+	d := settingsData{Form: f, Version: agent.Version, DataDir: filepath.Dir(s.a.Store.DB().Path),
+		Village: s.a.Store.Meta(ctx, "village"), VillageName: s.villageName(ctx, ""), VillageDefault: s.defaultVillageName(ctx)}
 	d.Status, _ = s.a.Status(ctx)
 	if s.opts.LogFile != "" {
 		if lines, err := tailFile(s.opts.LogFile, 50); err == nil {
@@ -1315,6 +1332,7 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request, se *s
 		f.Values.Set("interval", "1")
 	}
 	f.Values.Set("township_phone", s.a.Store.Meta(ctx, metaTownshipPhone))
+	f.Values.Set("village_name", s.a.Store.Meta(ctx, metaVillageNameLocal))
 	s.render(w, r, se, http.StatusOK, "settings", page{Title: "设置", Nav: "settings", Data: s.settingsData(ctx, f)})
 }
 
@@ -1346,10 +1364,14 @@ func (s *Server) handlePostSettings(w http.ResponseWriter, r *http.Request, se *
 	if err != nil || min < 1 || min > 1440 {
 		f.fail("interval", "同步间隔请填 1 到 1440 之间的分钟数")
 	}
+	vname := trimmed(v, "village_name")
+	if len([]rune(vname)) > maxVillageName || strings.ContainsAny(vname, "\r\n") {
+		f.fail("village_name", "村名最多 "+strconv.Itoa(maxVillageName)+" 个字，例如 太华村")
+	}
 	if f.OK() {
 		c.Server = server
 		c.SyncInterval = agent.Duration(time.Duration(min) * time.Minute)
-		if err := s.a.Store.SetMeta(ctx, map[string]string{metaTownshipPhone: phone}); err != nil {
+		if err := s.a.Store.SetMeta(ctx, map[string]string{metaTownshipPhone: phone, metaVillageNameLocal: vname}); err != nil {
 			f.fail("_form", "保存乡镇电话失败："+err.Error())
 		} else if err := agent.WriteConfigFile(s.configPath(ctx), c); err != nil {
 			f.fail("_form", "保存设置失败："+err.Error())
