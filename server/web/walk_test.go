@@ -239,7 +239,7 @@ func TestEveryPageEveryState(t *testing.T) {
 	}
 	for _, user := range []string{"admin", "county", "towna"} {
 		c := f.login(user)
-		pages := []string{"/stations", "/account", "/conflicts", "/reports", "/followup", "/followup?k=overdue", "/followup?k=urgent", "/followup?k=review",
+		pages := []string{"/", "/stations", "/account", "/conflicts", "/reports", "/followup", "/followup?k=overdue", "/followup?k=urgent", "/followup?k=review",
 			"/followup?k=overdue&place=" + richVill, "/applications", "/applications/" + r.apps[records.StatusApproved] + "/disclosure"}
 		for _, k := range records.Kinds {
 			pages = append(pages, "/records/"+string(k), "/records/"+string(k)+"?place="+richVill)

@@ -195,9 +195,7 @@ func (h *Handler) init() {
 	mux.HandleFunc("GET /login", h.handleGetLogin)
 	mux.HandleFunc("POST /login", h.handlePostLogin)
 	mux.HandleFunc("POST /logout", h.handlePostLogout)
-	mux.HandleFunc("GET /{$}", h.auth(func(w http.ResponseWriter, r *http.Request, u *server.User) {
-		http.Redirect(w, r, "/applications", http.StatusSeeOther)
-	}))
+	mux.HandleFunc("GET /{$}", h.auth(h.handleGetHome))
 	mux.HandleFunc("GET /stations", h.auth(h.handleGetStations))
 	mux.HandleFunc("POST /stations/codes", h.admin(h.handlePostCode))
 	mux.HandleFunc("POST /stations/{id}/revoke", h.admin(h.handlePostRevoke))
@@ -356,6 +354,7 @@ type page struct {
 	Err   string
 	Data  any
 	Names map[string]string
+	Menu  *homeCounts // what waits, beside the menu's links (pages.go attention)
 }
 
 var messages = map[string]string{
@@ -381,6 +380,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	if p.Names == nil {
 		p.Names, _ = h.Store.PlaceNames(r.Context())
+	}
+	if p.User != nil && p.Menu == nil && name != "error" {
+		c, _, _ := h.attention(r, p.User)
+		p.Menu = &c
 	}
 	if p.Back == "" {
 		p.Back = backLink(r)

@@ -123,6 +123,18 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#username"), "county"),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
 		chromedp.Click(chromedp.CSS("#login-btn")),
+		chromedp.WaitVisible(chromedp.CSS("#attention")),
+	))
+	// Staff land on what waits: the new submission is counted.
+	if body := text("#attention"); !strings.Contains(body, "1 份新提交的申请") {
+		t.Errorf("home page: %s", body)
+	}
+	shot("02-home")
+	must("narrow", chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)))
+	shot("02-home-390")
+	must("queue", chromedp.Do(bctx,
+		chromedp.EmulateViewport(1280, 1000),
+		chromedp.Navigate(c.url+"/applications"),
 		chromedp.WaitVisible(chromedp.CSS("#bulk")),
 	))
 	if body := text("#list"); !strings.Contains(body, p["name"].(string)) {
