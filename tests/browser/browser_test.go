@@ -431,8 +431,12 @@ func TestStationPagesOnline(t *testing.T) {
 	}
 
 	decide(t, co, strings.TrimPrefix(app, "/applications/"))
-	c.open(app)
+	// The home page announces the decision until the application is opened.
+	c.open("/")
 	c.syncNow("同步成功")
+	c.see("县里的新决定")
+	c.shot("home-decision")
+	c.narrow("home-decision")
 	c.open(app)
 	c.see("已批准")
 	c.see("符合条件，予以批准")
