@@ -154,7 +154,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cli.Fail(stderr, err)
 		}
 		if *asJSON {
-			cli.PrintJSON(stdout, list)
+			cli.PrintJSON(stdout, stationsOut(list)) // jsonout.go
 			return 0
 		}
 		fmt.Fprintf(stdout, "%-20s %-13s %-8s %-20s %s\n", "站点", "村代码", "待上传", "最近联系", "状态")
@@ -198,12 +198,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer st.Close()
 		var v any
 		switch cmd {
-		case "records":
-			v, err = st.Records(ctx, records.Kind(*kind), *village)
+		case "records": // jsonout.go: the shapes `station-agent list` prints too
+			v, err = recordsOut(ctx, st, records.Kind(*kind), *village)
 		case "rejected":
-			v, err = st.Rejected(ctx, *village)
+			v, err = rejectedOut(ctx, st, *village)
 		default:
-			v, err = st.Conflicts(ctx, *village)
+			v, err = conflictsOut(ctx, st, *village)
 		}
 		if err != nil {
 			return cli.Fail(stderr, err)

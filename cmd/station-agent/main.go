@@ -39,7 +39,7 @@ Usage:
   station-agent sync     [--data DIR] [--batch N] [--ahead auto|always|never]  one sync round now; exit 0 when all is acknowledged
   station-agent add      --kind KIND [--id ID] [--by NAME] [--file F.json|-]  save a record (JSON object of fields)
   station-agent intent   --app ID --op submit|resubmit|withdraw [--by NAME] [--comment TEXT]
-  station-agent list     --kind KIND                         print the station's records as JSON
+  station-agent list     --kind KIND                         print the station's records as JSON (README: JSON on the command line)
   station-agent demo     [--persons N] [--seed S]            add generated demo records
   station-agent install|uninstall|start|stop|restart|doctor|open   the service (station-agent help)
   station-agent version
@@ -164,7 +164,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return cli.Fail(stderr, err)
 		}
 		if *asJSON {
-			cli.PrintJSON(stdout, st)
+			cli.PrintJSON(stdout, statusOut(st)) // list.go
 			return 0
 		}
 		printServiceState(stdout, *data) // service.go
@@ -254,29 +254,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return cli.Fail(stderr, err)
 		}
 		defer a.Close()
-		list, err := a.Store.List(ctx, records.Kind(*kind))
-		if err != nil {
+		if err := printList(ctx, a, records.Kind(*kind), stdout); err != nil { // list.go
 			return cli.Fail(stderr, err)
 		}
-		if records.Kind(*kind) == records.Application {
-			// An application is followed by its status history: who
-			// submitted, accepted, approved it, where and when.
-			type withHistory struct {
-				agent.Local
-				History []syncproto.HistoryEntry
-			}
-			out := make([]withHistory, len(list))
-			for i := range list {
-				h, err := a.Store.History(ctx, list[i].ID)
-				if err != nil {
-					return cli.Fail(stderr, err)
-				}
-				out[i] = withHistory{list[i], h}
-			}
-			cli.PrintJSON(stdout, out)
-			return 0
-		}
-		cli.PrintJSON(stdout, list)
 		return 0
 	case "demo":
 		persons := fs.Int("persons", 5, "persons to add, each with two visits")

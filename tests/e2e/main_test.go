@@ -29,9 +29,9 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"stationsync/internal/jsonout"
 	"stationsync/internal/records"
 	"stationsync/internal/testproc"
-	"stationsync/syncproto"
 )
 
 // bin holds the paths of the binaries TestMain builds.
@@ -198,13 +198,13 @@ func (c *county) code(village string) string {
 }
 
 // records returns the merged records of a kind (and village, if not "").
-func (c *county) records(kind records.Kind, village string) []syncproto.Record {
+func (c *county) records(kind records.Kind, village string) []jsonout.Record {
 	c.t.Helper()
 	args := []string{"records", "--kind", string(kind)}
 	if village != "" {
 		args = append(args, "--village", village)
 	}
-	var out []syncproto.Record
+	var out []jsonout.Record
 	decodeJSON(c.t, c.cli(args...), &out)
 	return out
 }
@@ -301,20 +301,11 @@ func (s *station) syncUntilDone(attempts int) {
 	s.t.Fatalf("station-agent sync did not complete in %d attempts: exit %d\nstdout: %s\nstderr: %s", attempts, last.code, last.stdout, last.stderr)
 }
 
-// localRecord is a record as `station-agent list` prints it.
-type localRecord struct {
-	Kind      string
-	ID        string
-	Village   string
-	Fields    records.Fields
-	ServerRev int64
-	CreatedBy string
-	History   []syncproto.HistoryEntry // applications
-}
-
-func (s *station) list(kind records.Kind) []localRecord {
+// list is `station-agent list`: the records in the shape `county-server
+// records` prints them.
+func (s *station) list(kind records.Kind) []jsonout.Record {
 	s.t.Helper()
-	var out []localRecord
+	var out []jsonout.Record
 	decodeJSON(s.t, s.cli(nil, "list", "--kind", string(kind)), &out)
 	return out
 }
