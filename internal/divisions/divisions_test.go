@@ -191,3 +191,20 @@ func TestEmbeddedSize(t *testing.T) {
 		t.Fatal("no province embedded")
 	}
 }
+
+// BenchmarkFirstLoad is what the first look-up of a province costs.
+func BenchmarkFirstLoad(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := read("34"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkName(b *testing.B) {
+	Name("340123101202")
+	for b.Loop() {
+		Name("340123101202")
+	}
+}
