@@ -84,6 +84,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	switch cmd {
 	case "install", "uninstall", "start", "stop", "restart", "doctor", "open":
 		return serviceCommand(ctx, cmd, args, stdout, stderr) // service.go
+	case "x-test-config": // testonly.go: the power-cut test's config change
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		return testSetConfig(*data, fs.Args(), stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0

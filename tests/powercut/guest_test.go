@@ -63,12 +63,16 @@ D=/data/station
 # Stations that ask to confirm records made before enrolment take --yes.
 YES=; station-agent enroll --help 2>&1 | grep -q -- -yes && YES=--yes
 export HOME=/tmp STATIONSYNC_DATA=$D LOG_LEVEL=warn
+# config.json as the cut left it, before any agent runs (newlines dropped).
+if [ -e $D/config.json ]; then echo "PC CONFIG $(tr -d '\n' <$D/config.json)"; else echo "PC CONFIG none"; fi
 station-agent status --json >/tmp/status 2>/tmp/status.err
 echo "PC STATUS $? $(tr -d '\n' </tmp/status) $(tr '\n' ' ' </tmp/status.err)"
 station-agent doctor 2>&1 | grep 数据库 | sed 's/^/PC DOCTOR /'
 { station-agent list --kind disclosure 2>/tmp/list.err; echo; echo "#END"; } >$OUT
 sync
 echo "PC DUMPED $(tr '\n' ' ' </tmp/list.err)"
+# An upgrade boot only starts (and so migrates) the agent and lists.
+if [ -n "$PC_upgrade" ]; then poweroff -f; fi
 if [ -n "$PC_final" ]; then
 	if ! grep -q '"enrolled": *true' /tmp/status; then station-agent enroll $YES --server "$PC_county" --code "$PC_code" >/tmp/enroll 2>&1; echo "PC ENROLL $? $(tr '\n' ' ' </tmp/enroll)"; fi
 	n=0; while [ $n -lt 30 ]; do station-agent sync >/tmp/sync 2>&1 && break; n=$((n+1)); sleep 1; done
@@ -81,8 +85,17 @@ fi
 station-agent run --interval 1s >/tmp/run.log 2>&1 &
 echo "PC READY $(cut -d" " -f1 /proc/uptime)"
 i=0
+j=0
 np=$(ls /payload | wc -l)
 while :; do
+	# Every third step changes config.json as the settings page does; the
+	# host hands each boot its first sequence number (pc.cfgseq).
+	if [ $((i % 3)) = 2 ]; then
+		cs=$((PC_cfgseq + j)); j=$((j+1))
+		lv=warn; [ $((cs % 2)) = 1 ] && lv=error
+		echo "PC CFGTRY $cs"
+		if station-agent x-test-config $((cs % 1024 + 1)) $lv >/tmp/cfg.out 2>&1; then echo "PC CFGACK $cs"; else echo "PC CFGFAIL $cs $(tr '\n' ' ' </tmp/cfg.out)"; fi
+	fi
 	tag=$(printf 'b%04d-%05d' $PC_boot $i)
 	sed "s/@TAG@/$tag/" /payload/$((i % np)).json >/tmp/p.json
 	if id=$(station-agent add --kind disclosure --by 断电测试 --file /tmp/p.json 2>/tmp/add.err); then

@@ -47,9 +47,21 @@
 // and the county must hold each acknowledged save once (revision 1: a
 // change applied twice shows as revision 2).
 //
-// The station has no attachments and no in-place upgrade yet; the cuts
-// cover saves, the sync service, enrolment (first boot) and the first
-// boot's migrations.
+// Every third step of the load also changes config.json through the
+// product's own write (agent.WriteConfigFile, as the settings page does;
+// the hidden `station-agent x-test-config`), acknowledged like a save. At
+// the next boot config.json must parse and be the last acknowledged change
+// or one tried after it: never half-written, never an older one.
+//
+// After the cuts above, upgradeCuts (upgrade_test.go) cuts the power
+// during upgrades: each on a fresh disk holding a database at the older
+// schema with saves made on the host, cut at a random moment of the boot
+// whose agent copies and migrates it; the next boot must start, pass
+// integrity_check and list each of those saves once.
+//
+// The station has no attachments; the cuts cover saves, config changes,
+// the sync service, enrolment (first boot), the first boot's migrations
+// and an upgrade's.
 //
 // POWERCUT_CUTS=N sets the number of cuts (default 10; `make powercut` runs
 // 200), POWERCUT_SEED=S replays a run, POWERCUT_ACCEL=kvm|tcg skips the
@@ -151,6 +163,7 @@ const village = "340123101201"
 // cutResult is one row's worth of what a cut did.
 type cutResult struct {
 	acked, lost, doubled int
+	cfgWrong             int // config.json not what was acknowledged
 	repair               bool
 	kept, dropped        int
 	took                 time.Duration
@@ -281,6 +294,7 @@ func powerCuts(t *testing.T, h harness) summary {
 	outImg := filepath.Join(dir, "out.img")
 
 	acked := map[string]string{} // tag → record id
+	cfg := &cfgOracle{last: -1}
 	var results []cutResult
 	boot := 0
 	bootVM := func(final bool) (*vm, time.Time) {
@@ -290,7 +304,7 @@ func powerCuts(t *testing.T, h harness) summary {
 			t.Fatal(err)
 		}
 		os.Truncate(outImg, 64<<20)
-		extra := fmt.Sprintf("pc.boot=%d pc.county=http://10.0.2.2:%s pc.code=%s", boot, port, code)
+		extra := fmt.Sprintf("pc.boot=%d pc.county=http://10.0.2.2:%s pc.code=%s pc.cfgseq=%d", boot, port, code, cfg.next)
 		if h.mountOpts != "" {
 			extra += " pc.mountopts=" + h.mountOpts
 		}
@@ -324,6 +338,11 @@ func powerCuts(t *testing.T, h harness) summary {
 				if !strings.HasPrefix(l, "PC STATUS 0 ") {
 					errorf("boot %d: the agent does not start by itself: %s", boot, l)
 					res.repair = true
+				}
+			case strings.HasPrefix(l, "PC CONFIG "):
+				if msg := cfg.check(strings.TrimPrefix(l, "PC CONFIG ")); msg != "" {
+					errorf("boot %d: %s", boot, msg)
+					res.cfgWrong++
 				}
 			case strings.HasPrefix(l, "PC DOCTOR "):
 				if !strings.Contains(l, "完好") && !strings.Contains(l, "还没有数据库") {
@@ -365,7 +384,7 @@ func powerCuts(t *testing.T, h harness) summary {
 				if l == "" {
 					t.Fatalf("boot %d: the guest never started its load\n%s", boot, v.console(40))
 				}
-				noteLine(t, boot, l, acked)
+				noteLine(t, boot, l, acked, cfg)
 			}
 			cancel()
 			after = time.Duration(500+rng.IntN(5500)) * time.Millisecond
@@ -378,7 +397,7 @@ func powerCuts(t *testing.T, h harness) summary {
 				if !ok {
 					t.Fatalf("boot %d: the guest stopped by itself\n%s", boot, v.console(40))
 				}
-				noteLine(t, boot, l, acked)
+				noteLine(t, boot, l, acked, cfg)
 			case <-timer.C:
 				break load
 			}
@@ -391,7 +410,7 @@ func powerCuts(t *testing.T, h harness) summary {
 		v.cut()
 		// Every line QEMU wrote before it died is still in the pipe.
 		for l := range v.lines {
-			noteLine(t, boot, l, acked)
+			noteLine(t, boot, l, acked, cfg)
 		}
 		<-served
 		res.kept, res.dropped = disk.powerCut(rng)
@@ -400,7 +419,7 @@ func powerCuts(t *testing.T, h harness) summary {
 		results = append(results, res)
 		if p := os.Getenv("POWERCUT_RESULTS"); p != "" && !h.keepNone {
 			// A long run leaves its figures so far, should it be stopped.
-			os.WriteFile(p, []byte(resultTable(results, len(acked), -1, -1, accel, time.Since(start), disk)), 0o644)
+			os.WriteFile(p, []byte(resultTable(results, len(acked), -1, -1, tallies{cfgAcked: cfg.acked, upCuts: -1}, accel, time.Since(start), disk)), 0o644)
 		}
 		if cut == cuts || t.Failed() && os.Getenv("POWERCUT_KEEP_GOING") == "" {
 			break
@@ -430,11 +449,17 @@ func powerCuts(t *testing.T, h harness) summary {
 	if len(results) > 0 {
 		results[len(results)-1].lost += last.lost
 		results[len(results)-1].doubled += last.doubled
+		results[len(results)-1].cfgWrong += last.cfgWrong
 		results[len(results)-1].repair = results[len(results)-1].repair || last.repair
 	}
 	countyLost, countyDoubled := checkCounty(t, errorf, countyData, acked)
 	county.Stop()
-	table := resultTable(results, len(acked), countyLost, countyDoubled, accel, time.Since(start), disk)
+	tal := tallies{cfgAcked: cfg.acked, upCuts: -1}
+	if !h.keepNone {
+		// The upgrade's cuts, each on a disk of its own (upgrade_test.go).
+		tal.upCuts, tal.upFailed = upgradeCuts(t, h, rng, max(2, cuts/10), accel, kernel, initrd, payloads[0])
+	}
+	table := resultTable(results, len(acked), countyLost, countyDoubled, tal, accel, time.Since(start), disk)
 	t.Log("\n" + table)
 	fmt.Println(table)
 	if p := os.Getenv("POWERCUT_RESULTS"); p != "" && !h.keepNone {
@@ -449,8 +474,26 @@ func powerCuts(t *testing.T, h harness) summary {
 }
 
 // noteLine records an acknowledged save.
-func noteLine(t *testing.T, boot int, l string, acked map[string]string) {
+func noteLine(t *testing.T, boot int, l string, acked map[string]string, cfg *cfgOracle) {
 	switch {
+	case strings.HasPrefix(l, "PC CFGTRY "), strings.HasPrefix(l, "PC CFGACK "):
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			return
+		}
+		seq, err := strconv.Atoi(f[2])
+		if err != nil {
+			return
+		}
+		if f[1] == "CFGTRY" {
+			cfg.tried = append(cfg.tried, seq)
+			cfg.next = max(cfg.next, seq+1)
+		} else {
+			cfg.last, cfg.tried = seq, nil
+			cfg.acked++
+		}
+	case strings.HasPrefix(l, "PC CFGFAIL "):
+		t.Logf("boot %d: %s", boot, l)
 	case strings.HasPrefix(l, "PC ACK "):
 		f := strings.Fields(l)
 		if len(f) >= 4 {
@@ -559,14 +602,19 @@ func checkCounty(t *testing.T, errorf func(string, ...any), countyData string, a
 	return lost, doubled
 }
 
-func resultTable(results []cutResult, acked, countyLost, countyDoubled int, accel string, total time.Duration, disk *crashDisk) string {
-	var lost, doubled, repair, kept, dropped int
+// tallies are the table's columns beyond the saves: config changes and
+// upgrades (upCuts < 0: not run yet).
+type tallies struct{ cfgAcked, upCuts, upFailed int }
+
+func resultTable(results []cutResult, acked, countyLost, countyDoubled int, tal tallies, accel string, total time.Duration, disk *crashDisk) string {
+	var lost, doubled, repair, kept, dropped, cfgWrong int
 	var took []time.Duration
 	for _, r := range results {
 		lost += r.lost
 		doubled += r.doubled
 		kept += r.kept
 		dropped += r.dropped
+		cfgWrong += r.cfgWrong
 		if r.repair {
 			repair++
 		}
@@ -582,13 +630,17 @@ func resultTable(results []cutResult, acked, countyLost, countyDoubled int, acce
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "RESULT power cuts (QEMU %s, NBD crash disk, ext4)\n", accel)
-	fmt.Fprintf(&b, "| cuts | acknowledged saves | lost | doubled | boots needing repair | at the county: lost / doubled | time per cut (median) |\n")
-	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| cuts | acknowledged saves | lost | doubled | boots needing repair | at the county: lost / doubled | config changes acknowledged / wrong after a cut | upgrade cuts / failed | time per cut (median) |\n")
+	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	county := fmt.Sprintf("%d / %d", countyLost, countyDoubled)
 	if countyLost < 0 {
 		county = "(run in progress: checked after the last cut)"
 	}
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %s | %.1f s |\n", len(results), acked, lost, doubled, repair, county, med.Seconds())
+	upgrades := fmt.Sprintf("%d / %d", tal.upCuts, tal.upFailed)
+	if tal.upCuts < 0 {
+		upgrades = "(after the last cut)"
+	}
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %s | %d / %d | %s | %.1f s |\n", len(results), acked, lost, doubled, repair, county, tal.cfgAcked, cfgWrong, upgrades, med.Seconds())
 	fmt.Fprintf(&b, "disk: %d writes, %d flushes, %d FUA; at the cuts %d cached sector writes kept, %d lost; total %s\n",
 		disk.stats.writes, disk.stats.flushes, disk.stats.fua, kept, dropped, total.Round(time.Second))
 	return b.String()
