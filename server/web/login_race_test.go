@@ -216,10 +216,17 @@ func TestParallelLoginsCannotBeatLockout(t *testing.T) {
 		// and MaxFailedLogins after.
 		t.Errorf("%d wrong passwords checked around one success; at most %d may be", wrong, 2*server.MaxFailedLogins-1)
 	}
-	// Fifty-nine wrong passwords leave the account locked whatever came
-	// first, even for the right password from a new address.
-	if a := g.browserAt("127.0.9.9").login("county", pw); a.status != http.StatusTooManyRequests || !strings.Contains(a.body, msgLocked) {
-		t.Errorf("right password after the burst: %d %q", a.status, snippetOf(a.body))
+	// When the lock came first, it holds after the burst, even for the
+	// right password from a new address. When the right password was
+	// checked first it may end the run of failures, including a lock its
+	// own reservation set as the fifth attempt; the guesses refused while
+	// that lock stood were never checked, so the account may end unlocked
+	// with fewer than MaxFailedLogins failures counted after the success
+	// (the bound on checked guesses above is what matters there).
+	if sessions == 0 {
+		if a := g.browserAt("127.0.9.9").login("county", pw); a.status != http.StatusTooManyRequests || !strings.Contains(a.body, msgLocked) {
+			t.Errorf("right password after the burst: %d %q", a.status, snippetOf(a.body))
+		}
 	}
 	// Other accounts are untouched.
 	if a := g.browserAt("127.0.9.10").login("towna", pw); a.status != http.StatusSeeOther {
