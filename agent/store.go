@@ -268,7 +268,7 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 				fields["status"] = records.JSONText(records.StatusDraft)
 			}
 		}
-		if ref, refKind := reference(kind); ref != "" {
+		if ref, refKind := records.Reference(kind); ref != "" {
 			if _, ok := fields[ref]; ok {
 				if _, err := loadLocal(ctx, tx, refKind, records.TextValue(fields, ref)); err != nil {
 					return &records.FieldError{Field: ref, Message: "找不到关联的关爱对象，请先登记该对象"}
@@ -320,16 +320,6 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 	}
 	failpoint.Inject(failpoint.AgentAfterLocalCommit)
 	return id, nil
-}
-
-func reference(k records.Kind) (string, records.Kind) {
-	switch k {
-	case records.Visit:
-		return "person_id", records.Person
-	case records.Application:
-		return "applicant_id", records.Person
-	}
-	return "", ""
 }
 
 // enqueue adds a change to the outbox under the next seq of the epoch.
@@ -384,7 +374,7 @@ func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment
 		// two sides hold one entry, not two. Before enrolment the station id
 		// is unknown; the county's copy replaces this one on the next pull.
 		if _, err := tx.Exec(`INSERT INTO application_history (id, application_id, from_status, to_status, op, by_name, origin, hlc, at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			historyID(station, metaTx(tx, "epoch"), seq), appID, from, to, string(op), by, station, int64(h), now, comment); err != nil {
+			syncproto.HistoryID(station, metaTx(tx, "epoch"), seq), appID, from, to, string(op), by, station, int64(h), now, comment); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 		var fields records.Fields
@@ -398,10 +388,6 @@ func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment
 	}
 	failpoint.Inject(failpoint.AgentAfterLocalCommit)
 	return nil
-}
-
-func historyID(station, epoch string, seq uint64) string {
-	return fmt.Sprintf("%s.%s.%d", station, epoch, seq)
 }
 
 // Pending counts the changes waiting for the county.
@@ -752,7 +738,7 @@ func (s *Store) Rejected(ctx context.Context) ([]Rejection, error) {
 
 // History returns an application's status history.
 func (s *Store) History(ctx context.Context, appID string) ([]syncproto.HistoryEntry, error) {
-	return sqlitedb.ApplicationHistory(ctx, s.db.R, appID)
+	return records.ApplicationHistory(ctx, s.db.R, appID)
 }
 
 // ConflictCount counts the conflicts recorded on this village's records.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"stationsync/internal/records"
-	"stationsync/internal/sqlitedb"
 	"stationsync/syncproto"
 )
 
@@ -160,7 +159,7 @@ func queryRecords(ctx context.Context, q querier, kind records.Kind, where strin
 	}
 	for i := range out {
 		if kind == records.Application {
-			if out[i].History, err = sqlitedb.ApplicationHistory(ctx, q, out[i].ID); err != nil {
+			if out[i].History, err = records.ApplicationHistory(ctx, q, out[i].ID); err != nil {
 				return nil, err
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
+	"stationsync/internal/sqlitedb"
 	"stationsync/syncproto"
 )
 
@@ -190,7 +191,7 @@ func (m *merger) prefetch(changes []syncproto.Change) error {
 			continue
 		}
 		ids[k] = append(ids[k], c.ID)
-		if ref, refKind := reference(k); ref != "" {
+		if ref, refKind := records.Reference(k); ref != "" {
 			if id := records.TextValue(c.Fields, ref); id != "" {
 				refs[refKind] = append(refs[refKind], id)
 			}
@@ -263,7 +264,7 @@ var kindSQL = func() map[records.Kind]sqlOf {
 		}
 		out[k] = sqlOf{
 			load:   "SELECT " + rowHead + strings.Join(s.Columns(), ", ") + rowTail + " FROM " + s.Table + " WHERE id = ?",
-			insert: "INSERT INTO " + s.Table + " (" + strings.Join(all, ", ") + ") VALUES (" + placeholders(len(all)) + ")",
+			insert: "INSERT INTO " + s.Table + " (" + strings.Join(all, ", ") + ") VALUES (" + sqlitedb.Placeholders(len(all)) + ")",
 			update: "UPDATE " + s.Table + " SET " + strings.Join(set, ", ") + " WHERE id = ?",
 			exists: "SELECT count(*) FROM " + s.Table + " WHERE id = ? AND village = ?",
 			touch:  "UPDATE " + s.Table + " SET feed_seq = ?, feed_skip = '' WHERE id = ?",
@@ -555,7 +556,7 @@ func (m *merger) upsert(s *records.Schema, r *row, c *change) (outcome, bool, er
 			r.setVersion("status", uint64(c.hlc), c.origin)
 		}
 	}
-	if ref, kind := reference(c.kind); ref != "" {
+	if ref, kind := records.Reference(c.kind); ref != "" {
 		if raw, ok := c.fields[ref]; ok {
 			ok, err := m.exists(kind, records.TextValue(c.fields, ref), r.village)
 			if err != nil {
@@ -605,16 +606,6 @@ func (m *merger) upsert(s *records.Schema, r *row, c *change) (outcome, bool, er
 	return outcome{clean: clean}, true, nil
 }
 
-func reference(k records.Kind) (string, records.Kind) {
-	switch k {
-	case records.Visit:
-		return "person_id", records.Person
-	case records.Application:
-		return "applicant_id", records.Person
-	}
-	return "", ""
-}
-
 func (m *merger) addConflict(r *row, c *change, field string, winner json.RawMessage, wHLC uint64, wOrigin string, loser json.RawMessage, lHLC uint64, lOrigin string) error {
 	st, err := m.stmt(`INSERT INTO conflicts (id, kind, record_id, village, field, winner, winner_hlc, winner_origin, loser, loser_hlc, loser_origin, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -651,10 +642,6 @@ func sortedKeys[V any](m map[string]V) []string {
 		slices.Sort(keys)
 	}
 	return keys
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // versionsJSON encodes the versions that differ from base, as json.Marshal

@@ -684,12 +684,6 @@ func (m *merger) saveRejected(st *Station, epoch string, c *syncproto.Change, o 
 	return nil
 }
 
-// HistoryID is the id of the status-history entry a station's intent makes;
-// the station makes the same entry locally, so both sides hold one entry.
-func HistoryID(station, epoch string, seq uint64) string {
-	return fmt.Sprintf("%s.%s.%d", station, epoch, seq)
-}
-
 func fromWire(st *Station, epoch string, c *syncproto.Change) *change {
 	mc := &change{
 		origin: st.ID, village: st.Village, kind: records.Kind(c.Kind), id: c.ID, op: records.Op(c.Op),
@@ -701,7 +695,7 @@ func fromWire(st *Station, epoch string, c *syncproto.Change) *change {
 	if records.IsIntent(mc.op) {
 		// Only intents make history entries; formatting the id for every
 		// change of a batch of visits showed in its profile.
-		mc.histID = HistoryID(st.ID, epoch, c.Seq)
+		mc.histID = syncproto.HistoryID(st.ID, epoch, c.Seq)
 		mc.comment = records.TextValue(mc.fields, "comment")
 		mc.fields = nil
 	}

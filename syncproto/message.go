@@ -3,6 +3,7 @@ package syncproto
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Version is the protocol version this build speaks. MinVersion is the
@@ -95,6 +96,14 @@ type PushResult struct {
 	// to the answer, without reading the body: the station takes it out of
 	// the round trip to measure its link, not the county's load.
 	ServerMs int64 `json:"server_ms,omitempty"`
+}
+
+// HistoryID is the id of the status-history entry a station's intent
+// makes: <station>.<epoch>.<seq> (PROTOCOL.md §10.4). The station writes the
+// entry locally under this id and the county makes the same one when the
+// intent arrives, so both sides hold one entry, not two.
+func HistoryID(station, epoch string, seq uint64) string {
+	return station + "." + epoch + "." + strconv.FormatUint(seq, 10)
 }
 
 // HistoryEntry is one step of an application's status history.

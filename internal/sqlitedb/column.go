@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-
-	"stationsync/syncproto"
 )
 
 // Querier is what Column needs: a *sql.DB, *sql.Tx or *sql.Conn.
@@ -34,26 +32,4 @@ func Column[T any](ctx context.Context, q Querier, query string, args ...any) ([
 		return nil, err
 	}
 	return out, nil
-}
-
-// ApplicationHistory returns an application's status history, oldest
-// first. The station and the county keep application_history with the
-// same columns, and both send it in the same wire form.
-func ApplicationHistory(ctx context.Context, q Querier, appID string) ([]syncproto.HistoryEntry, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, from_status, to_status, op, by_name, origin, hlc, at, comment FROM application_history WHERE application_id = ? ORDER BY hlc, id`, appID)
-	if err != nil {
-		return nil, fmt.Errorf("history %s: %w", appID, err)
-	}
-	defer rows.Close()
-	var out []syncproto.HistoryEntry
-	for rows.Next() {
-		var h syncproto.HistoryEntry
-		var hv int64
-		if err := rows.Scan(&h.ID, &h.From, &h.To, &h.Op, &h.By, &h.Origin, &hv, &h.At, &h.Comment); err != nil {
-			return nil, fmt.Errorf("history %s: %w", appID, err)
-		}
-		h.HLC = uint64(hv)
-		out = append(out, h)
-	}
-	return out, rows.Err()
 }

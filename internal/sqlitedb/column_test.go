@@ -31,3 +31,13 @@ func TestColumn(t *testing.T) {
 		t.Fatalf("no rows gave %v, %v", got, err)
 	}
 }
+
+// Placeholders is the one spelling of a VALUES list both sides build
+// statements with.
+func TestPlaceholders(t *testing.T) {
+	for n, want := range map[int]string{0: "", 1: "?", 3: "?, ?, ?"} {
+		if got := sqlitedb.Placeholders(n); got != want {
+			t.Errorf("Placeholders(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
