@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"stationsync/internal/idcard"
+	"stationsync/internal/pii"
 	"stationsync/internal/records"
 )
 
@@ -110,14 +110,16 @@ func fieldErr(f *form, err error) bool {
 	return false
 }
 
-var phoneChars = regexp.MustCompile(`^[0-9 +\-]*$`)
-
-func checkPhone(f *form, field, v string) {
-	if !phoneChars.MatchString(v) {
-		f.fail(field, "电话号码只能包含数字")
-	} else if len(v) > 20 {
-		f.fail(field, "电话号码过长")
+// checkPhone checks a contact number and returns it in its stored form
+// ("13905510456", "0551-66661234"), or fails field with what to type.
+func checkPhone(f *form, field, v string) string {
+	norm, msg := pii.Phone(v)
+	if msg != "" {
+		f.fail(field, msg)
+		return v
 	}
+	f.Values.Set(field, norm)
+	return norm
 }
 
 func checkDate(f *form, field, v string) (time.Time, bool) {
@@ -262,17 +264,14 @@ func personFields(v url.Values, create bool) (records.Fields, *form) {
 		f.fail("categories", "请至少选择一个类别")
 	}
 	fields["categories"] = jvalue(nonNil(cats))
-	phone := trimmed(v, "phone")
-	checkPhone(f, "phone", phone)
-	fields["phone"] = jtext(phone)
+	fields["phone"] = jtext(checkPhone(f, "phone", v.Get("phone")))
 	fields["address"] = jtext(trimmed(v, "address"))
 	fields["health"] = jtext(trimmed(v, "health"))
 	if gn := trimmed(v, "guardian_name"); gn != "" || trimmed(v, "guardian_phone") != "" {
 		if gn == "" {
 			f.fail("guardian_name", "请填写监护人姓名")
 		}
-		gp := trimmed(v, "guardian_phone")
-		checkPhone(f, "guardian_phone", gp)
+		gp := checkPhone(f, "guardian_phone", v.Get("guardian_phone"))
 		fields["guardian"] = jvalue(map[string]string{"name": gn, "relation": trimmed(v, "guardian_relation"), "phone": gp})
 	} else if !create {
 		fields["guardian"] = json.RawMessage("{}")
@@ -290,7 +289,7 @@ func personFields(v url.Values, create bool) (records.Fields, *form) {
 			if row["name"] == "" {
 				f.fail("fa_name_"+k, "请填写姓名")
 			}
-			checkPhone(f, "fa_phone_"+k, row["phone"])
+			row["phone"] = checkPhone(f, "fa_phone_"+k, row["phone"])
 			if row["name"] != "" {
 				m := map[string]string{"name": row["name"], "relation": row["relation"]}
 				if row["location"] != "" {

@@ -1356,10 +1356,7 @@ func (s *Server) handlePostSettings(w http.ResponseWriter, r *http.Request, se *
 			f.fail("server", "地址格式不对，应像 http://10.1.2.3:8870")
 		}
 	}
-	phone := trimmed(v, "township_phone")
-	if phone != "" && !townshipPhoneRe.MatchString(phone) {
-		f.fail("township_phone", "乡镇电话请填数字，例如 0551-66661234 或 13905510456")
-	}
+	phone := checkPhone(f, "township_phone", v.Get("township_phone"))
 	min, err := strconv.Atoi(trimmed(v, "interval"))
 	if err != nil || min < 1 || min > 1440 {
 		f.fail("interval", "同步间隔请填 1 到 1440 之间的分钟数")

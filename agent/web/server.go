@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -422,9 +421,6 @@ type syncBar struct {
 
 // metaTownshipPhone is the store meta key of the township's number.
 const metaTownshipPhone = "township_phone"
-
-// townshipPhoneRe: a landline with area code or a mobile, as typed.
-var townshipPhoneRe = regexp.MustCompile(`^[0-9][0-9 -]{5,18}[0-9]$`)
 
 func (s *Server) syncBar(ctx context.Context) syncBar {
 	st, _ := s.a.Status(ctx)

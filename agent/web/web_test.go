@@ -188,9 +188,9 @@ func TestPersonsFormsAndSearch(t *testing.T) {
 		{"short ID", func(v url.Values) { v.Set("id_number", "3401231950") }, "id_number", "18"},
 		{"no category", func(v url.Values) { v.Del("categories") }, "categories", "请至少选择一个类别"},
 		{"unknown category", func(v url.Values) { v["categories"] = []string{"外星人"} }, "categories", "类别只能从以下选择"},
-		{"phone letters", func(v url.Values) { v.Set("phone", "139abc") }, "phone", "电话号码只能包含数字"},
+		{"phone letters", func(v url.Values) { v.Set("phone", "139abc") }, "phone", "电话号码只能填数字"},
 		{"family without name", func(v url.Values) { v.Set("fa_name_0", "") }, "fa_name_0", "请填写姓名"},
-		{"guardian phone", func(v url.Values) { v.Set("guardian_name", "张奶奶"); v.Set("guardian_phone", "x") }, "guardian_phone", "电话号码只能包含数字"},
+		{"guardian phone", func(v url.Values) { v.Set("guardian_name", "张奶奶"); v.Set("guardian_phone", "x") }, "guardian_phone", "电话号码只能填数字"},
 		{"guardian without name", func(v url.Values) { v.Set("guardian_phone", "13800002222") }, "guardian_name", "请填写监护人姓名"},
 		{"long address", func(v url.Values) { v.Set("address", strings.Repeat("村", 201)) }, "address", "不能超过200个字"},
 	} {

@@ -49,17 +49,19 @@ var china = time.FixedZone("CST", 8*60*60)
 // now is replaced in tests to pin "today".
 var now = time.Now
 
-// Normalize returns s as it should be stored: surrounding white space
-// removed (including the ideographic space U+3000 and the zero-width
-// characters that come along when numbers are pasted from WeChat or Excel),
-// full-width digits from a Chinese input method turned into ASCII, and a
-// lower-case x turned into X. It changes nothing else, so a wrong number
-// stays wrong and Validate can say why.
+// Normalize returns s as it should be stored: white space and dashes
+// removed wherever they stand (people copy the number off a card in
+// groups — "340123 19900101 1234", "340123-19900101-1234" — and paste it
+// from WeChat or Excel with the ideographic space U+3000 and zero-width
+// characters around it), full-width digits from a Chinese input method
+// turned into ASCII, and a lower-case or full-width x turned into X. It
+// changes nothing else, so a wrong number stays wrong and Validate can say
+// why: counting the spaces as characters told a cadre who typed 18
+// characters in groups that the number had 20.
 func Normalize(s string) string {
-	s = strings.TrimFunc(s, isBlank)
 	ascii := true
 	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf || s[i] == 'x' {
+		if c := s[i]; c >= utf8.RuneSelf || c == 'x' || c == ' ' || c == '-' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' {
 			ascii = false
 			break
 		}
@@ -71,6 +73,8 @@ func Normalize(s string) string {
 	b.Grow(len(s))
 	for _, r := range s {
 		switch {
+		case isBlank(r), isDash(r):
+			continue
 		case r == 'x', r == 'ｘ', r == 'Ｘ':
 			r = 'X'
 		case r >= '０' && r <= '９':
@@ -82,7 +86,16 @@ func Normalize(s string) string {
 }
 
 func isBlank(r rune) bool {
-	return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff'
+	return unicode.IsSpace(r) || r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff'
+}
+
+// isDash: the hyphens and dashes a keyboard or an input method produces.
+func isDash(r rune) bool {
+	switch r {
+	case '-', '‐', '‑', '‒', '–', '—', '―', '−', '﹣', '－':
+		return true
+	}
+	return false
 }
 
 // Validate reports whether s, after Normalize, is a well-formed citizen ID

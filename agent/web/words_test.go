@@ -1,0 +1,151 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"stationsync/internal/idcard"
+	"stationsync/internal/records"
+)
+
+// numberEndingX is the i-th valid ID number whose check character is X.
+func numberEndingX(t *testing.T, i int) string {
+	t.Helper()
+	for seq := 0; seq < 1000; seq++ {
+		n := idcard.Generate("340123", time.Date(1980+i, 5, 15, 0, 0, 0, 0, time.UTC), seq)
+		if n[17] == 'X' {
+			return n
+		}
+	}
+	t.Fatal("no number ending in X")
+	return ""
+}
+
+// The words of issue 14 item 14: what a cadre types the way people write
+// it is read, and what is refused says what to type instead.
+
+// An ID number copied off a card in groups, with dashes or in full-width
+// characters from a Chinese input method is the number: it is stored in
+// its 18 characters, not refused as "20位".
+func TestIDNumberTypedInGroups(t *testing.T) {
+	s := newStation(t)
+	s.setup("李明")
+	fullWidth := func(n string) string {
+		return strings.Map(func(r rune) rune {
+			switch {
+			case r >= '0' && r <= '9':
+				return r - '0' + '０'
+			case r == 'X':
+				return 'ｘ'
+			}
+			return r
+		}, n)
+	}
+	groups := func(sep string) func(string) string {
+		return func(n string) string { return n[:6] + sep + n[6:14] + sep + n[14:] }
+	}
+	for i, tc := range []struct {
+		name  string
+		typed func(string) string
+	}{
+		{"spaces", groups(" ")},
+		{"dashes", groups("-")},
+		{"fours", func(n string) string { return " " + n[:4] + " " + n[4:8] + " " + n[8:12] + " " + n[12:16] + " " + n[16:] + " " }},
+		{"full-width with ideographic spaces", func(n string) string { return fullWidth(groups("\u3000")(n)) }},
+		{"lower-case x in groups", func(n string) string { return strings.ToLower(groups(" ")(n)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := numberEndingX(t, i)
+			typed := tc.typed(want)
+			r := s.post("/persons/new", personForm("王秀英", typed))
+			if r.Status != http.StatusSeeOther {
+				t.Fatalf("%q refused: %d %s", typed, r.Status, snippet(r.Body))
+			}
+			p, err := s.a.Store.Get(context.Background(), records.Person, idRe.FindStringSubmatch(r.Location)[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := records.TextValue(p.Fields, "id_number"); got != want {
+				t.Fatalf("%q stored as %q, want %q", typed, got, want)
+			}
+			// The same person typed again the plain way is a duplicate.
+			must(t, s.post("/persons/new", personForm("王秀英", want)), http.StatusUnprocessableEntity, "这个身份号码已登记")
+		})
+	}
+	// A number that is short stays wrong, and its length is counted
+	// without the spaces.
+	r := s.post("/persons/new", personForm("王秀英", "340123 19500307 002"))
+	must(t, r, http.StatusUnprocessableEntity, "现在是17位")
+
+	// A family member's number on an application, typed in groups.
+	pid := addPerson(t, s, "张桂兰", idcard.Generate("340123", time.Date(1955, 4, 4, 0, 0, 0, 0, time.UTC), 2))
+	app := url.Values{"applicant_id": {pid}, "type": {"临时救助"}, "reason": {"看病"}, "m_name_0": {"王强"}, "m_relation_0": {"儿子"}, "m_id_0": {"340123 19800515 1233"}}
+	aid := created(t, s.post("/applications/new", app))
+	a, err := s.a.Store.Get(context.Background(), records.Application, aid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(a.Fields["members"]), `"`+memberID+`"`) {
+		t.Fatalf("member stored as %s", a.Fields["members"])
+	}
+}
+
+// A 7-digit phone is somebody's landline without its area code: refused
+// with what to type. A mobile or a landline with its area code is stored
+// in one form, whatever separators were typed.
+func TestPhoneNumbers(t *testing.T) {
+	s := newStation(t)
+	s.setup("李明")
+	for _, tc := range []struct {
+		field, typed, msg string
+	}{
+		{"phone", "6666123", "座机号码请加上区号"},
+		{"phone", "66661234", "座机号码请加上区号"},
+		{"phone", "1390551045", "请填 11 位手机号码"},
+		{"phone", "12345678901", "请填 11 位手机号码"},
+		{"phone", "0551-666612", "带区号的座机号码"},
+		{"guardian_phone", "6666123", "座机号码请加上区号"},
+		{"fa_phone_0", "5551234", "座机号码请加上区号"},
+	} {
+		t.Run(tc.field+" "+tc.typed, func(t *testing.T) {
+			v := personForm("王秀英", goodID)
+			if tc.field == "guardian_phone" {
+				v.Set("guardian_name", "张奶奶")
+			}
+			v.Set(tc.field, tc.typed)
+			r := s.post("/persons/new", v)
+			must(t, r, http.StatusUnprocessableEntity, tc.msg, `value="`+tc.typed+`"`)
+			if n, _ := s.a.Store.Pending(context.Background()); n != 0 {
+				t.Fatalf("a refused form saved %d changes", n)
+			}
+		})
+	}
+	for i, tc := range []struct{ typed, want string }{
+		{"139 0551 0456", "13905510456"},
+		{"+86 139-0551-0456", "13905510456"},
+		{"１３９０５５１０４５６", "13905510456"},
+		{"0551 6666 1234", "0551-66661234"},
+		{"(0551)6666123", "0551-6666123"},
+		{"010-62345678", "010-62345678"},
+	} {
+		t.Run(tc.typed, func(t *testing.T) {
+			v := personForm("王秀英", goodID)
+			v.Set("phone", tc.typed)
+			v.Set("id_number", idcard.Generate("340123", time.Date(1960, 1, 2, 0, 0, 0, 0, time.UTC), i))
+			id := created(t, s.post("/persons/new", v))
+			p, err := s.a.Store.Get(context.Background(), records.Person, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := records.TextValue(p.Fields, "phone"); got != tc.want {
+				t.Fatalf("stored %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// The township's number in the settings follows the same rule.
+	must(t, s.post("/settings", url.Values{"interval": {"60"}, "township_phone": {"6666123"}}), http.StatusUnprocessableEntity, "座机号码请加上区号")
+}
