@@ -54,7 +54,9 @@ func TestIDNumberTypedInGroups(t *testing.T) {
 	}{
 		{"spaces", groups(" ")},
 		{"dashes", groups("-")},
-		{"fours", func(n string) string { return " " + n[:4] + " " + n[4:8] + " " + n[8:12] + " " + n[12:16] + " " + n[16:] + " " }},
+		{"fours", func(n string) string {
+			return " " + n[:4] + " " + n[4:8] + " " + n[8:12] + " " + n[12:16] + " " + n[16:] + " "
+		}},
 		{"full-width with ideographic spaces", func(n string) string { return fullWidth(groups("\u3000")(n)) }},
 		{"lower-case x in groups", func(n string) string { return strings.ToLower(groups(" ")(n)) }},
 	} {
