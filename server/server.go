@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -323,11 +324,19 @@ func trunc(s string, n int) string {
 	return s
 }
 
-// Serve runs the HTTP server on addr until ctx ends.
-func (s *Server) Serve(ctx context.Context, addr string) error {
+// Serve runs the HTTP server on addr until ctx ends: with TLS under
+// tlsCfg, plain HTTP when it is nil.
+func (s *Server) Serve(ctx context.Context, addr string, tlsCfg *tls.Config) error {
 	hs := s.httpServer(addr) // gate.go
+	hs.TLSConfig = tlsCfg
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
+	go func() {
+		if tlsCfg != nil {
+			errc <- hs.ListenAndServeTLS("", "")
+		} else {
+			errc <- hs.ListenAndServe()
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

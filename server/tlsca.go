@@ -254,22 +254,6 @@ func RenewLoop(ctx context.Context, dir string, hosts []string, logger interface
 	}
 }
 
-// ServeTLS runs the HTTP server with TLS on addr until ctx ends.
-func (s *Server) ServeTLS(ctx context.Context, addr string, cfg *tls.Config) error {
-	hs := s.httpServer(addr) // gate.go
-	hs.TLSConfig = cfg
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServeTLS("", "") }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return hs.Shutdown(sctx)
-	}
-}
-
 // IsLoopback reports whether a listen address binds only the loopback
 // interface, where plain HTTP is allowed.
 func IsLoopback(addr string) bool {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"stationsync/installer"
+	"stationsync/internal/cli"
 	"stationsync/server"
 )
 
@@ -40,8 +41,7 @@ func doctorCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	s, err := countyServiceAt(*data, *listen)
 	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
+		return cli.Fail(stderr, err)
 	}
 	dataDir := s.DataDir
 	var checks []installer.Check

@@ -108,7 +108,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cli.Fail(stderr, fmt.Errorf("--timezone 应为时区名，例如 %s：%w", zone.Default, err))
 		}
 		// The rotated log and the service manager: service.go.
-		return serveLogged(ctx, *data, *asService, stderr, func(l *slog.Logger) { logger = l }, func(ctx context.Context) error {
+		return serveLogged(ctx, *data, *asService, stderr, func(ctx context.Context, logger *slog.Logger) error {
 			st, err := open()
 			if err != nil {
 				return err

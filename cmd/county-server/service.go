@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 
 	"stationsync/installer"
+	"stationsync/internal/cli"
 	"stationsync/internal/fileperm"
 	"stationsync/internal/logging"
+	"stationsync/internal/svcrun"
 )
 
 const serviceName = "county-server"
@@ -26,52 +28,26 @@ Service (as Administrator / root):
 // serveLogged runs body with logs to the rotated file in the data
 // directory (and standard error, which journald keeps), under the service
 // manager with --service.
-func serveLogged(ctx context.Context, dataDir string, asService bool, stderr io.Writer, setLogger func(*slog.Logger), body func(ctx context.Context) error) int {
+func serveLogged(ctx context.Context, dataDir string, asService bool, stderr io.Writer, body func(ctx context.Context, logger *slog.Logger) error) int {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
+		return cli.Fail(stderr, err)
 	}
 	// Before the log opens: an older release's log may be 0644.
 	if err := fileperm.Dir(dataDir); err != nil {
 		fmt.Fprintln(stderr, "警告：数据目录权限未能全部收紧:", err)
 	}
 	lv := new(slog.LevelVar)
-	if l, err := logging.ParseLevel(os.Getenv("LOG_LEVEL")); err == nil {
-		lv.Set(l)
-	}
-	opts := logging.Options{File: installer.LogPath(dataDir, serviceName), Level: lv, Console: stderr}
-	if asService {
-		if opts.System = installer.SystemLog(serviceName); opts.System != nil {
-			opts.Console = nil
+	l, lerr := logging.LevelFromEnv()
+	lv.Set(l)
+	err := svcrun.Run(ctx, svcrun.Options{Name: serviceName, Title: "county server", Version: Version, DataDir: dataDir,
+		AsService: asService, Level: lv, Stderr: stderr}, func(ctx context.Context, logger *slog.Logger) error {
+		if lerr != nil {
+			logger.Warn("log level ignored", "err", lerr)
 		}
-	}
-	logger, closeLog, err := logging.New(opts)
+		return body(ctx, logger)
+	})
 	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
-	}
-	defer closeLog.Close()
-	setLogger(logger)
-	run := func(ctx context.Context) error {
-		logger.Info("county server started", "data", dataDir, "version", Version, logging.Event())
-		if asService {
-			installer.SetRecovery(serviceName)
-		}
-		if err := body(ctx); err != nil {
-			logger.Error("county server stopped on an error", "err", err)
-			return err
-		}
-		logger.Info("county server stopped", logging.Event())
-		return nil
-	}
-	if asService {
-		err = installer.RunService(ctx, serviceName, logger, run)
-	} else {
-		err = run(ctx)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
+		return cli.Fail(stderr, err)
 	}
 	return 0
 }
@@ -103,11 +79,10 @@ func serviceCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := countyServiceAt(*data, *listen)
 	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
+		return cli.Fail(stderr, err)
 	}
 	dataDir := s.DataDir
-	fail := func(err error) int { fmt.Fprintln(stderr, "错误:", err); return 1 }
+	fail := func(err error) int { return cli.Fail(stderr, err) }
 	switch cmd {
 	case "install":
 		if err := installer.PrepareDataDir(dataDir, s.User); err != nil {

@@ -70,7 +70,7 @@ func serveCounty(ctx context.Context, srv *server.Server, st *server.SQLiteStore
 		if n, _ := st.UserCount(ctx); n == 0 {
 			logger.Warn("no staff account yet: create one with `county-server user add --role admin`")
 		}
-		return srv.Serve(ctx, listen)
+		return srv.Serve(ctx, listen, nil)
 	}
 	certFile, keyFile := *f.certFile, *f.keyFile
 	if certFile == "" {
@@ -95,7 +95,7 @@ func serveCounty(ctx context.Context, srv *server.Server, st *server.SQLiteStore
 		h.ServerURL = "https://" + listen
 	}
 	logger.Info("county server TLS", "cert", certFile, "pin_sha256", cs.Pin)
-	return srv.ServeTLS(ctx, listen, cs.TLSConfig())
+	return srv.Serve(ctx, listen, cs.TLSConfig())
 }
 
 func splitHosts(hosts, listen string) []string {

@@ -105,8 +105,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return 2
 		}
 		// config.json, the rotated log and the service manager: service.go.
-		return runStation(ctx, *data, *asService, stderr, func(l *slog.Logger) { logger = l },
-			func(ctx context.Context, fc agent.FileConfig, lv *slog.LevelVar) error {
+		return runStation(ctx, *data, *asService, stderr,
+			func(ctx context.Context, fc agent.FileConfig, lv *slog.LevelVar, l *slog.Logger) error {
+				logger = l
 				fs.Visit(func(f *flag.Flag) {
 					if f.Name == "interval" {
 						fc.SyncInterval = agent.Duration(*interval)

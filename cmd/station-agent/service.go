@@ -21,7 +21,9 @@ import (
 
 	"stationsync/agent"
 	"stationsync/installer"
+	"stationsync/internal/cli"
 	"stationsync/internal/logging"
+	"stationsync/internal/svcrun"
 	"stationsync/syncproto"
 )
 
@@ -46,11 +48,8 @@ Service and installation (as Administrator / root):
 // the rotated file (and the Event Log for a Windows service), the config
 // watched, and under the service manager with --service. body gets the
 // config to apply and the logger; it returns when ctx ends.
-func runStation(ctx context.Context, dataDir string, asService bool, stderr io.Writer, setLogger func(*slog.Logger),
-	body func(ctx context.Context, fc agent.FileConfig, lv *slog.LevelVar) error) int {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fail(stderr, fmt.Errorf("create data directory: %w", err))
-	}
+func runStation(ctx context.Context, dataDir string, asService bool, stderr io.Writer,
+	body func(ctx context.Context, fc agent.FileConfig, lv *slog.LevelVar, logger *slog.Logger) error) int {
 	cfgPath := installer.ConfigPath(dataDir)
 	fc, cfgErr := agent.ReadConfigFile(cfgPath)
 	if cfgErr != nil {
@@ -60,58 +59,23 @@ func runStation(ctx context.Context, dataDir string, asService bool, stderr io.W
 	if l, err := logging.ParseLevel(fc.LogLevel); err == nil {
 		lv.Set(l)
 	}
-	opts := logging.Options{
-		File: installer.LogPath(dataDir, serviceName), MaxSize: int64(fc.LogMaxSizeMB) << 20, MaxFiles: fc.LogMaxFiles,
-		Level: lv, Console: stderr,
-	}
-	if asService {
-		// A Windows service's standard error goes nowhere; start, stop and
-		// errors go to the Event Log instead. On Linux, journald keeps
-		// standard error.
-		opts.System = installer.SystemLog(serviceName)
-		if opts.System != nil {
-			opts.Console = nil
-		}
-	}
-	logger, closeLog, err := logging.New(opts)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer closeLog.Close()
-	setLogger(logger)
-	if cfgErr != nil {
-		logger.Error("config file refused; running with the defaults until it is fixed", "file", cfgPath, "err", cfgErr)
-	}
-	run := func(ctx context.Context) error {
-		logger.Info("station agent started", "data", dataDir, "version", Version, "service", asService, logging.Event())
-		if asService {
-			// An MSI install cannot set the "restart on non-crash failure"
-			// flag; the service sets it on itself (LocalSystem may).
-			if err := installer.SetRecovery(serviceName); err != nil {
-				logger.Debug("recovery actions not set", "err", err)
+	err := svcrun.Run(ctx, svcrun.Options{Name: serviceName, Title: "station agent", Version: Version, DataDir: dataDir,
+		AsService: asService, Level: lv, MaxSize: int64(fc.LogMaxSizeMB) << 20, MaxFiles: fc.LogMaxFiles, Stderr: stderr},
+		func(ctx context.Context, logger *slog.Logger) error {
+			if cfgErr != nil {
+				logger.Error("config file refused; running with the defaults until it is fixed", "file", cfgPath, "err", cfgErr)
 			}
-			// Also for an MSI install, which does not make the data
-			// directory: only the service and Administrators may read it.
-			if err := installer.PrepareDataDir(dataDir, ""); err != nil {
-				logger.Warn("data directory permissions not set", "err", err)
+			if asService {
+				// For an MSI install, which does not make the data
+				// directory: only the service and Administrators may read it.
+				if err := installer.PrepareDataDir(dataDir, ""); err != nil {
+					logger.Warn("data directory permissions not set", "err", err)
+				}
 			}
-		}
-		err := body(ctx, fc, lv)
-		if err != nil {
-			logger.Error("station agent stopped on an error", "err", err)
-			return err
-		}
-		logger.Info("station agent stopped", logging.Event())
-		return nil
-	}
-	if asService {
-		err = installer.RunService(ctx, serviceName, logger, run)
-	} else {
-		err = run(ctx)
-	}
+			return body(ctx, fc, lv, logger)
+		})
 	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
-		return 1
+		return cli.Fail(stderr, err)
 	}
 	return 0
 }
@@ -132,11 +96,6 @@ func watchConfig(ctx context.Context, dataDir string, a *agent.Agent, lv *slog.L
 	w.Run(ctx)
 }
 
-func fail(w io.Writer, err error) int {
-	fmt.Fprintln(w, "错误:", err)
-	return 1
-}
-
 // serviceCommand runs install, uninstall, start, stop, restart, doctor
 // and open.
 func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) int {
@@ -153,11 +112,11 @@ func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stde
 	}
 	dataDir, err := filepath.Abs(*data)
 	if err != nil {
-		return fail(stderr, err)
+		return cli.Fail(stderr, err)
 	}
 	exe, err := installer.Executable()
 	if err != nil {
-		return fail(stderr, err)
+		return cli.Fail(stderr, err)
 	}
 	s := installer.StationService(exe, dataDir)
 	switch cmd {
@@ -165,7 +124,7 @@ func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stde
 		if *enrolFile != "" {
 			ef, err := readEnrolFile(*enrolFile)
 			if err != nil {
-				return fail(stderr, err)
+				return cli.Fail(stderr, err)
 			}
 			*server, *code = ef.Server, ef.Code
 		}
@@ -173,13 +132,13 @@ func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stde
 	case "uninstall":
 		installer.Control(s, "stop")
 		if err := installer.Control(s, "uninstall"); err != nil {
-			return fail(stderr, err)
+			return cli.Fail(stderr, err)
 		}
 		installer.RemoveShortcut()
 		fmt.Fprintln(stdout, "已卸载服务", serviceName)
 		if *purge {
 			if err := os.RemoveAll(dataDir); err != nil {
-				return fail(stderr, err)
+				return cli.Fail(stderr, err)
 			}
 			fmt.Fprintln(stdout, "已删除数据目录", dataDir)
 		} else {
@@ -188,7 +147,7 @@ func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stde
 		return 0
 	case "start", "stop", "restart":
 		if err := installer.Control(s, cmd); err != nil {
-			return fail(stderr, err)
+			return cli.Fail(stderr, err)
 		}
 		state, _ := installer.ServiceState(s)
 		fmt.Fprintln(stdout, "服务", serviceName+"：", state)
@@ -204,28 +163,28 @@ func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stde
 func install(ctx context.Context, s installer.Service, server, code string, start bool, stdout, stderr io.Writer) int {
 	step := func(format string, args ...any) { fmt.Fprintf(stdout, "• "+format+"\n", args...) }
 	if err := installer.PrepareDataDir(s.DataDir, s.User); err != nil {
-		return fail(stderr, err)
+		return cli.Fail(stderr, err)
 	}
 	step("数据目录 %s（只有服务账户和管理员可以读取）", s.DataDir)
 	cfgPath := installer.ConfigPath(s.DataDir)
 	fc, err := agent.ReadConfigFile(cfgPath)
 	if err != nil {
-		return fail(stderr, fmt.Errorf("现有配置文件 %s 有误，请先修正: %w", cfgPath, err))
+		return cli.Fail(stderr, fmt.Errorf("现有配置文件 %s 有误，请先修正: %w", cfgPath, err))
 	}
 	if server != "" {
 		fc.Server = server
 	}
 	if err := agent.WriteConfigFile(cfgPath, fc); err != nil {
-		return fail(stderr, err)
+		return cli.Fail(stderr, err)
 	}
 	step("配置文件 %s", cfgPath)
 	if code != "" {
 		if server == "" {
-			return fail(stderr, errors.New("--code 需要同时给出 --server"))
+			return cli.Fail(stderr, errors.New("--code 需要同时给出 --server"))
 		}
 		a, err := agent.Open(ctx, agent.Config{DataDir: s.DataDir, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
-			return fail(stderr, err)
+			return cli.Fail(stderr, err)
 		}
 		_, err = a.Enroll(ctx, server, code)
 		var pe *syncproto.Error
@@ -246,17 +205,17 @@ func install(ctx context.Context, s installer.Service, server, code string, star
 		a.Close()
 		// Files made by this (root) process belong to the service account.
 		if err := installer.PrepareDataDir(s.DataDir, s.User); err != nil {
-			return fail(stderr, err)
+			return cli.Fail(stderr, err)
 		}
 	}
 	if _, installed := serviceInstalled(s); installed {
 		step("服务 %s 已安装（升级：保留数据、密钥和配置）", serviceName)
 		if err := installer.SetRecovery(serviceName); err != nil {
-			return fail(stderr, err)
+			return cli.Fail(stderr, err)
 		}
 	} else {
 		if err := installer.InstallService(s); err != nil {
-			return fail(stderr, err)
+			return cli.Fail(stderr, err)
 		}
 		step("服务 %s：开机自动启动，出错 5 秒后自动重启", serviceName)
 	}
@@ -272,7 +231,7 @@ func install(ctx context.Context, s installer.Service, server, code string, star
 			_ = state
 		}
 		if err := installer.Control(s, action); err != nil {
-			return fail(stderr, err)
+			return cli.Fail(stderr, err)
 		}
 		state, _ := installer.ServiceState(s)
 		step("服务状态：%s", state)
@@ -295,7 +254,7 @@ func openPages(stderr io.Writer) int {
 		c = exec.Command("xdg-open", pagesURL)
 	}
 	if err := c.Start(); err != nil {
-		return fail(stderr, fmt.Errorf("请在浏览器中打开 %s（%v）", pagesURL, err))
+		return cli.Fail(stderr, fmt.Errorf("请在浏览器中打开 %s（%v）", pagesURL, err))
 	}
 	return 0
 }

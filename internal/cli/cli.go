@@ -7,23 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
+
+	"stationsync/internal/logging"
 )
 
-// Logger returns a text logger at the level named by LOG_LEVEL (debug,
-// info, warn, error; default info) writing to w.
+// Logger returns a text logger writing to w at the level $LOG_LEVEL names
+// (logging.LevelFromEnv: the one reading of it, the services' too).
 func Logger(w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "warn":
-		lvl = slog.LevelWarn
-	case "error":
-		lvl = slog.LevelError
+	lvl, err := logging.LevelFromEnv()
+	l := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+	if err != nil {
+		l.Warn("log level ignored", "err", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+	return l
 }
 
 // PrintJSON writes v as indented JSON.

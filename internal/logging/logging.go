@@ -33,6 +33,22 @@ func ParseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("unknown log level %q (debug, info, warn or error)", s)
 }
 
+// EnvLevel names the environment variable the command lines and the
+// county's service read their log level from (the station's service reads
+// config.json's log_level instead).
+const EnvLevel = "LOG_LEVEL"
+
+// LevelFromEnv is the level $LOG_LEVEL names, info when it is unset. A name
+// ParseLevel does not know is info too, with the error to log: a typo must
+// not keep a service from starting.
+func LevelFromEnv() (slog.Level, error) {
+	l, err := ParseLevel(os.Getenv(EnvLevel))
+	if err != nil {
+		return slog.LevelInfo, fmt.Errorf("%s: %w", EnvLevel, err)
+	}
+	return l, nil
+}
+
 // KeyEvent marks a record that also goes to the system log whatever its
 // level: start, stop, configuration reloads.
 const KeyEvent = "event"

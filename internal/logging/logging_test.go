@@ -103,7 +103,7 @@ func TestParseLevel(t *testing.T) {
 		in   string
 		want slog.Level
 		ok   bool
-	}{{"", slog.LevelInfo, true}, {"DEBUG", slog.LevelDebug, true}, {"warn", slog.LevelWarn, true}, {"error", slog.LevelError, true}, {"loud", 0, false}} {
+	}{{"", slog.LevelInfo, true}, {"DEBUG", slog.LevelDebug, true}, {"warn", slog.LevelWarn, true}, {"Warning", slog.LevelWarn, true}, {" info ", slog.LevelInfo, true}, {"error", slog.LevelError, true}, {"loud", 0, false}} {
 		got, err := ParseLevel(tc.in)
 		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
 			t.Errorf("ParseLevel(%q) = %v, %v", tc.in, got, err)

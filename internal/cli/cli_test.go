@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// The command lines read LOG_LEVEL as the services do: "warning" is warn
+// (it used to mean info here and warn in the services), and a name nobody
+// knows is info with a line saying it was ignored.
+func TestLoggerLevel(t *testing.T) {
+	for _, tc := range []struct {
+		env               string
+		info, warn, noted bool
+	}{
+		{"", true, true, false},
+		{"warning", false, true, false},
+		{"WARN", false, true, false},
+		{"error", false, false, false},
+		{"loud", true, true, true},
+	} {
+		t.Setenv("LOG_LEVEL", tc.env)
+		var b bytes.Buffer
+		l := Logger(&b)
+		l.Info("an info")
+		l.Warn("a warning")
+		out := b.String()
+		if strings.Contains(out, "an info") != tc.info || strings.Contains(out, "a warning") != tc.warn ||
+			strings.Contains(out, "log level ignored") != tc.noted {
+			t.Errorf("LOG_LEVEL=%q: %q", tc.env, out)
+		}
+	}
+}
+
+func TestFail(t *testing.T) {
+	var b bytes.Buffer
+	if code := Fail(&b, errors.New("磁盘已满")); code != 1 || b.String() != "错误: 磁盘已满\n" {
+		t.Fatalf("exit %d, %q", code, b.String())
+	}
+}
