@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"stationsync/agent"
 	"stationsync/internal/idcard"
 	"stationsync/internal/pii"
 	"stationsync/internal/records"
@@ -120,6 +121,32 @@ func checkPhone(f *form, field, v string) string {
 	}
 	f.Values.Set(field, norm)
 	return norm
+}
+
+// pinText turns the full-width digits of a Chinese input method into
+// ASCII: every PIN ever set is ASCII digits, so nothing else changes.
+func pinText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '０' && r <= '９' {
+			return r - '０' + '0'
+		}
+		return r
+	}, s)
+}
+
+// msgPINRule says what a PIN may be, for a PIN with anything but digits.
+var msgPINRule = fmt.Sprintf("密码只能是 %d 到 %d 位数字（0–9），不能有字母、空格或符号", agent.MinPINDigits, agent.MaxPINDigits)
+
+// newPINProblem is what is wrong with a new PIN, in words that say what is
+// allowed, or "".
+func newPINProblem(pin string) string {
+	if strings.Trim(pin, "0123456789") != "" {
+		return msgPINRule
+	}
+	if n := len(pin); n < agent.MinPINDigits || n > agent.MaxPINDigits {
+		return fmt.Sprintf("密码应为 %d 到 %d 位数字，现在是 %d 位", agent.MinPINDigits, agent.MaxPINDigits, n)
+	}
+	return ""
 }
 
 func checkDate(f *form, field, v string) (time.Time, bool) {

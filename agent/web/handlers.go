@@ -68,7 +68,10 @@ func (s *Server) handlePostSetup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(v)
-	if v.Get("pin") != v.Get("pin2") {
+	v.Set("pin", pinText(v.Get("pin")))
+	if msg := newPINProblem(v.Get("pin")); msg != "" {
+		f.fail("pin", msg)
+	} else if pinText(v.Get("pin2")) != v.Get("pin") {
 		f.fail("pin2", "两次输入的密码不一样")
 	}
 	var acc *agent.Account
@@ -189,7 +192,10 @@ func (s *Server) handlePostAccounts(w http.ResponseWriter, r *http.Request, se *
 		return
 	}
 	f := newForm(v)
-	if v.Get("pin") != v.Get("pin2") {
+	v.Set("pin", pinText(v.Get("pin")))
+	if msg := newPINProblem(v.Get("pin")); msg != "" {
+		f.fail("pin", msg)
+	} else if pinText(v.Get("pin2")) != v.Get("pin") {
 		f.fail("pin2", "两次输入的密码不一样")
 	}
 	if f.OK() {
@@ -217,7 +223,7 @@ func (s *Server) handlePostPIN(w http.ResponseWriter, r *http.Request, se *sessi
 	f := newForm(v)
 	// The old PIN is guessed at like a log-in: same count, same lock.
 	status := http.StatusUnprocessableEntity
-	c, err := s.checkPIN(ctx, se.account.ID, v.Get("old_pin"))
+	c, err := s.checkPIN(ctx, se.account.ID, pinText(v.Get("old_pin")))
 	switch {
 	case err != nil:
 		s.fail(w, r, se, err)
@@ -228,13 +234,14 @@ func (s *Server) handlePostPIN(w http.ResponseWriter, r *http.Request, se *sessi
 		status = c.refuse(w)
 		f.fail("old_pin", c.msg)
 	}
-	if v.Get("new_pin") != v.Get("new_pin2") {
-		f.fail("new_pin2", "两次输入的新密码不一样")
-	} else if msg := agent.CheckPINFormat(v.Get("new_pin")); msg != "" {
+	newPIN := pinText(v.Get("new_pin"))
+	if msg := newPINProblem(newPIN); msg != "" {
 		f.fail("new_pin", msg)
+	} else if pinText(v.Get("new_pin2")) != newPIN {
+		f.fail("new_pin2", "两次输入的新密码不一样")
 	}
 	if f.OK() {
-		if err := s.a.Store.SetPIN(ctx, se.account.ID, v.Get("new_pin")); err != nil {
+		if err := s.a.Store.SetPIN(ctx, se.account.ID, newPIN); err != nil {
 			s.fail(w, r, se, err)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"stationsync/agent"
@@ -93,10 +94,15 @@ func (s *Server) handlePostLogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(v.Get("next"))
 	status := http.StatusUnprocessableEntity
 	var acc *agent.Account
+	pin := pinText(v.Get("pin"))
 	if id == 0 {
 		f.fail("account", "请先点选您的名字")
+	} else if strings.Trim(pin, "0123456789") != "" {
+		// Every PIN is digits: this one cannot match, so it is neither
+		// hashed nor counted, and the cadre learns what to type.
+		f.fail("pin", "密码只有数字，不含字母、空格或符号。请检查输入法后重新输入")
 	} else {
-		c, err := s.checkPIN(ctx, id, v.Get("pin"))
+		c, err := s.checkPIN(ctx, id, pin)
 		if err != nil {
 			s.fail(w, r, nil, err)
 			return
@@ -114,8 +120,8 @@ func (s *Server) handlePostLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.endSession(w, r)
 	se := s.startSession(w, *acc)
-	if agent.WeakPIN(v.Get("pin")) {
-		s.flash(se, "error", fmt.Sprintf("您的密码只有 %d 位，容易被人猜中。请到「村干部账号」页改成 %d 到 %d 位数字。", len(v.Get("pin")), agent.MinPINDigits, agent.MaxPINDigits))
+	if agent.WeakPIN(pin) {
+		s.flash(se, "error", fmt.Sprintf("您的密码只有 %d 位，容易被人猜中。请到「村干部账号」页改成 %d 到 %d 位数字。", len(pin), agent.MinPINDigits, agent.MaxPINDigits))
 	}
 	if replay != "" && next != "/" {
 		// What was typed before the session ended, ready to post again.

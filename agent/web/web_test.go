@@ -36,7 +36,7 @@ func TestFirstRunAndLogin(t *testing.T) {
 	}{
 		{"no name", url.Values{"name": {" "}, "pin": {"246810"}, "pin2": {"246810"}}, "请填写姓名"},
 		{"short PIN", url.Values{"name": {"李明"}, "pin": {"1234"}, "pin2": {"1234"}}, "密码应为 6 到 12 位数字"},
-		{"letters", url.Values{"name": {"李明"}, "pin": {"abcdef"}, "pin2": {"abcdef"}}, "密码只能是数字"},
+		{"letters", url.Values{"name": {"李明"}, "pin": {"abcdef"}, "pin2": {"abcdef"}}, "密码只能是 6 到 12 位数字（0–9），不能有字母"},
 		{"mismatch", url.Values{"name": {"李明"}, "pin": {"246810"}, "pin2": {"246811"}}, "两次输入的密码不一样"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -151,3 +151,37 @@ func TestPhoneNumbers(t *testing.T) {
 	// The township's number in the settings follows the same rule.
 	must(t, s.post("/settings", url.Values{"interval": {"60"}, "township_phone": {"6666123"}}), http.StatusUnprocessableEntity, "座机号码请加上区号")
 }
+
+// A PIN with letters is answered with what a PIN may be, on every form
+// that takes one; at the log-in it is not counted as a wrong guess (it
+// cannot be anyone's PIN). Full-width digits are digits.
+func TestPINWords(t *testing.T) {
+	s := newStation(t)
+	const rule = "密码只能是 6 到 12 位数字（0–9），不能有字母、空格或符号"
+	errSpan := func(msg string) string { return `<span class="err" role="alert">` + msg }
+	must(t, s.post("/setup", url.Values{"name": {"李明"}, "pin": {"abc123"}, "pin2": {"abc123"}}), http.StatusUnprocessableEntity, errSpan(rule))
+	must(t, s.post("/setup", url.Values{"name": {"李明"}, "pin": {"12345"}, "pin2": {"12345"}}), http.StatusUnprocessableEntity, errSpan("密码应为 6 到 12 位数字，现在是 5 位"))
+	// A PIN typed in full-width digits is the same PIN.
+	must(t, s.post("/setup", url.Values{"name": {"李明"}, "pin": {"２４６８１０"}, "pin2": {"246810"}}), http.StatusSeeOther)
+
+	must(t, s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"12ab56"}, "pin2": {"12ab56"}}), http.StatusUnprocessableEntity, errSpan(rule))
+	must(t, s.post("/accounts", url.Values{"name": {"王芳"}, "pin": {"567890"}, "pin2": {"567890"}}), http.StatusSeeOther)
+	must(t, s.post("/accounts/pin", url.Values{"old_pin": {"246810"}, "new_pin": {"pass1234"}, "new_pin2": {"pass1234"}}), http.StatusUnprocessableEntity, errSpan(rule))
+	must(t, s.get("/accounts"), 200, "6 到 12 位数字")
+	mustNot(t, s.get("/accounts"), "4 到 12 位")
+
+	accs, _ := s.a.Store.Accounts(context.Background())
+	var wang string
+	for _, a := range accs {
+		if a.Name == "王芳" {
+			wang = itoa(a.ID)
+		}
+	}
+	// Six PINs with letters, more than the five wrong ones that lock an
+	// account: each is told what a PIN is, and the account stays open.
+	for range 6 {
+		must(t, s.post("/login", url.Values{"account": {wang}, "pin": {"abcdef"}}), http.StatusUnprocessableEntity, errSpan("密码只有数字，不含字母"))
+	}
+	must(t, s.post("/login", url.Values{"account": {wang}, "pin": {"５６７８９０"}}), http.StatusSeeOther)
+	must(t, s.get("/setup"), http.StatusSeeOther)
+}
