@@ -320,9 +320,9 @@ func TestVisits(t *testing.T) {
 		{"bad date", func(v url.Values) { v.Set("visited_on", "2026/1/5") }, "日期格式应为"},
 		{"future", func(v url.Values) { v.Set("visited_on", tomorrow) }, "走访日期不能晚于今天"},
 		{"no visitors", func(v url.Values) { v.Set("visitors", " ") }, "请填写走访人"},
-		{"no method", func(v url.Values) { v.Del("method") }, "请填写方式"},
+		{"no method", func(v url.Values) { v.Del("method") }, "请选择方式"},
 		{"bad method", func(v url.Values) { v.Set("method", "写信") }, "方式只能是"},
-		{"no risk", func(v url.Values) { v.Del("risk") }, "请填写风险等级"},
+		{"no risk", func(v url.Values) { v.Del("risk") }, "请选择风险等级"},
 		{"next before", func(v url.Values) { v.Set("next_due", "2020-01-01") }, "下次走访日期应晚于本次走访日期"},
 		{"urgent without measures", func(v url.Values) { v.Set("risk", "紧急"); v.Set("measures", "") }, "紧急情况请填写已采取的帮扶措施"},
 		{"bad need", func(v url.Values) { v["needs"] = []string{"买彩票"} }, "需求只能从以下选择"},
@@ -384,7 +384,7 @@ func TestApplicationsWithCountyDecision(t *testing.T) {
 		edit func(url.Values)
 		msg  string
 	}{
-		{"no type", func(v url.Values) { v.Set("type", "") }, "请填写救助类型"},
+		{"no type", func(v url.Values) { v.Set("type", "") }, "请选择救助类型"},
 		{"bad type", func(v url.Values) { v.Set("type", "彩票救助") }, "救助类型只能是"},
 		{"no reason", func(v url.Values) { v.Set("reason", "") }, "请填写申请理由"},
 		{"money words", func(v url.Values) { v.Set("amount_requested", "三百") }, "金额请填数字"},
@@ -472,7 +472,7 @@ func TestDisclosures(t *testing.T) {
 		edit func(url.Values)
 		msg  string
 	}{
-		{"no category", func(v url.Values) { v.Set("category", "") }, "请填写类别"},
+		{"no category", func(v url.Values) { v.Set("category", "") }, "请选择类别"},
 		{"no title", func(v url.Values) { v.Set("title", "") }, "请填写标题"},
 		{"no body", func(v url.Values) { v.Set("body", "") }, "请填写正文"},
 		{"until before from", func(v url.Values) { v.Set("publish_until", "2026-10-01") }, "公开截止日期不能早于开始日期"},

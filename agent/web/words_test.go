@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +185,52 @@ func TestPINWords(t *testing.T) {
 	}
 	must(t, s.post("/login", url.Values{"account": {wang}, "pin": {"５６７８９０"}}), http.StatusSeeOther)
 	must(t, s.get("/setup"), http.StatusSeeOther)
+}
+
+// selectRe finds a <select> and its first option.
+var selectRe = regexp.MustCompile(`(?s)<select([^>]*)>\s*<option([^>]*)>([^<]*)</option>`)
+
+// Every list to choose from on a station form starts with a 请选择 that
+// cannot be chosen, so nothing is picked by accident; sent without a
+// choice (what a browser sends while 请选择 shows), the form is refused
+// with the field's name and nothing is saved.
+func TestSelectsSayChoose(t *testing.T) {
+	s := newStation(t)
+	s.setup("李明")
+	pid := addPerson(t, s, "王秀英", goodID)
+	aid := created(t, s.post("/applications/new", url.Values{"applicant_id": {pid}, "type": {"临时救助"}, "reason": {"看病"}}))
+	did := created(t, s.post("/disclosures/new", url.Values{"category": {"村务公开"}, "title": {"修路"}, "body": {"村道硬化"}}))
+	pages := []string{"/persons/new", "/persons/" + pid + "/edit", "/persons/" + pid + "/visits/new", "/applications/new?person=" + pid,
+		"/applications/" + aid + "/edit", "/disclosures/new", "/disclosures/" + did + "/edit", "/settings", "/accounts"}
+	seen := 0
+	for _, p := range pages {
+		r := s.get(p)
+		must(t, r, 200)
+		for _, m := range selectRe.FindAllStringSubmatch(r.Body, -1) {
+			seen++
+			if strings.Contains(m[1], "multiple") {
+				continue
+			}
+			if strings.TrimSpace(m[3]) != "请选择" || !strings.Contains(m[2], `value=""`) || !strings.Contains(m[2], "disabled") {
+				t.Errorf("%s: <select%s> starts with <option%s>%s", p, m[1], m[2], m[3])
+			}
+		}
+	}
+	if seen < 4 {
+		t.Fatalf("only %d lists to choose from on the forms", seen)
+	}
+	// A new form shows 请选择; an edit shows the saved choice.
+	must(t, s.get("/applications/new?person="+pid), 200, `<option value="" disabled selected>请选择</option>`)
+	must(t, s.get("/applications/"+aid+"/edit"), 200, `<option value="" disabled >请选择</option>`, `<option selected>临时救助</option>`)
+
+	n0, _ := s.a.Store.Pending(context.Background())
+	must(t, s.post("/applications/new", url.Values{"applicant_id": {pid}, "reason": {"看病"}}), http.StatusUnprocessableEntity, `<span class="err" role="alert">请选择救助类型</span>`)
+	must(t, s.post("/disclosures/new", url.Values{"title": {"修路"}, "body": {"村道硬化"}}), http.StatusUnprocessableEntity, `<span class="err" role="alert">请选择类别</span>`)
+	must(t, s.post("/disclosures/"+did+"/edit", url.Values{"title": {"修路"}, "body": {"村道硬化"}}), http.StatusUnprocessableEntity, `<span class="err" role="alert">请选择类别</span>`)
+	v := visitForm(time.Now().Format(time.DateOnly))
+	v.Del("method")
+	must(t, s.post("/persons/"+pid+"/visits/new", v), http.StatusUnprocessableEntity, `<span class="err" role="alert">请选择方式</span>`)
+	if n, _ := s.a.Store.Pending(context.Background()); n != n0 {
+		t.Fatalf("refused forms saved %d changes", n-n0)
+	}
 }

@@ -345,6 +345,11 @@ func Validate(k Kind, fields Fields, create bool) error {
 			return &FieldError{Field: f.Name, Message: f.Label + err.Error()}
 		}
 		if f.Required && (create || present) && isEmpty(v) {
+			// A choice is chosen, not written: the form shows it as a list
+			// or as buttons, and the message names what to do there.
+			if len(f.Enum) > 0 {
+				return &FieldError{Field: f.Name, Message: "请选择" + f.Label}
+			}
 			return &FieldError{Field: f.Name, Message: "请填写" + f.Label}
 		}
 		if v == nil {
