@@ -127,15 +127,11 @@ var funcs = template.FuncMap{
 	"time":  showTime,
 	"add":   func(a, b int) int { return a + b },
 	"pname": placeLabel, // places.go
-	"offset": func(ms int64) string {
-		d := time.Duration(ms) * time.Millisecond
-		if d < 0 {
-			return "慢 " + (-d).Round(time.Second).String()
-		}
-		return "快 " + d.Round(time.Second).String()
-	},
-	"sub": func(a, b int) int { return a - b },
-	"eq2": func(a, b string) bool { return a == b },
+	// offset is a station's clock against the county's ("时钟准确",
+	// "慢 3 分钟"), under the column heading 时钟偏差.
+	"offset": func(ms int64) string { return zone.ClockText("", time.Duration(ms)*time.Millisecond) },
+	"sub":    func(a, b int) int { return a - b },
+	"eq2":    func(a, b string) bool { return a == b },
 }
 
 // showTime formats a time for a page in the display zone (zone.Name,
