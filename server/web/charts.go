@@ -1,13 +1,14 @@
 package web
 
 import (
-	"bytes"
+	"encoding/json"
 	"fmt"
-	"html"
+	"html/template"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
-	"strconv"
+	"strings"
 	"time"
 
 	"stationsync/internal/records"
@@ -15,140 +16,52 @@ import (
 	"stationsync/server"
 )
 
-// Charts are drawn here as SVG: no chart library, nothing loaded from the
-// internet, and the picture is the same in every browser and in print.
+// A report is one set of numbers (chart) shown three ways that must agree:
+// an SVG drawn here (charts_svg.go: no chart library, nothing loaded from
+// the internet, the same picture in every browser and in print), a table
+// under it and that table as CSV (charts_table.go). The SVG sits inline in
+// the page, not behind <img>, so its <title>s are real tooltips and its
+// columns take keyboard focus.
 
-var palette = []string{"#2b6cb0", "#dd6b20", "#38a169", "#d53f8c", "#805ad5", "#d69e2e", "#319795", "#e53e3e", "#4a5568", "#9c4221", "#2c7a7b", "#97266d"}
+// chart is the numbers of one report. Places are kept as codes and named
+// only when shown (named), so a name typed in the settings shows at once
+// although the numbers stay cached until a record changes.
+type chart struct {
+	ID     string   // visits → /reports/visits.svg, /reports/visits.csv, #chart-visits
+	Title  string   // above the chart, and the SVG's accessible name
+	File   string   // the CSV's file name, before the time stamp
+	Bars   bool     // stacked bars; else one line per series
+	Corner string   // what a row of the table is: 月份, 乡镇, 救助类型, 日期
+	Labels []string // one per bar or point, a row of the table each
+	Ticks  []string // the axis's shorter text per label; nil: the labels
+	Places bool     // the labels are township codes
+	Series []series // drawn, stacked in this order, a column of the table each
+	Extra  []series // columns only in the table, before the series
+	Pct    bool     // the series are percentages (0–100); else whole counts
+	Word   string   // what a count counts: 次, 人, 份, 个
+	Total  bool     // a 合计 column: the stack's height
+	Note   string
+	Other  []string // codes summed into the series 其他
+}
 
-// series is one coloured part of a chart.
+// series is one coloured part of a chart: a township (Code) or a status.
 type series struct {
 	Name   string
+	Code   string `json:",omitempty"`
 	Values []float64
 }
 
-func esc(s string) string { return html.EscapeString(s) }
+var palette = []string{"#2b6cb0", "#dd6b20", "#38a169", "#d53f8c", "#805ad5", "#d69e2e", "#319795", "#e53e3e", "#4a5568", "#9c4221", "#2c7a7b", "#97266d"}
 
-// stackedBars draws one bar per label, stacked by series.
-func stackedBars(title string, labels []string, ss []series, unit string) []byte {
-	const w, h, left, right, top, bottom = 900, 440, 90, 170, 40, 90
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" font-family="Noto Sans CJK SC, sans-serif" font-size="12" role="img" aria-label="%s">`, w, h, w, h, esc(title))
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/><text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`, left, esc(title))
-	maxV := 0.0
-	for i := range labels {
-		sum := 0.0
-		for _, s := range ss {
-			sum += s.Values[i]
-		}
-		maxV = math.Max(maxV, sum)
-	}
-	if maxV == 0 {
-		maxV = 1
-	}
-	maxV = niceCeil(maxV)
-	if unit == "" && maxV < 4 {
-		maxV = 4 // counts: whole numbers on the axis
-	}
-	plotW, plotH := float64(w-left-right), float64(h-top-bottom)
-	for i := 0; i <= 4; i++ {
-		y := float64(top) + plotH - plotH*float64(i)/4
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#e2e8f0"/><text x="%d" y="%.1f" text-anchor="end" fill="#4a5568">%s</text>`,
-			left, float64(left)+plotW, y, y, left-6, y+4, esc(fmtNum(maxV*float64(i)/4)+unit))
-	}
-	n := max(1, len(labels))
-	bw := plotW / float64(n)
-	for i, l := range labels {
-		x := float64(left) + bw*float64(i)
-		y := float64(top) + plotH
-		for j, s := range ss {
-			v := s.Values[i]
-			if v <= 0 {
-				continue
-			}
-			hh := plotH * v / maxV
-			y -= hh
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s：%s</title></rect>`, x+bw*0.15, y, bw*0.7, hh, palette[j%len(palette)], esc(l), esc(s.Name), esc(fmtNum(v)+unit))
-		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-40 %.1f %d)" fill="#2d3748">%s</text>`, x+bw/2, top+int(plotH)+16, x+bw/2, top+int(plotH)+16, esc(l))
-	}
-	legend(&b, w-right+16, top, ss)
-	b.WriteString(`</svg>`)
-	return b.Bytes()
-}
+// maxPlaces is how many townships get a colour of their own in the visits
+// chart; the rest are summed as 其他 (a county has 10–20 townships).
+const maxPlaces = 12
 
-// lines draws one line per series over the labels.
-func lines(title string, labels []string, ss []series, unit string) []byte {
-	const w, h, left, right, top, bottom = 900, 380, 60, 170, 40, 70
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" font-family="Noto Sans CJK SC, sans-serif" font-size="12" role="img" aria-label="%s">`, w, h, w, h, esc(title))
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/><text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`, left, esc(title))
-	maxV := 0.0
-	for _, s := range ss {
-		for _, v := range s.Values {
-			maxV = math.Max(maxV, v)
-		}
-	}
-	if maxV == 0 {
-		maxV = 1
-	}
-	maxV = niceCeil(maxV)
-	if unit == "" && maxV < 4 {
-		maxV = 4 // counts: whole numbers on the axis
-	}
-	plotW, plotH := float64(w-left-right), float64(h-top-bottom)
-	for i := 0; i <= 4; i++ {
-		y := float64(top) + plotH - plotH*float64(i)/4
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#e2e8f0"/><text x="%d" y="%.1f" text-anchor="end" fill="#4a5568">%s</text>`,
-			left, float64(left)+plotW, y, y, left-6, y+4, esc(fmtNum(maxV*float64(i)/4)+unit))
-	}
-	n := len(labels)
-	step := plotW / float64(max(1, n-1))
-	every := max(1, n/12)
-	for i, l := range labels {
-		if i%every == 0 || i == n-1 {
-			x := float64(left) + step*float64(i)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-40 %.1f %d)" fill="#2d3748">%s</text>`, x, top+int(plotH)+16, x, top+int(plotH)+16, esc(l))
-		}
-	}
-	for j, s := range ss {
-		var pts bytes.Buffer
-		for i, v := range s.Values {
-			fmt.Fprintf(&pts, "%.1f,%.1f ", float64(left)+step*float64(i), float64(top)+plotH-plotH*v/maxV)
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2.5" points="%s"><title>%s</title></polyline>`, palette[j%len(palette)], pts.String(), esc(s.Name))
-		for i, v := range s.Values {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%s %s：%s</title></circle>`, float64(left)+step*float64(i), float64(top)+plotH-plotH*v/maxV, palette[j%len(palette)], esc(labels[i]), esc(s.Name), esc(fmtNum(v)+unit))
-		}
-	}
-	legend(&b, w-right+16, top, ss)
-	b.WriteString(`</svg>`)
-	return b.Bytes()
-}
+// chartIDs are the reports in page order; health only for county accounts.
+var chartIDs = []string{"visits", "coverage", "applications", "applications-months", "health"}
 
-func legend(b *bytes.Buffer, x, y int, ss []series) {
-	for j, s := range ss {
-		fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>`, x, y+j*20, palette[j%len(palette)], x+18, y+j*20+11, esc(s.Name))
-	}
-}
-
-func niceCeil(v float64) float64 {
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*p >= v {
-			return m * p
-		}
-	}
-	return 10 * p
-}
-
-func fmtNum(v float64) string {
-	if v == math.Trunc(v) {
-		return strconv.FormatInt(int64(v), 10)
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64)
-}
-
-// months returns the n months up to and including now's, as 2006-01.
+// months returns the n months up to and including now's, as 2006-01, in
+// now's location (the display zone: h.today()).
 func months(now time.Time, n int) []string {
 	out := make([]string, n)
 	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, now.Location())
@@ -165,26 +78,36 @@ func (h *Handler) placeName(names map[string]string, code string) string {
 	return code
 }
 
-// topSeries keeps the k largest series and sums the rest as 其他.
-func topSeries(ss []series, k int) []series {
-	total := func(s series) float64 {
-		t := 0.0
-		for _, v := range s.Values {
-			t += v
-		}
-		return t
+func total(s series) float64 {
+	t := 0.0
+	for _, v := range s.Values {
+		t += v
 	}
+	return t
+}
+
+// topSeries keeps the k largest series and sums the rest as 其他, whose
+// codes it returns.
+func topSeries(ss []series, k int) ([]series, []string) {
 	sort.SliceStable(ss, func(i, j int) bool { return total(ss[i]) > total(ss[j]) })
 	if len(ss) <= k {
-		return ss
+		return ss, nil
 	}
 	rest := series{Name: "其他", Values: make([]float64, len(ss[0].Values))}
+	var codes []string
 	for _, s := range ss[k-1:] {
+		codes = append(codes, s.Code)
 		for i, v := range s.Values {
 			rest.Values[i] += v
 		}
 	}
-	return append(ss[:k-1], rest)
+	return append(ss[:k-1], rest), codes
+}
+
+// dropEmpty leaves out the series without a single count: a legend of
+// eight statuses most of which never occur hides the ones that do.
+func dropEmpty(ss []series) []series {
+	return slices.DeleteFunc(ss, func(s series) bool { return total(s) == 0 })
 }
 
 // indexOf maps each label to its place on the axis.
@@ -219,35 +142,38 @@ func quarterStart(now time.Time) time.Time {
 	return time.Date(now.Year(), time.Month(m), 1, 0, 0, 0, 0, now.Location())
 }
 
-func (h *Handler) chart(r *http.Request, u *server.User, name string) ([]byte, error) {
+// build computes the numbers of one report, within u's scope; nil for an
+// unknown report. Days and months are the users' (China time).
+func (h *Handler) build(r *http.Request, u *server.User, id string) (*chart, error) {
 	ctx := r.Context()
 	now := h.today()
-	names, _ := h.Store.PlaceNames(ctx)
-	switch name {
-	case "visits.svg":
+	switch id {
+	case "visits":
 		ms := months(now, 12)
 		counts, err := h.Store.VisitsByMonth(ctx, u.Scope(), ms[0])
 		if err != nil {
 			return nil, err
 		}
 		idx := indexOf(ms)
-		by := map[string][]float64{}
-		var order []string
+		at := map[string]int{} // township code → its series
+		var ss []series
 		for _, c := range counts {
-			if _, ok := by[c.Key]; !ok {
-				by[c.Key] = make([]float64, len(ms))
-				order = append(order, c.Key)
+			j, ok := at[c.Key]
+			if !ok {
+				j = len(ss)
+				at[c.Key] = j
+				ss = append(ss, series{Code: c.Key, Values: make([]float64, len(ms))})
 			}
 			if i, ok := idx[c.Sub]; ok {
-				by[c.Key][i] += float64(c.N)
+				ss[j].Values[i] += float64(c.N)
 			}
 		}
-		var ss []series
-		for _, t := range order {
-			ss = append(ss, series{Name: h.placeName(names, t), Values: by[t]})
-		}
-		return stackedBars("近12个月各乡镇走访次数", ms, topSeries(ss, 10), ""), nil
-	case "coverage.svg":
+		sort.SliceStable(ss, func(i, j int) bool { return ss[i].Code < ss[j].Code })
+		ss, other := topSeries(ss, maxPlaces)
+		return &chart{ID: id, Title: "近12个月走访次数（按乡镇）", File: "走访次数", Bars: true, Corner: "月份", Labels: ms,
+			Series: ss, Word: "次", Total: len(ss) > 1, Other: other,
+			Note: "作废的走访和空白走访（没有填写基本情况和帮扶措施）不计在内。"}, nil
+	case "coverage":
 		qs := quarterStart(now)
 		counts, err := h.Store.Coverage(ctx, u.Scope(), qs.Format("2006-01-02"))
 		if err != nil {
@@ -264,90 +190,191 @@ func (h *Handler) chart(r *http.Request, u *server.User, name string) ([]byte, e
 			}
 		}
 		sort.Strings(ts)
-		labels := make([]string, len(ts))
-		s := series{Name: "本季度已走访比例", Values: make([]float64, len(ts))}
+		c := &chart{ID: id, Title: fmt.Sprintf("走访覆盖率：%s起本季度已走访的在册对象占比（按乡镇）", qs.Format("2006-01-02")), File: "走访覆盖率",
+			Bars: true, Corner: "乡镇", Labels: ts, Places: true, Pct: true, Word: "人",
+			Extra:  []series{{Name: "在册对象（人）", Values: make([]float64, len(ts))}, {Name: "本季度已走访（人）", Values: make([]float64, len(ts))}},
+			Series: []series{{Name: "覆盖率（%）", Values: make([]float64, len(ts))}},
+			Note:   "已走访指本季度内至少有一次有效走访；作废和空白的走访不算。"}
 		for i, t := range ts {
-			labels[i] = h.placeName(names, t)
+			c.Extra[0].Values[i], c.Extra[1].Values[i] = all[t], vis[t]
 			if all[t] > 0 {
-				s.Values[i] = math.Round(1000*vis[t]/all[t]) / 10
+				c.Series[0].Values[i] = math.Round(1000*vis[t]/all[t]) / 10
 			}
 		}
-		return stackedBars(fmt.Sprintf("走访覆盖率（%s起本季度已走访的在册对象占比）", qs.Format("2006-01-02")), labels, []series{s}, "%"), nil
-	case "applications.svg":
+		return c, nil
+	case "applications":
 		counts, err := h.Store.ApplicationsByTypeStatus(ctx, u.Scope())
 		if err != nil {
 			return nil, err
 		}
-		return stackedBars("救助申请：按类型和状态", records.AssistanceTypes, byStatus(counts, records.AssistanceTypes), ""), nil
-	case "applications-months.svg":
+		ss := dropEmpty(byStatus(counts, records.AssistanceTypes))
+		return &chart{ID: id, Title: "救助申请：按救助类型和当前状态", File: "救助申请按类型", Bars: true, Corner: "救助类型",
+			Labels: records.AssistanceTypes, Series: ss, Word: "份", Total: len(ss) > 1}, nil
+	case "applications-months":
 		ms := months(now, 12)
 		from, _ := time.ParseInLocation("2006-01", ms[0], zone.Location())
 		counts, err := h.Store.ApplicationsByMonth(ctx, u.Scope(), from)
 		if err != nil {
 			return nil, err
 		}
-		return stackedBars("近12个月新申请（按当前状态）", ms, byStatus(counts, ms), ""), nil
-	case "health.svg":
+		ss := dropEmpty(byStatus(counts, ms))
+		return &chart{ID: id, Title: "近12个月新建的救助申请（按当前状态）", File: "救助申请按月", Bars: true, Corner: "月份",
+			Labels: ms, Series: ss, Word: "份", Total: len(ss) > 1, Note: "按申请在村站建立的月份（北京时间）统计。"}, nil
+	case "health":
+		if u.Scope() != "" {
+			return nil, nil
+		}
 		hist, err := h.Store.HealthHistory(ctx, now.AddDate(0, 0, -90))
 		if err != nil {
 			return nil, err
 		}
-		var labels []string
-		ss := []series{{Name: "站点总数"}, {Name: "24小时内同步"}, {Name: "7天内同步"}, {Name: "失联"}}
+		c := &chart{ID: id, Title: "站点同步情况（近90天每日记录，全县）", File: "站点同步情况", Corner: "日期", Word: "个",
+			Series: []series{{Name: "站点总数"}, {Name: "24小时内同步"}, {Name: "7天内同步"}, {Name: "失联"}}}
 		for _, d := range hist {
-			labels = append(labels, d.Day[5:])
-			ss[0].Values = append(ss[0].Values, float64(d.Stations))
-			ss[1].Values = append(ss[1].Values, float64(d.Synced1d))
-			ss[2].Values = append(ss[2].Values, float64(d.Synced7d))
-			ss[3].Values = append(ss[3].Values, float64(d.Silent))
+			c.Labels = append(c.Labels, d.Day)
+			c.Ticks = append(c.Ticks, d.Day[5:])
+			for i, v := range []int{d.Stations, d.Synced1d, d.Synced7d, d.Silent} {
+				c.Series[i].Values = append(c.Series[i].Values, float64(v))
+			}
 		}
-		return lines("站点同步情况（近90天，每日记录；全县）", labels, ss, ""), nil
+		for i := range c.Series {
+			if c.Series[i].Values == nil {
+				c.Series[i].Values = []float64{}
+			}
+		}
+		return c, nil
 	}
 	return nil, nil
 }
 
-func (h *Handler) handleGetChart(w http.ResponseWriter, r *http.Request, u *server.User) {
-	if r.PathValue("chart") == "health.svg" && u.Scope() != "" {
-		h.fail(w, r, u, http.StatusForbidden, "全县站点同步情况仅县级账号可见")
-		return
+// load returns a report's numbers, from the cache while no record has
+// changed the same day (an aggregate over a million visits is worth
+// computing once per change); the health history, which a snapshot
+// changes without a record doing so, is computed every time.
+func (h *Handler) load(r *http.Request, u *server.User, id string) (*chart, error) {
+	if id == "health" {
+		return h.build(r, u, id)
 	}
 	v, err := h.Store.DataVersion(r.Context())
 	if err != nil {
-		h.internal(w, r, err)
-		return
+		return nil, err
 	}
-	key := fmt.Sprintf("%s|%s|%s|%d", r.PathValue("chart"), u.Scope(), zone.Today(h.Now()), v)
+	key := fmt.Sprintf("data|%s|%s|%s|%d", id, u.Scope(), zone.Today(h.Now()), v)
 	h.chartMu.Lock()
-	svg, ok := h.charts[key]
+	b, ok := h.charts[key]
 	h.chartMu.Unlock()
-	if !ok {
-		svg, err = h.chart(r, u, r.PathValue("chart"))
-		if err == nil && svg != nil && r.PathValue("chart") != "health.svg" {
-			h.chartMu.Lock()
-			if h.charts == nil || len(h.charts) > 200 {
-				h.charts = map[string][]byte{}
-			}
-			h.charts[key] = svg
-			h.chartMu.Unlock()
+	if ok {
+		var c chart
+		if err := json.Unmarshal(b, &c); err == nil {
+			return &c, nil
 		}
 	}
+	c, err := h.build(r, u, id)
+	if err != nil || c == nil {
+		return c, err
+	}
+	if b, err := json.Marshal(c); err == nil {
+		h.chartMu.Lock()
+		if h.charts == nil || len(h.charts) > 200 {
+			h.charts = map[string][]byte{}
+		}
+		h.charts[key] = b
+		h.chartMu.Unlock()
+	}
+	return c, nil
+}
+
+// named is c as people read it: townships by name (typed in the
+// settings, else the official table), never by code.
+func (h *Handler) named(c *chart, names map[string]string) *chart {
+	out := *c
+	out.Series = slices.Clone(c.Series)
+	for i, s := range out.Series {
+		if s.Code != "" {
+			out.Series[i].Name = h.placeName(names, s.Code)
+		}
+	}
+	if c.Places {
+		out.Labels = make([]string, len(c.Labels))
+		for i, l := range c.Labels {
+			out.Labels[i] = h.placeName(names, l)
+		}
+	}
+	if len(c.Other) > 0 {
+		var ns []string
+		for _, code := range c.Other {
+			ns = append(ns, h.placeName(names, code))
+		}
+		out.Note = strings.TrimSpace(out.Note + " 其他：" + strings.Join(ns, "、") + "。")
+	}
+	return &out
+}
+
+// chartView is what reports.html shows of one report.
+type chartView struct {
+	ID, Title, Note, Caption string
+	SVG                      template.HTML
+	Legend                   []legendItem
+	Head                     []string
+	Rows                     [][]string
+}
+
+type legendItem struct{ Name, Color string }
+
+func (h *Handler) handleGetReports(w http.ResponseWriter, r *http.Request, u *server.User) {
+	h.snapshotHealth(r, h.silentDays(r))
+	names, _ := h.Store.PlaceNames(r.Context())
+	var views []chartView
+	for _, id := range chartIDs {
+		c, err := h.load(r, u, id)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		if c == nil {
+			continue
+		}
+		c = h.named(c, names)
+		v := chartView{ID: c.ID, Title: c.Title, Note: c.Note, SVG: template.HTML(drawSVG(c, false)), Caption: c.caption()}
+		if len(c.Series) > 1 {
+			for j, s := range c.Series {
+				v.Legend = append(v.Legend, legendItem{s.Name, palette[j%len(palette)]})
+			}
+		}
+		v.Head, v.Rows = c.table()
+		views = append(views, v)
+	}
+	h.render(w, r, http.StatusOK, "reports", page{Title: "报表", Nav: "reports", Data: map[string]any{"Charts": views}, Names: names})
+}
+
+// handleGetChart answers one report alone: /reports/visits.svg, a picture
+// with its legend inside, or /reports/visits.csv, the table under it.
+func (h *Handler) handleGetChart(w http.ResponseWriter, r *http.Request, u *server.User) {
+	name := r.PathValue("chart")
+	id, format, _ := strings.Cut(name, ".")
+	if id == "health" && u.Scope() != "" {
+		h.fail(w, r, u, http.StatusForbidden, "全县站点同步情况仅县级账号可见")
+		return
+	}
+	if !slices.Contains(chartIDs, id) || format != "svg" && format != "csv" {
+		h.fail(w, r, u, http.StatusNotFound, "没有这个图表")
+		return
+	}
+	c, err := h.load(r, u, id)
 	if err != nil {
 		h.internal(w, r, err)
 		return
 	}
-	if svg == nil {
+	if c == nil {
 		h.fail(w, r, u, http.StatusNotFound, "没有这个图表")
 		return
 	}
-	w.Header().Set("Content-Type", "image/svg+xml; charset=utf-8")
-	w.Write(svg)
-}
-
-func (h *Handler) handleGetReports(w http.ResponseWriter, r *http.Request, u *server.User) {
-	h.snapshotHealth(r, h.silentDays(r))
-	charts := []string{"visits.svg", "coverage.svg", "applications.svg", "applications-months.svg"}
-	if u.Scope() == "" {
-		charts = append(charts, "health.svg")
+	names, _ := h.Store.PlaceNames(r.Context())
+	c = h.named(c, names)
+	if format == "svg" {
+		w.Header().Set("Content-Type", "image/svg+xml; charset=utf-8")
+		w.Write(drawSVG(c, true))
+		return
 	}
-	h.render(w, r, http.StatusOK, "reports", page{Title: "报表", Nav: "reports", Data: map[string]any{"Charts": charts}})
+	h.writeChartCSV(w, r, u, c)
 }
