@@ -742,11 +742,20 @@ func (s *SQLiteStore) VisitsByMonth(ctx context.Context, scope, from string) ([]
 	f.scopeWhere(w, "village")
 	// The inner query counts by day and village in the order of the index
 	// visits_day, without sorting; only its few hundred thousand groups
-	// are sorted into months and townships, not every visit.
+	// are sorted into months and townships, not every visit. Voided and
+	// blank visits are no visits: they are counted again, from the small
+	// partial index visits_blank, and taken off.
+	wb := &where{}
+	wb.add(visitIsBlank("b"))
+	wb.add("b.visited_on >= ?", from)
+	f.scopeWhere(wb, "b.village")
 	return s.counts(ctx, `SELECT town, month, sum(n) FROM (
 		SELECT substr(village, 1, 9) AS town, substr(visited_on, 1, 7) AS month, count(*) AS n
-		FROM visits WHERE `+w.sql()+` GROUP BY visited_on, village)
-		GROUP BY month, town`, w.args...)
+		FROM visits WHERE `+w.sql()+` GROUP BY visited_on, village
+		UNION ALL
+		SELECT substr(b.village, 1, 9), substr(b.visited_on, 1, 7), -count(*)
+		FROM visits b INDEXED BY visits_blank WHERE `+wb.sql()+` GROUP BY 1, 2)
+		GROUP BY month, town HAVING sum(n) > 0`, append(w.args, wb.args...)...)
 }
 
 // Coverage returns, per township, the people on the register (Sub "all")
@@ -759,12 +768,12 @@ func (s *SQLiteStore) Coverage(ctx context.Context, scope, from string) ([]Count
 	if err != nil {
 		return nil, err
 	}
-	// Of those, the ones visited since from: one look into visits_person
-	// for each person, whatever the number of visits.
+	// Of those, the ones visited since from: their last visit with
+	// content, from visits_person unless they have a blank one.
 	w2 := &where{}
 	w2.add("(p.status IS NULL OR p.status = '在册')")
 	f.scopeWhere(w2, "p.village")
-	w2.add("EXISTS (SELECT 1 FROM visits v WHERE v.person_id = p.id AND v.visited_on >= ?)", from)
+	w2.add(lastVisitSQL("p")+" >= ?", from) // a voided or blank visit is none
 	vis, err := s.counts(ctx, `SELECT substr(p.village, 1, 9), 'visited', count(*) FROM persons p WHERE `+w2.sql()+` GROUP BY 1`, w2.args...)
 	if err != nil {
 		return nil, err
