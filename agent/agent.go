@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,7 +243,7 @@ func (a *Agent) loadKey() error {
 
 // Enrolled reports whether the station has an identity.
 func (a *Agent) Enrolled(ctx context.Context) bool {
-	return a.hasKey.Load() && a.Store.Meta(ctx, "station_id") != ""
+	return a.hasKey.Load() && a.Store.text(ctx, metaStationID) != ""
 }
 
 // ensureKey loads the station key, or makes and saves one if there is
@@ -288,14 +287,14 @@ func (a *Agent) setKey(k ed25519.PrivateKey) {
 // not theirs.
 func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.EnrollResponse, error) {
 	if a.Enrolled(ctx) {
-		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.Meta(ctx, "station_id") + "，无需再次注册")
+		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.text(ctx, metaStationID) + "，无需再次注册")
 	}
 	// One enrolment at a time: the pages and the service's kept enrolment
 	// must not make two keys, one of them never enrolled.
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.Enrolled(ctx) {
-		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.Meta(ctx, "station_id") + "，无需再次注册")
+		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.text(ctx, metaStationID) + "，无需再次注册")
 	}
 	if err := a.ensureKey(); err != nil {
 		return nil, err
@@ -370,8 +369,16 @@ func (a *Agent) syncClient(ctx context.Context) (*syncproto.Client, error) {
 		return nil, ErrNotEnrolled
 	}
 	// A reloaded config may have moved the county to a new address.
-	if a.client == nil || a.client.BaseURL != a.Store.Meta(ctx, "server_url") {
-		a.client = a.newClient(a.Store.Meta(ctx, "server_url"), a.Store.Meta(ctx, "station_id"), a.key)
+	server, err := getMeta(ctx, a.Store.db.R, metaServerURL)
+	if err != nil {
+		return nil, err
+	}
+	if a.client == nil || a.client.BaseURL != server {
+		station, err := getMeta(ctx, a.Store.db.R, metaStationID)
+		if err != nil {
+			return nil, err
+		}
+		a.client = a.newClient(server, station, a.key)
 	}
 	return a.client, nil
 }
@@ -400,14 +407,12 @@ func (a *Agent) SyncOnce(ctx context.Context) (SyncResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	res, err := a.syncOnce(ctx)
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	meta := map[string]string{"last_attempt_at": now, "clock_offset_ms": strconv.FormatInt(a.Store.Clock().Offset().Milliseconds(), 10)}
+	now := time.Now().UnixMilli()
+	meta := putMeta(putMeta(metaValues{}, metaLastAttemptAt, now), metaClockOffset, a.Store.Clock().Offset().Milliseconds())
 	if err != nil {
-		meta["last_error"] = err.Error()
-		meta["last_error_at"] = now
+		putMeta(putMeta(meta, metaLastError, err.Error()), metaLastErrorAt, now)
 	} else {
-		meta["last_ok_at"] = now
-		meta["last_error"] = ""
+		putMeta(putMeta(meta, metaLastOKAt, now), metaLastError, "")
 	}
 	if merr := a.Store.SetMeta(context.Background(), meta); merr != nil && err == nil {
 		err = merr
@@ -417,11 +422,16 @@ func (a *Agent) SyncOnce(ctx context.Context) (SyncResult, error) {
 
 func (a *Agent) syncOnce(ctx context.Context) (SyncResult, error) {
 	var res SyncResult
+	if err := a.Store.checkSyncState(ctx); err != nil {
+		return res, err
+	}
 	c, err := a.syncClient(ctx)
 	if err != nil {
 		return res, err
 	}
-	if a.Store.Meta(ctx, metaUnconfirmed) != "" {
+	if unconfirmed, err := getMeta(ctx, a.Store.db.R, metaUnconfirmed); err != nil {
+		return res, err
+	} else if unconfirmed != "" {
 		// Neither up nor down until a person has confirmed the county
 		// (confirm.go): a wrong county's feed has no place here either.
 		return res, ErrUnconfirmed
@@ -441,7 +451,7 @@ func (a *Agent) syncOnce(ctx context.Context) (SyncResult, error) {
 		if clock.Last().WallMs() > clock.Physical().Add(syncproto.SkewWindow).UnixMilli() {
 			a.logger.Warn("station clock was ahead; HLC reset to the county's time", "last", clock.Last())
 			clock.Reset()
-			a.Store.SetMeta(ctx, map[string]string{"hlc": strconv.FormatUint(uint64(clock.Last()), 10)})
+			a.Store.SetMeta(ctx, putMeta(metaValues{}, metaHLC, uint64(clock.Last())))
 		}
 	}
 	return res, nil
@@ -475,9 +485,13 @@ func (a *Agent) send(ctx context.Context, c *syncproto.Client, after uint64) (*f
 		// there are none, since rotation renumbers them all.
 		return nil, err
 	}
+	village, err := getMeta(ctx, a.Store.db.R, metaVillage)
+	if err != nil {
+		return nil, err
+	}
 	pending, _ := a.Store.Pending(ctx)
 	b := &syncproto.Batch{
-		Version: c.Speaks(), Station: c.Station, Epoch: epoch, Village: a.Store.Meta(ctx, "village"),
+		Version: c.Speaks(), Station: c.Station, Epoch: epoch, Village: village,
 		SentHLC: uint64(a.Store.Clock().Now()), Pending: pending, AgentVersion: Version,
 		Changes: make([]syncproto.Change, len(rows)),
 	}
@@ -499,8 +513,12 @@ func (a *Agent) send(ctx context.Context, c *syncproto.Client, after uint64) (*f
 // acceptable reports whether f's answer may acknowledge its changes: it
 // names f's epoch, and the county holds no change of it this database
 // never made.
-func (a *Agent) acceptable(ctx context.Context, f *flight) bool {
-	return f.err == nil && f.pr.Epoch == f.epoch && f.pr.HWM <= a.Store.maxSeq(ctx)
+func (a *Agent) acceptable(ctx context.Context, f *flight) (bool, error) {
+	if f.err != nil || f.pr.Epoch != f.epoch {
+		return false, nil
+	}
+	last, err := a.Store.maxSeq(ctx)
+	return err == nil && f.pr.HWM <= last, err
 }
 
 // push sends the queued changes until the county has acknowledged all of
@@ -536,17 +554,27 @@ func (a *Agent) push(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 			ahead = f
 		}
 		<-cur.done
-		if ahead != nil && !a.acceptable(ctx, cur) {
-			// Whatever this answer leads to (a new epoch, a batch sealed
-			// again, the end of the round), the batch behind it is settled
-			// first: acknowledged if the county took it, dropped if not.
-			<-ahead.done
-			if a.acceptable(ctx, ahead) {
-				if err := a.acknowledge(ctx, ahead, res); err != nil {
+		if ahead != nil {
+			ok, err := a.acceptable(ctx, cur)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				// Whatever this answer leads to (a new epoch, a batch sealed
+				// again, the end of the round), the batch behind it is
+				// settled first: acknowledged if the county took it,
+				// dropped if not.
+				<-ahead.done
+				behind := ahead
+				ahead = nil
+				if ok, err := a.acceptable(ctx, behind); err != nil {
 					return err
+				} else if ok {
+					if err := a.acknowledge(ctx, behind, res); err != nil {
+						return err
+					}
 				}
 			}
-			ahead = nil
 		}
 		if err := a.answered(ctx, c, cur, res); err != nil {
 			return err
@@ -600,7 +628,11 @@ func (a *Agent) answered(ctx context.Context, c *syncproto.Client, f *flight, re
 	if f.pr.Epoch != f.epoch {
 		return fmt.Errorf("push: answer names epoch %q, sent %q", f.pr.Epoch, f.epoch)
 	}
-	if f.pr.HWM > a.Store.maxSeq(ctx) {
+	last, err := a.Store.maxSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if f.pr.HWM > last {
 		// The county holds changes of this epoch this database never
 		// made: it was restored from an older copy. Acknowledging now
 		// would drop new changes as "duplicates".
@@ -661,17 +693,31 @@ func (a *Agent) handleGap(ctx context.Context, hwm, first uint64) error {
 
 func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) error {
 	for {
-		cursor, _ := strconv.ParseInt(a.Store.Meta(ctx, "cursor"), 10, 64)
-		pending, _ := a.Store.Pending(ctx)
+		// A cursor read as zero would pull the whole feed again, over
+		// records with changes the county has not seen yet.
+		cursor, err := getMeta(ctx, a.Store.db.R, metaCursor)
+		if err != nil {
+			return err
+		}
+		feedEpoch, err := getMeta(ctx, a.Store.db.R, metaFeedEpoch)
+		if err != nil {
+			return err
+		}
+		pending, err := a.Store.Pending(ctx)
+		if err != nil {
+			return err
+		}
 		// The previous round's failure, if any, goes to the county's health
 		// page; it is cleared by this round's success.
-		c.LastError = a.Store.Meta(ctx, "last_error")
-		p, err := c.Pull(ctx, cursor, a.Store.Meta(ctx, "feed_epoch"), a.cfg.PageSize, pending, Version)
+		if c.LastError, err = getMeta(ctx, a.Store.db.R, metaLastError); err != nil {
+			return err
+		}
+		p, err := c.Pull(ctx, cursor, feedEpoch, a.cfg.PageSize, pending, Version)
 		var pe *syncproto.Error
 		if errors.As(err, &pe) && pe.Code == syncproto.CodeClockSkew {
 			// The answer carried the county's time; the client has taken the
 			// new offset, so one more try is signed with a corrected clock.
-			p, err = c.Pull(ctx, cursor, a.Store.Meta(ctx, "feed_epoch"), a.cfg.PageSize, pending, Version)
+			p, err = c.Pull(ctx, cursor, feedEpoch, a.cfg.PageSize, pending, Version)
 		}
 		if err != nil {
 			return err
@@ -724,7 +770,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if !a.Enrolled(ctx) && a.enrolPending(ctx) {
 			a.logger.Info("station enrolled from a kept enrolment")
 		}
-		if !a.Enrolled(ctx) || a.Store.Meta(ctx, metaUnconfirmed) != "" {
+		if !a.Enrolled(ctx) || a.Store.text(ctx, metaUnconfirmed) != "" {
 			// Unconfirmed: ConfirmEnrolment nudges the loop.
 			wait = a.syncInterval()
 			continue
@@ -810,16 +856,20 @@ type Status struct {
 
 // Status reads the station's sync state.
 func (a *Agent) Status(ctx context.Context) (Status, error) {
+	r := metaReader{ctx: ctx, q: a.Store.db.R}
 	st := Status{
-		StationID: a.Store.Meta(ctx, "station_id"), Village: a.Store.Meta(ctx, "village"), Server: a.Store.Meta(ctx, "server_url"),
-		Enrolled: a.Enrolled(ctx), LastError: a.Store.Meta(ctx, "last_error"), Epoch: a.Store.Meta(ctx, "epoch"),
-		LastOK: msTime(a.Store.Meta(ctx, "last_ok_at")), LastAttempt: msTime(a.Store.Meta(ctx, "last_attempt_at")),
-		County: a.Store.Meta(ctx, "county"), CountyName: a.Store.Meta(ctx, "county_name"), VillageName: a.Store.Meta(ctx, "village_name"),
+		StationID: read(&r, metaStationID), Village: read(&r, metaVillage), Server: read(&r, metaServerURL),
+		Enrolled: a.Enrolled(ctx), LastError: read(&r, metaLastError), Epoch: read(&r, metaEpoch),
+		LastOK: msTime(read(&r, metaLastOKAt)), LastAttempt: msTime(read(&r, metaLastAttemptAt)),
+		County: read(&r, metaCounty), CountyName: read(&r, metaCountyName), VillageName: read(&r, metaVillageName),
+		ClockOffsetMs: read(&r, metaClockOffset),
 	}
-	st.Unconfirmed = st.Enrolled && a.Store.Meta(ctx, metaUnconfirmed) != ""
-	st.ClockOffsetMs, _ = strconv.ParseInt(a.Store.Meta(ctx, "clock_offset_ms"), 10, 64)
+	st.Unconfirmed = st.Enrolled && read(&r, metaUnconfirmed) != ""
 	if p := a.Store.StorageProblem(); p != nil {
 		st.StorageError = p.Error()
+	}
+	if r.err != nil {
+		return st, r.err
 	}
 	var err error
 	if st.Pending, err = a.Store.Pending(ctx); err != nil {
@@ -834,9 +884,8 @@ func (a *Agent) Status(ctx context.Context) (Status, error) {
 	return st, err
 }
 
-func msTime(s string) string {
-	ms, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || ms == 0 {
+func msTime(ms int64) string {
+	if ms == 0 {
 		return ""
 	}
 	return time.UnixMilli(ms).Format(time.RFC3339)

@@ -189,9 +189,9 @@ func (a *Agent) ApplyConfig(ctx context.Context, c FileConfig) error {
 	if err := zone.Set(c.Timezone); err != nil {
 		return fmt.Errorf("time zone: %w", err)
 	}
-	if c.Server != "" && a.Enrolled(ctx) && a.Store.Meta(ctx, "server_url") != c.Server {
-		old := a.Store.Meta(ctx, "server_url")
-		if err := a.Store.SetMeta(ctx, map[string]string{"server_url": c.Server}); err != nil {
+	if c.Server != "" && a.Enrolled(ctx) && a.Store.text(ctx, metaServerURL) != c.Server {
+		old := a.Store.text(ctx, metaServerURL)
+		if err := a.Store.SetMeta(ctx, putMeta(metaValues{}, metaServerURL, c.Server)); err != nil {
 			return fmt.Errorf("save server address: %w", err)
 		}
 		a.logger.Info("county server address changed", "old", old, "new", c.Server)
@@ -219,7 +219,7 @@ type liveConfig struct {
 func (a *Agent) loadKeyEnrolledElsewhere(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.key != nil || a.Store.Meta(ctx, "station_id") == "" {
+	if a.key != nil || a.Store.text(ctx, metaStationID) == "" {
 		return
 	}
 	if err := a.loadKey(); err != nil {
@@ -227,6 +227,6 @@ func (a *Agent) loadKeyEnrolledElsewhere(ctx context.Context) {
 		return
 	}
 	if a.key != nil {
-		a.logger.Info("enrolment made by another program picked up", "station", a.Store.Meta(ctx, "station_id"))
+		a.logger.Info("enrolment made by another program picked up", "station", a.Store.text(ctx, metaStationID))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"stationsync/internal/records"
 )
@@ -28,9 +27,9 @@ import (
 
 const (
 	// metaUnconfirmed is set while the enrolment waits for a person.
-	metaUnconfirmed = "enrol_unconfirmed"
+	metaUnconfirmed metaKey[string] = "enrol_unconfirmed"
 	// metaHeldRecords is the number of records made before enrolment.
-	metaHeldRecords = "enrol_held_records"
+	metaHeldRecords metaKey[int64] = "enrol_held_records"
 )
 
 // ErrUnconfirmed says the station is enrolled but nothing is synced until
@@ -48,10 +47,10 @@ func holdForConfirmation(tx *sql.Tx, made int64) error {
 	if queued == 0 && made == 0 {
 		return nil
 	}
-	if err := setMetaTx(tx, metaHeldRecords, strconv.FormatInt(made, 10)); err != nil {
+	if err := setMeta(tx, metaHeldRecords, made); err != nil {
 		return err
 	}
-	return setMetaTx(tx, metaUnconfirmed, "1")
+	return setMeta(tx, metaUnconfirmed, "1")
 }
 
 // Enrolment is what the person confirming sees.
@@ -75,16 +74,20 @@ func (a *Agent) Enrolment(ctx context.Context) *Enrolment {
 	if !a.Enrolled(ctx) {
 		return nil
 	}
-	m := a.Store.Meta
+	m := a.Store.text
 	e := &Enrolment{
-		StationID: m(ctx, "station_id"), Server: m(ctx, "server_url"), County: m(ctx, "county"), CountyName: m(ctx, "county_name"),
-		TownshipName: m(ctx, "township_name"), Village: m(ctx, "village"), VillageName: m(ctx, "village_name"),
-		Pinned: m(ctx, "tls_pin") != "", Unconfirmed: m(ctx, metaUnconfirmed) != "",
+		StationID: m(ctx, metaStationID), Server: m(ctx, metaServerURL), County: m(ctx, metaCounty), CountyName: m(ctx, metaCountyName),
+		TownshipName: m(ctx, metaTownshipName), Village: m(ctx, metaVillage), VillageName: m(ctx, metaVillageName),
+		Pinned: m(ctx, metaTLSPin) != "", Unconfirmed: m(ctx, metaUnconfirmed) != "",
 	}
 	if len(e.Village) >= 9 {
 		e.Township = e.Village[:9]
 	}
-	e.Records, _ = strconv.Atoi(m(ctx, metaHeldRecords))
+	// What a person reads before confirming: a count it cannot read
+	// shows as 0, and the pages still show the county to check.
+	if n, err := getMeta(ctx, a.Store.db.R, metaHeldRecords); err == nil {
+		e.Records = int(n)
+	}
 	e.Pending, _ = a.Store.Pending(ctx)
 	return e
 }
@@ -97,13 +100,13 @@ var ErrNothingToConfirm = errors.New("没有等待确认的注册")
 func (a *Agent) ConfirmEnrolment(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.Enrolled(ctx) || a.Store.Meta(ctx, metaUnconfirmed) == "" {
+	if !a.Enrolled(ctx) || a.Store.text(ctx, metaUnconfirmed) == "" {
 		return ErrNothingToConfirm
 	}
-	if err := a.Store.SetMeta(ctx, map[string]string{metaUnconfirmed: "", metaHeldRecords: "", "last_error": ""}); err != nil {
+	if err := a.Store.SetMeta(ctx, putMeta(putMeta(putMeta(metaValues{}, metaUnconfirmed, ""), metaHeldRecords, 0), metaLastError, "")); err != nil {
 		return fmt.Errorf("save confirmation: %w", err)
 	}
-	a.logger.Info("enrolment confirmed; records made before it go up", "station", a.Store.Meta(ctx, "station_id"), "county", a.Store.Meta(ctx, "county"))
+	a.logger.Info("enrolment confirmed; records made before it go up", "station", a.Store.text(ctx, metaStationID), "county", a.Store.text(ctx, metaCounty))
 	a.Nudge()
 	return nil
 }
@@ -115,10 +118,10 @@ func (a *Agent) ConfirmEnrolment(ctx context.Context) error {
 func (a *Agent) CancelEnrolment(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.Enrolled(ctx) || a.Store.Meta(ctx, metaUnconfirmed) == "" {
+	if !a.Enrolled(ctx) || a.Store.text(ctx, metaUnconfirmed) == "" {
 		return ErrNothingToConfirm
 	}
-	village, station := a.Store.Meta(ctx, "village"), a.Store.Meta(ctx, "station_id")
+	village, station := a.Store.text(ctx, metaVillage), a.Store.text(ctx, metaStationID)
 	err := a.Store.db.Tx(ctx, func(tx *sql.Tx) error {
 		// Nothing was pulled while unconfirmed, so every record of that
 		// village was made here: before enrolment, or since.
@@ -127,8 +130,8 @@ func (a *Agent) CancelEnrolment(ctx context.Context) error {
 				return err
 			}
 		}
-		for _, k := range []string{"station_id", "village", "county", "county_name", "township_name", "village_name", "server_url", "tls_pin",
-			metaUnconfirmed, metaHeldRecords, "last_error"} {
+		for _, k := range []string{string(metaStationID), string(metaVillage), string(metaCounty), string(metaCountyName), string(metaTownshipName),
+			string(metaVillageName), string(metaServerURL), string(metaTLSPin), string(metaUnconfirmed), string(metaHeldRecords), string(metaLastError)} {
 			if _, err := tx.Exec(`DELETE FROM meta WHERE key = ?`, k); err != nil {
 				return err
 			}

@@ -25,11 +25,11 @@ import (
 // then already act as this station.
 
 const (
-	metaKeptServer = "enrol_server"
-	metaKeptSealed = "enrol_code_sealed"
+	metaKeptServer metaKey[string] = "enrol_server"
+	metaKeptSealed metaKey[string] = "enrol_code_sealed"
 	// metaKeptClear is where releases before this one kept the code in
 	// clear; sealKeptCode moves it.
-	metaKeptClear = "enrol_code"
+	metaKeptClear metaKey[string] = "enrol_code"
 )
 
 // codeAEAD is the cipher that seals a kept code; a.key must be set.
@@ -93,7 +93,7 @@ func (a *Agent) EnrolLater(ctx context.Context, serverURL, code string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.SetMeta(ctx, map[string]string{metaKeptServer: serverURL, metaKeptSealed: sealed}); err != nil {
+	if err := a.Store.SetMeta(ctx, putMeta(putMeta(metaValues{}, metaKeptServer, serverURL), metaKeptSealed, sealed)); err != nil {
 		return err
 	}
 	return a.Store.scrubMeta(ctx, metaKeptClear)
@@ -105,18 +105,18 @@ func (a *Agent) PendingEnrolment(ctx context.Context) string {
 	if a.Enrolled(ctx) {
 		return ""
 	}
-	return a.Store.Meta(ctx, metaKeptServer)
+	return a.Store.text(ctx, metaKeptServer)
 }
 
 // sealKeptCode seals a code an older release kept in clear, and wipes the
 // clear one from the database file and its WAL. It runs in the service
 // (Run), whose account is the one that must own the key it may make.
 func (a *Agent) sealKeptCode(ctx context.Context) {
-	code := a.Store.Meta(ctx, metaKeptClear)
+	code := a.Store.text(ctx, metaKeptClear)
 	if code == "" {
 		return
 	}
-	server := a.Store.Meta(ctx, metaKeptServer)
+	server := a.Store.text(ctx, metaKeptServer)
 	if a.Enrolled(ctx) || server == "" {
 		// Used already, or never complete: nothing to keep.
 		if err := a.Store.scrubMeta(ctx, metaKeptClear); err != nil {
@@ -134,7 +134,7 @@ func (a *Agent) sealKeptCode(ctx context.Context) {
 		if err != nil {
 			return err
 		}
-		if err := a.Store.SetMeta(ctx, map[string]string{metaKeptSealed: sealed}); err != nil {
+		if err := a.Store.SetMeta(ctx, putMeta(metaValues{}, metaKeptSealed, sealed)); err != nil {
 			return err
 		}
 		return a.Store.scrubMeta(ctx, metaKeptClear)
@@ -150,7 +150,7 @@ func (a *Agent) sealKeptCode(ctx context.Context) {
 // enrolled. A refusal (a used or expired code) stays in last_error, where
 // the pages and status show it: the cadre needs a new code.
 func (a *Agent) enrolPending(ctx context.Context) bool {
-	server, sealed := a.Store.Meta(ctx, metaKeptServer), a.Store.Meta(ctx, metaKeptSealed)
+	server, sealed := a.Store.text(ctx, metaKeptServer), a.Store.text(ctx, metaKeptSealed)
 	if server == "" || sealed == "" {
 		return false
 	}
@@ -168,12 +168,12 @@ func (a *Agent) enrolPending(ctx context.Context) bool {
 	}
 	a.mu.Unlock()
 	if err != nil {
-		a.Store.SetMeta(ctx, map[string]string{"last_error": "注册未完成: " + err.Error()})
+		a.Store.SetMeta(ctx, putMeta(metaValues{}, metaLastError, "注册未完成: "+err.Error()))
 		a.logger.Error("kept enrolment unreadable", "err", err)
 		return false
 	}
 	if _, err := a.Enroll(ctx, server, code); err != nil {
-		a.Store.SetMeta(ctx, map[string]string{"last_error": "注册未完成: " + err.Error()})
+		a.Store.SetMeta(ctx, putMeta(metaValues{}, metaLastError, "注册未完成: "+err.Error()))
 		var pe *syncproto.Error
 		if !errors.As(err, &pe) {
 			a.logger.Info("enrolment kept for later: county not reachable", "err", err)
@@ -182,14 +182,14 @@ func (a *Agent) enrolPending(ctx context.Context) bool {
 		}
 		return false
 	}
-	a.Store.SetMeta(ctx, map[string]string{metaKeptServer: "", metaKeptSealed: "", "last_error": ""})
+	a.Store.SetMeta(ctx, putMeta(putMeta(putMeta(metaValues{}, metaKeptServer, ""), metaKeptSealed, ""), metaLastError, ""))
 	return true
 }
 
 // scrubMeta deletes a meta value so that its bytes are gone from the file:
 // secure_delete overwrites the freed cell, and the truncating checkpoint
 // empties the WAL, whose older frames still hold it.
-func (s *Store) scrubMeta(ctx context.Context, key string) error {
+func (s *Store) scrubMeta(ctx context.Context, key metaKey[string]) error {
 	conn, err := s.db.W.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("writer connection: %w", err)

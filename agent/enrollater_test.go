@@ -68,17 +68,17 @@ func TestKeptCodeNotInClear(t *testing.T) {
 	if got := filesHold(t, dir, code); len(got) > 0 {
 		t.Fatalf("the code is in clear in %v", got)
 	}
-	if v := a.Store.Meta(ctx, metaKeptClear); v != "" {
+	if v := a.Store.text(ctx, metaKeptClear); v != "" {
 		t.Fatalf("meta %s = %q", metaKeptClear, v)
 	}
-	if got, err := a.openCode("http://county.example:8870", a.Store.Meta(ctx, metaKeptSealed)); err != nil || got != code {
+	if got, err := a.openCode("http://county.example:8870", a.Store.text(ctx, metaKeptSealed)); err != nil || got != code {
 		t.Fatalf("unsealed %q, %v", got, err)
 	}
 	// The server address is bound to the sealed code.
-	if _, err := a.openCode("http://evil.example:8870", a.Store.Meta(ctx, metaKeptSealed)); !errors.Is(err, errUnseal) {
+	if _, err := a.openCode("http://evil.example:8870", a.Store.text(ctx, metaKeptSealed)); !errors.Is(err, errUnseal) {
 		t.Fatalf("unsealed for another server: %v", err)
 	}
-	sealed := a.Store.Meta(ctx, metaKeptSealed)
+	sealed := a.Store.text(ctx, metaKeptSealed)
 	a.Close()
 	// A copy of the database with another station's key reads nothing.
 	other := openTestAgent(t, t.TempDir())
@@ -99,7 +99,7 @@ func TestClearCodeOfOlderReleaseSealed(t *testing.T) {
 	a := openTestAgent(t, dir)
 	const code = "MNPQR-STUVW"
 	const srv = "http://127.0.0.1:1" // nothing listens: the enrolment stays kept
-	if err := a.Store.SetMeta(ctx, map[string]string{metaKeptServer: srv, metaKeptClear: code}); err != nil {
+	if err := a.Store.SetMeta(ctx, putMeta(putMeta(metaValues{}, metaKeptServer, srv), metaKeptClear, code)); err != nil {
 		t.Fatal(err)
 	}
 	a.Store.DB().Checkpoint(ctx) // into the database file itself
@@ -116,7 +116,7 @@ func TestClearCodeOfOlderReleaseSealed(t *testing.T) {
 	if got := filesHold(t, dir, code); len(got) > 0 {
 		t.Fatalf("the clear code is still in %v", got)
 	}
-	if got, err := a.openCode(srv, a.Store.Meta(ctx, metaKeptSealed)); err != nil || got != code {
+	if got, err := a.openCode(srv, a.Store.text(ctx, metaKeptSealed)); err != nil || got != code {
 		t.Fatalf("sealed code reads %q, %v", got, err)
 	}
 	if a.PendingEnrolment(ctx) != srv {
@@ -164,7 +164,7 @@ func TestKeptEnrolmentWaitsForConfirmation(t *testing.T) {
 		a.Nudge()
 		time.Sleep(40 * time.Millisecond)
 	}
-	if !a.Enrolled(ctx) || a.PendingEnrolment(ctx) != "" || a.Store.Meta(ctx, metaKeptSealed) != "" {
+	if !a.Enrolled(ctx) || a.PendingEnrolment(ctx) != "" || a.Store.text(ctx, metaKeptSealed) != "" {
 		t.Fatal("kept enrolment not completed and cleared")
 	}
 	if e := a.Enrolment(ctx); e == nil || !e.Unconfirmed || e.Records != 1 {

@@ -26,7 +26,7 @@ func (a *Agent) pin() string {
 	if a.enrolPin != "" {
 		return a.enrolPin
 	}
-	return a.Store.Meta(context.Background(), "tls_pin")
+	return a.Store.text(context.Background(), metaTLSPin)
 }
 
 func (a *Agent) learnPin(fp string) {

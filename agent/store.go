@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,8 +57,17 @@ func OpenStore(ctx context.Context, path string, now func() time.Time) (*Store, 
 		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?), ('next_seq', '1')`, newEpoch()); err != nil {
 			return err
 		}
-		offset, _ = strconv.ParseInt(metaTx(tx, "clock_offset_ms"), 10, 64)
-		last, _ = strconv.ParseUint(metaTx(tx, "hlc"), 10, 64)
+		// A value that does not parse leaves the store open, so that its
+		// pages and `status` still say what is wrong: the offset is learned
+		// again at the next contact, and every save and pull reads the
+		// persisted HLC again and stops on it (tick, applyPage).
+		var err error
+		if offset, err = getMeta(ctx, tx, metaClockOffset); err != nil && !isCorrupt(err) {
+			return err
+		}
+		if last, err = getMeta(ctx, tx, metaHLC); err != nil && !isCorrupt(err) {
+			return err
+		}
 		return nil
 	})
 	if err != nil {
@@ -84,48 +92,18 @@ func (s *Store) DB() *sqlitedb.DB { return s.db }
 // Clock is the station's hybrid logical clock.
 func (s *Store) Clock() *hlc.Clock { return s.clock }
 
-func metaTx(tx *sql.Tx, key string) string {
-	var v string
-	tx.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
-	return v
-}
-
-func setMetaTx(tx *sql.Tx, key, value string) error {
-	_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
-	if err != nil {
-		return fmt.Errorf("set %s: %w", key, err)
-	}
-	return nil
-}
-
-// Meta reads one value of the station's sync state ("" if unset).
-func (s *Store) Meta(ctx context.Context, key string) string {
-	var v string
-	s.db.R.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
-	return v
-}
-
-// SetMeta writes values of the station's sync state in one transaction.
-func (s *Store) SetMeta(ctx context.Context, kv map[string]string) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		for k, v := range kv {
-			if err := setMetaTx(tx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // tick issues an HLC value inside a write transaction. It first observes
 // the persisted value, so another process writing the same database (the
 // command line beside the service) never issues an earlier one, then
 // persists the new value with the change it stamps.
 func (s *Store) tick(tx *sql.Tx) (hlc.Timestamp, error) {
-	last, _ := strconv.ParseUint(metaTx(tx, "hlc"), 10, 64)
+	last, err := getMeta(context.Background(), tx, metaHLC)
+	if err != nil {
+		return 0, err
+	}
 	s.clock.Observe(hlc.Timestamp(last))
 	h := s.clock.Now()
-	return h, setMetaTx(tx, "hlc", strconv.FormatUint(uint64(h), 10))
+	return h, setMeta(tx, metaHLC, uint64(h))
 }
 
 // ErrNotFound says a record does not exist at the station.
@@ -255,7 +233,11 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 			if !create {
 				return ErrNotFound
 			}
-			l = &Local{Kind: kind, ID: id, Village: metaTx(tx, "village"), Fields: records.Fields{}, Versions: map[string]uint64{}, CreatedBy: by}
+			village, err := getMeta(ctx, tx, metaVillage)
+			if err != nil {
+				return err
+			}
+			l = &Local{Kind: kind, ID: id, Village: village, Fields: records.Fields{}, Versions: map[string]uint64{}, CreatedBy: by}
 		} else if err != nil {
 			return err
 		}
@@ -324,10 +306,9 @@ func (s *Store) Save(ctx context.Context, kind records.Kind, id string, fields r
 
 // enqueue adds a change to the outbox under the next seq of the epoch.
 func (s *Store) enqueue(tx *sql.Tx, kind records.Kind, id string, op records.Op, fields records.Fields, base map[string]uint64, rev int64, h hlc.Timestamp, by string, at int64, urgent bool) error {
-	seq, _ := strconv.ParseUint(metaTx(tx, "next_seq"), 10, 64)
-	epoch := metaTx(tx, "epoch")
-	if seq == 0 || epoch == "" {
-		return errors.New("outbox: station store has no epoch")
+	seq, epoch, err := nextID(tx)
+	if err != nil {
+		return err
 	}
 	fj, _ := json.Marshal(fields)
 	bj, _ := json.Marshal(base)
@@ -335,7 +316,23 @@ func (s *Store) enqueue(tx *sql.Tx, kind records.Kind, id string, op records.Op,
 		epoch, seq, string(kind), id, string(op), string(fj), string(bj), rev, int64(h), by, at, urgent); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	return setMetaTx(tx, "next_seq", strconv.FormatUint(seq+1, 10))
+	return setMeta(tx, metaNextSeq, seq+1)
+}
+
+// nextID is the epoch and seq the next change takes. Unset, they are an
+// error, not a first change: the store makes both with the database.
+func nextID(tx *sql.Tx) (seq uint64, epoch string, err error) {
+	ctx := context.Background()
+	if seq, err = getMeta(ctx, tx, metaNextSeq); err != nil {
+		return 0, "", err
+	}
+	if epoch, err = getMeta(ctx, tx, metaEpoch); err != nil {
+		return 0, "", err
+	}
+	if seq == 0 || epoch == "" {
+		return 0, "", errors.New("outbox: station store has no epoch")
+	}
+	return seq, epoch, nil
 }
 
 // Intent asks the county for an application transition (submit, resubmit,
@@ -363,8 +360,14 @@ func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment
 			return err
 		}
 		now := s.clock.Physical().UnixMilli()
-		seq, _ := strconv.ParseUint(metaTx(tx, "next_seq"), 10, 64)
-		station := metaTx(tx, "station_id")
+		seq, epoch, err := nextID(tx)
+		if err != nil {
+			return err
+		}
+		station, err := getMeta(ctx, tx, metaStationID)
+		if err != nil {
+			return err
+		}
 		l.Fields["status"], l.Versions["status"] = records.JSONText(to), uint64(h)
 		l.UpdatedBy, l.UpdatedAt = by, now
 		if err := saveLocal(tx, l); err != nil {
@@ -374,7 +377,7 @@ func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment
 		// two sides hold one entry, not two. Before enrolment the station id
 		// is unknown; the county's copy replaces this one on the next pull.
 		if _, err := tx.Exec(`INSERT INTO application_history (id, application_id, from_status, to_status, op, by_name, origin, hlc, at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			syncproto.HistoryID(station, metaTx(tx, "epoch"), seq), appID, from, to, string(op), by, station, int64(h), now, comment); err != nil {
+			syncproto.HistoryID(station, epoch, seq), appID, from, to, string(op), by, station, int64(h), now, comment); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 		var fields records.Fields
@@ -405,7 +408,9 @@ type outboxRow struct {
 
 // nextBatch returns up to n queued changes of the current epoch, in order.
 func (s *Store) nextBatch(ctx context.Context, n int, after uint64) (epoch string, rows []outboxRow, err error) {
-	epoch = s.Meta(ctx, "epoch")
+	if epoch, err = getMeta(ctx, s.db.R, metaEpoch); err != nil {
+		return "", nil, err
+	}
 	q, err := s.db.R.QueryContext(ctx, `SELECT id, seq, kind, record_id, op, fields, base, rev, hlc, by_name, at FROM outbox WHERE epoch = ? AND seq > ? ORDER BY seq LIMIT ?`, epoch, after, n)
 	if err != nil {
 		return "", nil, fmt.Errorf("read outbox: %w", err)
@@ -504,9 +509,17 @@ func (s *Store) dropThrough(ctx context.Context, epoch string, seq uint64) error
 }
 
 // maxSeq is the highest seq this database ever issued in its epoch.
-func (s *Store) maxSeq(ctx context.Context) uint64 {
-	n, _ := strconv.ParseUint(s.Meta(ctx, "next_seq"), 10, 64)
-	return n - 1
+func (s *Store) maxSeq(ctx context.Context) (uint64, error) {
+	n, err := getMeta(ctx, s.db.R, metaNextSeq)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		// Unset: 0 - 1 would be the largest seq, and any county
+		// high-water mark would pass for one this database made.
+		return 0, errors.New("outbox: station store has no next_seq")
+	}
+	return n - 1, nil
 }
 
 // rotateEpoch starts a new epoch and renumbers the queued changes from 1.
@@ -525,10 +538,10 @@ func (s *Store) rotateEpoch(ctx context.Context) (string, error) {
 				return err
 			}
 		}
-		if err := setMetaTx(tx, "epoch", epoch); err != nil {
+		if err := setMeta(tx, metaEpoch, epoch); err != nil {
 			return err
 		}
-		return setMetaTx(tx, "next_seq", strconv.Itoa(len(ids)+1))
+		return setMeta(tx, metaNextSeq, uint64(len(ids)+1))
 	})
 	if err != nil {
 		return "", fmt.Errorf("rotate epoch: %w", err)
@@ -548,10 +561,10 @@ func (s *Store) requeueAll(ctx context.Context) (int, error) {
 		if _, err := tx.Exec(`DELETE FROM outbox`); err != nil {
 			return err
 		}
-		if err := setMetaTx(tx, "epoch", newEpoch()); err != nil {
+		if err := setMeta(tx, metaEpoch, newEpoch()); err != nil {
 			return err
 		}
-		if err := setMetaTx(tx, "next_seq", "1"); err != nil {
+		if err := setMeta(tx, metaNextSeq, 1); err != nil {
 			return err
 		}
 		by := "（重新发送）"
@@ -613,8 +626,16 @@ func (s *Store) requeueAll(ctx context.Context) (int, error) {
 func (s *Store) applyPage(ctx context.Context, p *syncproto.PullPage) (applied, skipped int, err error) {
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		applied, skipped = 0, 0
+		// The clock goes on from the persisted value, which another
+		// process may have moved; one that cannot be read stops the pull
+		// before it is written over.
+		last, err := getMeta(ctx, tx, metaHLC)
+		if err != nil {
+			return err
+		}
+		s.clock.Observe(hlc.Timestamp(last))
 		if p.Reset {
-			if err := setMetaTx(tx, "cursor", "0"); err != nil {
+			if err := setMeta(tx, metaCursor, 0); err != nil {
 				return err
 			}
 		}
@@ -676,13 +697,13 @@ func (s *Store) applyPage(ctx context.Context, p *syncproto.PullPage) (applied, 
 			}
 			applied++
 		}
-		if err := setMetaTx(tx, "cursor", strconv.FormatInt(p.Next, 10)); err != nil {
+		if err := setMeta(tx, metaCursor, p.Next); err != nil {
 			return err
 		}
-		if err := setMetaTx(tx, "feed_epoch", p.FeedEpoch); err != nil {
+		if err := setMeta(tx, metaFeedEpoch, p.FeedEpoch); err != nil {
 			return err
 		}
-		return setMetaTx(tx, "hlc", strconv.FormatUint(uint64(s.clock.Last()), 10))
+		return setMeta(tx, metaHLC, uint64(s.clock.Last()))
 	})
 	return applied, skipped, err
 }

@@ -162,8 +162,8 @@ func TestRotateEpochRenumbers(t *testing.T) {
 	if epoch != ne || ne == old || len(after) != 2 || after[0].c.Seq != 1 || after[1].c.Seq != 2 || after[0].c.ID != rows[1].c.ID {
 		t.Fatalf("after rotation: %s %+v", epoch, after)
 	}
-	if s.maxSeq(ctx) != 2 {
-		t.Fatalf("maxSeq %d", s.maxSeq(ctx))
+	if n, err := s.maxSeq(ctx); n != 2 || err != nil {
+		t.Fatalf("maxSeq %d, %v", n, err)
 	}
 }
 

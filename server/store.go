@@ -145,7 +145,15 @@ func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) 
 		db.Close()
 		return nil, fmt.Errorf("read hlc: %w", err)
 	}
-	lastN, _ := strconv.ParseUint(last, 10, 64)
+	var lastN uint64
+	if last != "" {
+		// Read as zero, the clock would stamp decisions before changes it
+		// already merged.
+		if lastN, err = strconv.ParseUint(last, 10, 64); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("县级数据库中的时钟状态已损坏（meta hlc = %q），服务器不启动，以免决定的顺序颠倒；请联系技术支持: %w", last, err)
+		}
+	}
 	s.clock = hlc.NewClock(time.Now, 0, hlc.Timestamp(lastN))
 	// The feed epoch changes when the database is made anew, so a station
 	// whose cursor came from an older database starts over rather than
