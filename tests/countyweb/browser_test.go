@@ -253,7 +253,7 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 	x.Close()
 
 	// Reports render (SVG, drawn by the server).
-	must("reports", chromedp.Do(bctx, chromedp.Navigate(c.url+"/reports"), chromedp.WaitVisible(chromedp.CSS(".chart img")), chromedp.Sleep(500*time.Millisecond)))
+	must("reports", chromedp.Do(bctx, chromedp.Navigate(c.url+"/reports"), chromedp.WaitVisible(chromedp.CSS(".chart-svg svg")), chromedp.Sleep(500*time.Millisecond)))
 	shot("07-reports")
 	must("stations", chromedp.Do(bctx, chromedp.Navigate(c.url+"/stations"), chromedp.WaitVisible(chromedp.CSS("#stations"))))
 	shot("08-stations")
