@@ -2,7 +2,6 @@ package testsupport
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -398,16 +397,32 @@ func Settle(t testing.TB, stations []*Station, timeout time.Duration) {
 	}
 }
 
-// Fields turns a generated record (internal/gen) into the fields a
-// station saves.
-func Fields(m map[string]any) records.Fields {
-	out := records.Fields{}
-	for k, v := range m {
-		b, err := json.Marshal(v)
-		if err != nil {
-			panic("testsupport: " + err.Error())
-		}
-		out[k] = b
+// NewLink starts a link emulator in front of target (host:port), closed
+// when the test ends.
+func NewLink(t testing.TB, target string, opts linkem.Options) *linkem.Proxy {
+	t.Helper()
+	px, err := linkem.New(target, opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	t.Cleanup(func() { px.Close() })
+	return px
+}
+
+// DBPath is the station's database file.
+func (s *Station) DBPath() string { return filepath.Join(s.Dir, "station.db") }
+
+// AssertConverged fails the test now unless the station holds exactly the
+// county's records of village, every kind, field for field
+// (CompareStation).
+func AssertConverged(t testing.TB, c *County, s *Station, village string) {
+	t.Helper()
+	var diffs []string
+	for _, k := range records.Kinds {
+		diffs = append(diffs, CompareStation(village, c.Records(t, k, village), s.Records(t, k))...)
+	}
+	if len(diffs) > 0 {
+		Report(t, diffs)
+		t.FailNow()
+	}
 }
