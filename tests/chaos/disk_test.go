@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"errors"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 	"time"
 
 	"stationsync/agent"
-	"stationsync/internal/linkem"
+	"stationsync/internal/testsupport"
 )
 
 // mountTmpfs mounts a small tmpfs at dir (root only) and unmounts it when
@@ -73,37 +72,31 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 	// Room for the station's own database and WAL to grow over the cycles;
 	// the filler takes the rest.
 	mountTmpfs(t, mnt, "32m")
-	c := newInCounty(t)
-	px, err := linkem.New(c.addr(), linkem.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
+	c := testsupport.NewCounty(t)
+	px := c.Link
 	const village = "340123106221"
 	dir := filepath.Join(mnt, "station")
-	s := openStation(t, dir, fastCfg())
-	if _, err := s.Enroll(ctxb, px.URL(), c.code(t, village)); err != nil {
-		t.Fatal(err)
-	}
+	s := testsupport.OpenStation(t, dir, testsupport.FastConfig())
+	s.MustEnroll(t, px.URL(), c.Code(t, village), village)
 	o := newOracle()
 	d := newDriver(o, seed, village, "孙主任")
 	var f faults
-	s.run()
+	s.Start()
 	cycles := size(2, 10)
 	for cycle := 0; cycle < cycles; cycle++ {
-		d.steps(t, store{s.Store}, 20)
+		d.steps(t, s.Store, 20)
 		// The disk fills up (a video copied to the desktop).
 		filler := filepath.Join(mnt, "filler.bin")
 		fill(t, filler)
 		f.add("disk-full", 1)
 		before := d.refused
 		for i := 0; i < 400 && d.refused == before; i++ {
-			d.steps(t, store{s.Store}, 1)
+			d.steps(t, s.Store, 1)
 		}
 		if d.refused == before {
 			t.Fatalf("400 saves on a full disk were all accepted")
 		}
-		d.steps(t, store{s.Store}, 10) // refused too, quickly, while the disk stays full
+		d.steps(t, s.Store, 10) // refused too, quickly, while the disk stays full
 		st, err := s.Status(ctxb)
 		if err != nil {
 			t.Fatal(err)
@@ -114,9 +107,9 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 		// Space returns: the station takes records again by itself.
 		os.Remove(filler)
 		time.Sleep(1100 * time.Millisecond)
-		accepted := o.accepted
-		d.steps(t, store{s.Store}, 5)
-		if o.accepted == accepted {
+		accepted := o.Accepted()
+		d.steps(t, s.Store, 5)
+		if o.Accepted() == accepted {
 			t.Errorf("after space returned, saves are still refused")
 		}
 		if st, _ := s.Status(ctxb); st.StorageError != "" {
@@ -124,31 +117,33 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 		}
 	}
 	// The folder turns read-only while the agent is stopped.
-	s.halt()
+	s.Halt()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	remount(t, mnt, "ro")
 	f.add("read-only-dir", 1)
-	_, err = agent.Open(ctxb, agent.Config{DataDir: dir, Logger: quiet})
+	a, err := agent.Open(ctxb, agent.Config{DataDir: dir, Logger: testsupport.Quiet})
+	if err == nil {
+		a.Close()
+	}
 	var se *agent.StorageError
 	if !errors.As(err, &se) || !se.ReadOnly || !strings.Contains(err.Error(), "不能写入") {
 		t.Errorf("opening a read-only data folder: %v, want a StorageError saying 不能写入", err)
 	}
-	out, _ := exec.Command(bin.agent, "status", "--data", dir).CombinedOutput()
-	if !strings.Contains(string(out), "不能写入") {
+	out := testsupport.Exec(time.Minute, nil, nil, bin.Agent, "status", "--data", dir).Output()
+	if !strings.Contains(out, "不能写入") {
 		t.Errorf("station-agent status on a read-only folder says:\n%s", out)
 	}
 	remount(t, mnt, "rw")
-	s2 := openStation(t, dir, fastCfg())
-	s2.village = village
+	s2 := testsupport.OpenStation(t, dir, testsupport.FastConfig())
+	s2.Village = village
 	s = s2
-	d.steps(t, store{s.Store}, 10)
-	settle(t, []*station{s2}, 2*time.Minute)
-	tl := verify(t, c.store, []*agent.Agent{s2.Agent}, o)
+	d.steps(t, s.Store, 10)
+	testsupport.Settle(t, []*station{s2}, 2*time.Minute)
+	tl := verify(t, c.Store, []*agent.Agent{s2.Agent}, o)
 	s2.Close()
-	checkIntegrity(t, filepath.Join(dir, "station.db"))
-	_ = rand.IntN
+	testsupport.CheckIntegrity(t, s2.DBPath())
 	record(t, result{scenario: "disk", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "32 MB tmpfs filled to the last byte; " + itoa(int64(d.refused)) + " saves refused while full (not journaled: the cadre was told)"})
 }

@@ -6,11 +6,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"stationsync/agent"
 	"stationsync/internal/gen"
+	"stationsync/internal/testsupport"
 )
 
 // frontDoor is a reverse proxy in front of the county that times every
@@ -76,19 +75,26 @@ func (fd *frontDoor) p99() time.Duration {
 	return s[min(len(s)-1, len(s)*99/100)]
 }
 
-// vmHWM is a process's peak resident set size in KiB.
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
+// each calls fn(0) … fn(n-1), 16 at a time, and returns an error one of
+// them returned.
+func each(n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	var failed atomic.Value
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(i); err != nil {
+				failed.Store(err)
+			}
+		}()
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return n
-		}
-	}
-	return 0
+	wg.Wait()
+	err, _ := failed.Load().(error)
+	return err
 }
 
 // TestHerd: N stations (goroutines in this process, each with its own
@@ -103,10 +109,10 @@ func TestHerd(t *testing.T) {
 	perStation := size(8, 20)
 	c := newProcCounty(t)
 	villages := gen.Villages("340123", n)
-	codes := c.codes(t, villages)
-	c.start()
+	codes := c.Codes(villages)
+	c.Start()
 	fd := &frontDoor{status: map[int]int{}}
-	target, _ := url.Parse("http://" + c.addr)
+	target, _ := url.Parse("http://" + c.Addr)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}
 	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { w.WriteHeader(http.StatusBadGateway) }
@@ -117,60 +123,45 @@ func TestHerd(t *testing.T) {
 	ss := make([]*station, n)
 	o := newOracle()
 	ds := make([]*driver, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	var failed atomic.Value
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			cfg := fastCfg()
-			cfg.RetryCap = 10 * time.Second
-			cfg.SyncInterval = time.Minute
-			a, err := agent.Open(ctxb, agent.Config{DataDir: filepath.Join(root, strconv.Itoa(i)), Logger: quiet, SyncInterval: cfg.SyncInterval, RetryCap: cfg.RetryCap, IdleTimeout: 10 * time.Second})
-			if err != nil {
-				failed.Store(err)
-				return
-			}
-			ss[i] = &station{Agent: a, dir: filepath.Join(root, strconv.Itoa(i)), village: villages[i]}
-			if _, err := a.Enroll(ctxb, front.URL, codes[i]); err != nil {
-				failed.Store(err)
-			}
-		}()
+	agents := make([]*agent.Agent, n)
+	err := each(n, func(i int) error {
+		a, err := agent.Open(ctxb, agent.Config{DataDir: filepath.Join(root, strconv.Itoa(i)), Logger: testsupport.Quiet,
+			SyncInterval: time.Minute, RetryCap: 10 * time.Second, IdleTimeout: 10 * time.Second})
+		if err != nil {
+			return err
+		}
+		agents[i] = a
+		_, err = a.Enroll(ctxb, front.URL, codes[i])
+		return err
+	})
+	for i, a := range agents {
+		if a != nil {
+			ss[i] = testsupport.Adopt(t, a, filepath.Join(root, strconv.Itoa(i)))
+			ss[i].Village = villages[i]
+		}
 	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d stations enrolled in %s", n, time.Since(began).Round(time.Millisecond))
 
 	// The county goes down; every village keeps recording.
-	c.p.Kill()
+	c.P.Kill()
 	for i := range n {
 		ds[i] = newDriver(o, seed+uint64(i), villages[i], "村干部")
 	}
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for range perStation {
-				if err := ds[i].step(ctxb, store{ss[i].Store}); err != nil {
-					failed.Store(err)
-					return
-				}
+	if err := each(n, func(i int) error {
+		for range perStation {
+			if err := ds[i].step(ctxb, ss[i].Store); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range ss {
-		s.run() // each fails at once and backs off
+		s.Start() // each fails at once and backs off
 	}
 	time.Sleep(2 * time.Second)
 	// The county returns, and the whole herd with it, in the same second.
@@ -178,7 +169,7 @@ func TestHerd(t *testing.T) {
 	fd.status, fd.pushes = map[int]int{}, nil // the 502s of the proxy while the county was down do not count
 	fd.mu.Unlock()
 	back := time.Now() // from the launch of the county process: stations may get through before its health check does
-	c.start()
+	c.Start()
 	t.Logf("county answering %s after launch", time.Since(back).Round(time.Millisecond))
 	for _, s := range ss {
 		s.Nudge()
@@ -201,20 +192,20 @@ func TestHerd(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	rss := vmHWM(c.p.Pid())
+	rss := testsupport.VmHWM(c.P.Pid()) >> 10 // KiB
 	for _, s := range ss {
-		s.halt()
+		s.Halt()
 	}
-	settle(t, ss, 5*time.Minute)
-	c.p.Stop()
-	cs := c.open(t)
+	testsupport.Settle(t, ss, 5*time.Minute)
+	c.P.Stop()
+	cs := c.Open()
 	defer cs.Close()
 	tl := verify(t, cs, agentsOf(ss), o)
 	for _, s := range ss {
 		s.Close()
-		checkIntegrity(t, filepath.Join(s.dir, "station.db"))
+		testsupport.CheckIntegrity(t, s.DBPath())
 	}
-	checkIntegrity(t, c.dbPath())
+	testsupport.CheckIntegrity(t, c.DBPath())
 	fd.mu.Lock()
 	st := fmt.Sprint(fd.status)
 	fd.mu.Unlock()

@@ -12,26 +12,20 @@
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"stationsync/internal/testproc"
+	"stationsync/internal/testsupport"
 )
 
-var bin struct{ agent, server string }
+var bin testsupport.Binaries
 
 var full = os.Getenv("CHAOS_FULL") != ""
 
@@ -43,8 +37,6 @@ func size(bounded, fullN int) int {
 	return bounded
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
@@ -53,28 +45,14 @@ func runMain(m *testing.M) int {
 		rl.Cur = rl.Max
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
 	}
-	dir, err := os.MkdirTemp("", "stationsync-chaos-bin-")
+	// The binaries under test carry the failpoints.
+	b, remove, err := testsupport.Build("chaos", "failpoints")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chaos: go tool not found:", err)
-		return 1
-	}
-	// The binaries under test carry the failpoints; without -race, which
-	// only matters for the test process.
-	cmd := exec.Command(goTool, "build", "-tags", "failpoints", "-o", dir+string(filepath.Separator), "stationsync/cmd/station-agent", "stationsync/cmd/county-server")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "chaos: go build:", err)
-		return 1
-	}
-	bin.agent = filepath.Join(dir, "station-agent")
-	bin.server = filepath.Join(dir, "county-server")
+	defer remove()
+	bin = b
 	code := m.Run()
 	printTable(os.Stdout)
 	if p := os.Getenv("CHAOS_RESULTS"); p != "" {
@@ -89,16 +67,7 @@ func runMain(m *testing.M) int {
 // seedFor returns $CHAOS_SEED or a fresh seed, and logs it.
 func seedFor(t *testing.T) uint64 {
 	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CHAOS_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("CHAOS_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (replay with CHAOS_SEED=%d)", seed, seed)
-	return seed
+	return testsupport.Seed(t, "CHAOS_SEED")
 }
 
 // ---- the results table ----
@@ -192,42 +161,4 @@ func printTable(w io.Writer) {
 	for _, h := range results.herd {
 		fmt.Fprintln(w, h)
 	}
-}
-
-// ---- processes ----
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// start runs a binary with extra environment, its output appended to log.
-func start(t *testing.T, log string, env []string, name string, args ...string) *testproc.Proc {
-	t.Helper()
-	return testproc.Start(t, log, append([]string{"LOG_LEVEL=info"}, env...), name, args...)
-}
-
-// run runs a binary to completion and returns its exit error.
-func run(env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(append(os.Environ(), "LOG_LEVEL=warn"), env...)
-	testproc.DieWithParent(cmd)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

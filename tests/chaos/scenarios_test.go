@@ -1,16 +1,12 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +15,8 @@ import (
 	"stationsync/internal/linkem"
 	"stationsync/internal/records"
 	"stationsync/internal/testclock"
+	"stationsync/internal/testproc"
+	"stationsync/internal/testsupport"
 )
 
 var ctxb = context.Background()
@@ -34,35 +32,28 @@ func TestLinkFaults(t *testing.T) {
 	seed := seedFor(t)
 	began := time.Now()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	c := newInCounty(t)
-	px, err := linkem.New(c.addr(), linkem.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
+	c := testsupport.NewCounty(t)
+	px := c.Link
 	o := newOracle()
 	var f faults
 	villages := []string{"340123101201", "340123101202", "340123102203"}
 	var ss []*station
 	var ds []*driver
 	for i, v := range villages {
-		s := openStation(t, t.TempDir(), fastCfg())
-		s.village = v
-		if _, err := s.Enroll(ctxb, px.URL(), c.code(t, v)); err != nil {
-			t.Fatal(err)
-		}
+		s := testsupport.OpenStation(t, "", testsupport.FastConfig())
+		s.MustEnroll(t, px.URL(), c.Code(t, v), v)
 		ss = append(ss, s)
 		ds = append(ds, newDriver(o, seed+uint64(i), v, "村干部"+v[9:]))
 	}
 	for _, s := range ss {
-		s.run()
+		s.Start()
 	}
 	// While the link is down, the county and each station's cadre both
 	// edit the address of persons the county holds: conflicts on purpose,
 	// which verify predicts and checks (see contest).
 	cts := make([]*contender, len(ss))
 	for i, s := range ss {
-		cts[i] = &contender{d: ds[i], county: c.store, station: s.Store.Meta(ctxb, "station_id")}
+		cts[i] = &contender{d: ds[i], county: c.Store, station: s.Store.Meta(ctxb, "station_id")}
 	}
 	contend := func(first bool) {
 		for i, ct := range cts {
@@ -72,7 +63,7 @@ func TestLinkFaults(t *testing.T) {
 				}
 				f.add("concurrent-edit", len(ct.targets))
 			}
-			if _, err := ct.write(ctxb, store{ss[i].Store}, first); err != nil {
+			if _, err := ct.write(ctxb, ss[i].Store, first); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -99,7 +90,7 @@ func TestLinkFaults(t *testing.T) {
 			// sending into connections the county already closed.
 			{name: "slow-close", o: linkem.Options{Latency: 30 * time.Millisecond, CloseDelay: 1500 * time.Millisecond}, d: phase, each: func() {
 				if rng.IntN(3) == 0 {
-					idleClosed += c.closeIdle()
+					idleClosed += c.CloseIdle()
 				}
 			}},
 			{name: "clean", d: phase / 2},
@@ -119,12 +110,12 @@ func TestLinkFaults(t *testing.T) {
 					p.each()
 				}
 				for i, d := range ds {
-					if err := d.step(ctxb, store{ss[i].Store}); err != nil {
+					if err := d.step(ctxb, ss[i].Store); err != nil {
 						t.Fatalf("save: %v", err)
 					}
 				}
 				if rng.IntN(8) == 0 {
-					if n, err := decide(ctxb, c.store, o, rng); err != nil {
+					if n, err := decide(ctxb, c.Store, o, rng); err != nil {
 						t.Fatal(err)
 					} else {
 						f.add("county-decision", n)
@@ -134,17 +125,8 @@ func TestLinkFaults(t *testing.T) {
 			}
 		}
 	}
-	px.Set(linkem.Options{})
-	for _, s := range ss {
-		s.halt()
-	}
-	settle(t, ss, 2*time.Minute)
-	tl := verify(t, c.store, agentsOf(ss), o)
-	for _, s := range ss {
-		checkIntegrity(t, filepath.Join(s.dir, "station.db"))
-		s.Close()
-	}
-	if err := c.store.DB().IntegrityCheck(ctxb); err != nil {
+	tl := healAndVerify(t, c, ss, o)
+	if err := c.Store.DB().IntegrityCheck(ctxb); err != nil {
 		t.Error(err)
 	}
 	st := px.Stats()
@@ -163,19 +145,13 @@ func TestAgentKills(t *testing.T) {
 	cycles := size(12, 500)
 	c := newProcCounty(t)
 	const village = "340123101201"
-	code := c.codes(t, []string{village})[0]
-	c.start()
-	px, err := linkem.New(c.addr, linkem.Options{Latency: 15 * time.Millisecond, UpBytesPerSec: 64000, DownBytesPerSec: 4000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
+	code := c.Codes([]string{village})[0]
+	c.Start()
+	px := testsupport.NewLink(t, c.Addr, linkem.Options{Latency: 15 * time.Millisecond, UpBytesPerSec: 64000, DownBytesPerSec: 4000})
 	dir := t.TempDir()
 	log := filepath.Join(dir, "agent.log")
-	s := openStation(t, filepath.Join(dir, "station"), fastCfg())
-	if _, err := s.Enroll(ctxb, px.URL(), code); err != nil {
-		t.Fatal(err)
-	}
+	s := testsupport.OpenStation(t, filepath.Join(dir, "station"), testsupport.FastConfig())
+	s.MustEnroll(t, px.URL(), code, village)
 	o := newOracle()
 	d := newDriver(o, seed, village, "王村干部")
 	var f faults
@@ -190,11 +166,11 @@ func TestAgentKills(t *testing.T) {
 			}
 			f.add("process-clock-back-1d", 1)
 		}
-		d.steps(t, store{s.Store}, 2)
-		p := start(t, log, env, bin.agent, "run", "--interval", "200ms", "--data", s.dir)
+		d.steps(t, s.Store, 2)
+		p := testproc.Start(t, log, append([]string{"LOG_LEVEL=info"}, env...), bin.Agent, "run", "--interval", "200ms", "--data", s.Dir)
 		// The cadre saves beside the running service now and then.
 		if cycle%3 == 0 {
-			d.steps(t, store{s.Store}, 1)
+			d.steps(t, s.Store, 1)
 		}
 		hwm0 := countyHWM(t, c, s)
 		time.Sleep(time.Duration(rng.Int64N(int64(500 * time.Millisecond))))
@@ -212,7 +188,7 @@ func TestAgentKills(t *testing.T) {
 		}
 	}
 	px.Set(linkem.Options{})
-	tl := c.settleAndVerify(t, s, o, 2*time.Minute)
+	tl := settleAndVerify(t, c, s, o, 2*time.Minute)
 	record(t, result{scenario: "agent-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "station-agent run processes, random kill in 0–500 ms"})
 }
@@ -227,53 +203,47 @@ func TestServerKills(t *testing.T) {
 	cycles := size(6, 100)
 	c := newProcCounty(t)
 	const village = "340123102203"
-	code := c.codes(t, []string{village})[0]
-	c.start()
-	px, err := linkem.New(c.addr, linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 24000, DownBytesPerSec: 3000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	cfg := fastCfg()
+	code := c.Codes([]string{village})[0]
+	c.Start()
+	px := testsupport.NewLink(t, c.Addr, linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 24000, DownBytesPerSec: 3000})
+	cfg := testsupport.FastConfig()
 	// Small batches, one always ahead: kills also land with two batches
 	// in flight, one of them possibly committed.
 	cfg.BatchSize, cfg.Ahead = 50, agent.AheadAlways
-	s := openStation(t, t.TempDir(), cfg)
-	if _, err := s.Enroll(ctxb, px.URL(), code); err != nil {
-		t.Fatal(err)
-	}
+	s := testsupport.OpenStation(t, "", cfg)
+	s.MustEnroll(t, px.URL(), code, village)
 	o := newOracle()
 	d := newDriver(o, seed, village, "李协理员")
-	d.steps(t, store{s.Store}, size(150, 1500))
-	s.run()
+	d.steps(t, s.Store, size(150, 1500))
+	s.Start()
 	var f faults
 	for cycle := 0; cycle < cycles; cycle++ {
-		d.steps(t, store{s.Store}, 10)
+		d.steps(t, s.Store, 10)
 		if cycle%2 == 1 {
 			// Dies by itself right after committing a batch.
-			c.p.Kill()
-			c.start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
+			c.P.Kill()
+			c.Start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
 			deadline := time.Now().Add(8 * time.Second)
-			for !c.p.Exited() && time.Now().Before(deadline) {
+			for !c.P.Exited() && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if c.p.Exited() && c.p.KilledBySignal() {
+			if c.P.Exited() && c.P.KilledBySignal() {
 				f.add("server-kill-after-commit", 1)
 			} else {
-				c.p.Kill()
+				c.P.Kill()
 				f.add("server-sigkill", 1)
 			}
 		} else {
 			time.Sleep(200*time.Millisecond + time.Duration(rng.Int64N(int64(1500*time.Millisecond))))
-			c.p.Kill()
+			c.P.Kill()
 			f.add("server-sigkill", 1)
 		}
 		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
-		c.start()
+		c.Start()
 	}
 	px.Set(linkem.Options{})
-	s.halt()
-	tl := c.settleAndVerify(t, s, o, 3*time.Minute)
+	s.Halt()
+	tl := settleAndVerify(t, c, s, o, 3*time.Minute)
 	record(t, result{scenario: "server-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "county-server processes; every other kill at failpoint server/after-commit; one batch always ahead"})
 }
@@ -287,23 +257,19 @@ func TestFailpoints(t *testing.T) {
 	began := time.Now()
 	c := newProcCounty(t)
 	const village = "340123103207"
-	code := c.codes(t, []string{village})[0]
-	c.start()
+	code := c.Codes([]string{village})[0]
+	c.Start()
 	dir := t.TempDir()
-	s := openStation(t, filepath.Join(dir, "station"), fastCfg())
-	if _, err := s.Enroll(ctxb, "http://"+c.addr, code); err != nil {
-		t.Fatal(err)
-	}
+	s := testsupport.OpenStation(t, filepath.Join(dir, "station"), testsupport.FastConfig())
+	s.MustEnroll(t, c.URL(), code, village)
 	o := newOracle()
 	d := newDriver(o, seed, village, "赵主任")
 	var f faults
 	fired := func(name string, err error) {
 		t.Helper()
-		if ee, ok := err.(*exec.ExitError); ok {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-				f.add("fp:"+name, 1)
-				return
-			}
+		if testsupport.KilledBySignal(err) {
+			f.add("fp:"+name, 1)
+			return
 		}
 		t.Logf("failpoint %s did not fire: %v", name, err)
 	}
@@ -311,52 +277,47 @@ func TestFailpoints(t *testing.T) {
 	agentPoints := []string{failpoint.AgentAfterPushSent, failpoint.AgentAfterAnswerRead, failpoint.AgentAfterAckSaved, failpoint.AgentAfterPageApplied}
 	for round := 0; round < rounds; round++ {
 		for _, fp := range agentPoints {
-			d.steps(t, store{s.Store}, 4)
-			_, err := run([]string{"STATIONSYNC_FAILPOINTS=" + fp + "=kill"}, bin.agent, "sync", "--data", s.dir)
-			fired(fp, err)
+			d.steps(t, s.Store, 4)
+			fired(fp, run([]string{"STATIONSYNC_FAILPOINTS=" + fp + "=kill"}, bin.Agent, "sync", "--data", s.Dir).Err)
 		}
 		// Killed right after the local commit: the cadre never heard
 		// "saved", the record may be kept (once) or not.
-		vf := toFields(d.g.Visit(d.somePerson(), time.Now()))
+		vf := testsupport.Fields(d.g.Visit(d.somePerson(), time.Now()))
 		body, _ := json.Marshal(vf)
-		cmd := exec.Command(bin.agent, "add", "--kind", "visit", "--by", d.by, "--data", s.dir)
-		cmd.Env = append(os.Environ(), "STATIONSYNC_FAILPOINTS="+failpoint.AgentAfterLocalCommit+"=kill")
-		cmd.Stdin = bytes.NewReader(body)
-		out, err := cmd.Output()
-		if err == nil {
-			o.created(records.Visit, strings.TrimSpace(string(out)), village, d.by, vf)
+		r := testsupport.Exec(2*time.Minute, []string{"STATIONSYNC_FAILPOINTS=" + failpoint.AgentAfterLocalCommit + "=kill"}, body,
+			bin.Agent, "add", "--kind", "visit", "--by", d.by, "--data", s.Dir)
+		if r.Err == nil {
+			o.Created(records.Visit, strings.TrimSpace(r.Stdout), village, d.by, vf)
 		} else {
-			o.unacknowledged(attempt{kind: records.Visit, village: village, fields: vf})
+			o.Unacknowledged(testsupport.Attempt{Kind: records.Visit, Village: village, Fields: vf})
 		}
-		fired(failpoint.AgentAfterLocalCommit, err)
+		fired(failpoint.AgentAfterLocalCommit, r.Err)
 		// The county dies after its commit, before its answer.
-		d.steps(t, store{s.Store}, 4)
-		c.p.Kill()
-		c.start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
-		run(nil, bin.agent, "sync", "--data", s.dir)
-		if c.p.KilledBySignal() {
+		d.steps(t, s.Store, 4)
+		c.P.Kill()
+		c.Start("STATIONSYNC_FAILPOINTS=" + failpoint.ServerAfterCommit + "=kill")
+		run(nil, bin.Agent, "sync", "--data", s.Dir)
+		if c.P.KilledBySignal() {
 			f.add("fp:"+failpoint.ServerAfterCommit, 1)
 		}
-		c.start()
+		c.Start()
 		// A migration killed half-way, at a station and at a county: the
 		// next start must finish it.
 		sd := filepath.Join(t.TempDir(), "fresh")
-		_, err = run([]string{"STATIONSYNC_FAILPOINTS=" + failpoint.MidMigration + "=kill"}, bin.agent, "status", "--data", sd)
-		fired(failpoint.MidMigration, err)
-		if out, err := run(nil, bin.agent, "status", "--data", sd); err != nil {
-			t.Errorf("station after a killed migration: %v\n%s", err, out)
+		fired(failpoint.MidMigration, run([]string{"STATIONSYNC_FAILPOINTS=" + failpoint.MidMigration + "=kill"}, bin.Agent, "status", "--data", sd).Err)
+		if r := run(nil, bin.Agent, "status", "--data", sd); r.Err != nil {
+			t.Errorf("station after a killed migration: %v\n%s", r.Err, r.Output())
 		}
 		cd := filepath.Join(t.TempDir(), "freshcounty")
-		_, err = run([]string{"STATIONSYNC_FAILPOINTS=" + failpoint.MidMigration + "=kill"}, bin.server, "records", "--kind", "person", "--data", cd)
-		fired(failpoint.MidMigration, err)
-		if out, err := run(nil, bin.server, "records", "--kind", "person", "--data", cd); err != nil {
-			t.Errorf("county after a killed migration: %v\n%s", err, out)
+		fired(failpoint.MidMigration, run([]string{"STATIONSYNC_FAILPOINTS=" + failpoint.MidMigration + "=kill"}, bin.Server, "records", "--kind", "person", "--data", cd).Err)
+		if r := run(nil, bin.Server, "records", "--kind", "person", "--data", cd); r.Err != nil {
+			t.Errorf("county after a killed migration: %v\n%s", r.Err, r.Output())
 		}
-		checkIntegrity(t, filepath.Join(sd, "station.db"), filepath.Join(cd, "county.db"))
+		testsupport.CheckIntegrity(t, filepath.Join(sd, "station.db"), filepath.Join(cd, "county.db"))
 	}
-	tl := c.settleAndVerify(t, s, o, 2*time.Minute)
+	tl := settleAndVerify(t, c, s, o, 2*time.Minute)
 	record(t, result{scenario: "failpoints", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
-		notes: "binaries built with -tags failpoints; " + itoa(int64(len(o.unacked))) + " saves killed after commit before answering"})
+		notes: "binaries built with -tags failpoints; " + itoa(int64(o.Unacked())) + " saves killed after commit before answering"})
 }
 
 // TestClocks: stations whose clocks read 2009 and 2038 record offline
@@ -367,12 +328,8 @@ func TestClocks(t *testing.T) {
 	seed := seedFor(t)
 	began := time.Now()
 	rng := rand.New(rand.NewPCG(seed, 4))
-	c := newInCounty(t)
-	px, err := linkem.New(c.addr(), linkem.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
+	c := testsupport.NewCounty(t)
+	px := c.Link
 	clocks := []*testclock.Clock{
 		testclock.At(time.Date(2009, 6, 1, 8, 0, 0, 0, time.Local)),
 		testclock.At(time.Date(2038, 1, 1, 8, 0, 0, 0, time.Local)),
@@ -386,13 +343,13 @@ func TestClocks(t *testing.T) {
 	var ss []*station
 	var ds []*driver
 	for i, v := range villages {
-		cfg := fastCfg()
+		cfg := testsupport.FastConfig()
 		cfg.Now = clocks[i].Now
-		s := openStation(t, t.TempDir(), cfg)
-		s.village = v
+		s := testsupport.OpenStation(t, "", cfg)
+		s.Village = v
 		d := newDriver(o, seed+uint64(i), v, "钱协理员")
-		d.steps(t, store{s.Store}, 8) // before enrolment: never heard from the county
-		if _, err := s.Enroll(ctxb, px.URL(), c.code(t, v)); err != nil {
+		d.steps(t, s.Store, 8) // before enrolment: never heard from the county
+		if _, err := s.Enroll(ctxb, px.URL(), c.Code(t, v)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.ConfirmEnrolment(ctxb); err != nil { // the cadre checks the county
@@ -401,7 +358,7 @@ func TestClocks(t *testing.T) {
 		ss, ds = append(ss, s), append(ds, d)
 	}
 	for _, s := range ss {
-		s.run()
+		s.Start()
 	}
 	dur := time.Duration(size(6, 60)) * time.Second
 	end := time.Now().Add(dur)
@@ -420,12 +377,12 @@ func TestClocks(t *testing.T) {
 			px.Set(linkem.Options{})
 		}
 		for i, d := range ds {
-			if err := d.step(ctxb, store{ss[i].Store}); err != nil {
+			if err := d.step(ctxb, ss[i].Store); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if rng.IntN(6) == 0 {
-			n, err := decide(ctxb, c.store, o, rng)
+			n, err := decide(ctxb, c.Store, o, rng)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -433,28 +390,16 @@ func TestClocks(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	px.Set(linkem.Options{})
-	for _, s := range ss {
-		s.halt()
-	}
-	settle(t, ss, 2*time.Minute)
-	tl := verify(t, c.store, agentsOf(ss), o)
-	for _, s := range ss {
-		checkIntegrity(t, filepath.Join(s.dir, "station.db"))
-		s.Close()
-	}
+	tl := healAndVerify(t, c, ss, o)
 	record(t, result{scenario: "clock", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "in-process agents on internal/testclock"})
 }
 
 // countyHWM reads the county's high-water mark for the station's current
 // epoch from the county's database (read-only, beside the running server).
-func countyHWM(t *testing.T, c *procCounty, s *station) uint64 {
+func countyHWM(t *testing.T, c *testsupport.CountyProc, s *station) uint64 {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+c.dbPath()+"?mode=ro&_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := testsupport.OpenDB(t, c.DBPath(), true)
 	defer db.Close()
 	var hwm uint64
 	db.QueryRow(`SELECT hwm FROM station_epochs WHERE station = ? AND epoch = ?`, s.Store.Meta(ctxb, "station_id"), s.Store.Meta(ctxb, "epoch")).Scan(&hwm)
