@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +9,7 @@ import (
 	"stationsync/internal/linkem"
 	"stationsync/internal/records"
 	"stationsync/internal/testproc"
+	"stationsync/internal/testsupport"
 )
 
 // agentLink is the link between station and county in the kill loop: the
@@ -32,17 +30,13 @@ func TestAgentKilledBetweenPushAndAck(t *testing.T) {
 	}
 	seed := seedFor(t)
 	c := newCounty(t)
-	c.start()
-	px, err := linkem.New(c.addr, agentLink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
+	c.Start()
+	px := testsupport.NewLink(t, c.Addr, agentLink)
 
 	const village = "340123101201"
 	s := newStation(t, village)
-	s.enroll(px.URL(), c.code(village))
-	o := newOracle()
+	s.Enroll(px.URL(), c.Code(village))
+	o := testsupport.NewOracle()
 	w := newWorkload(t, seed, village)
 	by := "王村干部"
 
@@ -52,59 +46,65 @@ func TestAgentKilledBetweenPushAndAck(t *testing.T) {
 		// What the cadre entered since the last round: a person, a visit,
 		// now and then an edit, an application or its submission.
 		p, pf := w.person()
-		pid := s.add(records.Person, "", by, pf)
-		o.created(records.Person, pid, village, by, pf)
+		pid := s.Add(records.Person, "", by, pf)
+		o.Created(records.Person, pid, village, by, pf)
 		w.persons = append(w.persons, pid)
 		w.pmap[pid] = p
 		vf := w.visit(w.somePerson())
-		vid := s.add(records.Visit, "", by, vf)
-		o.created(records.Visit, vid, village, by, vf)
+		vid := s.Add(records.Visit, "", by, vf)
+		o.Created(records.Visit, vid, village, by, vf)
 		if cycle%3 == 1 {
 			id, ef := w.somePerson(), w.edit()
-			s.add(records.Person, id, by, ef)
-			o.edited(id, ef)
+			s.Add(records.Person, id, by, ef)
+			o.Edited(id, ef)
 		}
 		if cycle%4 == 2 {
 			af := w.application(w.somePerson())
-			aid := s.add(records.Application, "", by, af)
-			o.created(records.Application, aid, village, by, af)
+			aid := s.Add(records.Application, "", by, af)
+			o.Created(records.Application, aid, village, by, af)
 			w.drafts = append(w.drafts, aid)
 		}
 		if cycle%4 == 3 && len(w.drafts) > 0 {
 			aid := w.drafts[0]
 			w.drafts = w.drafts[1:]
-			s.cli(nil, "intent", "--app", aid, "--op", "submit", "--by", by)
-			o.intent(aid, records.OpSubmit, records.StatusSubmitted)
+			s.CLI(nil, "intent", "--app", aid, "--op", "submit", "--by", by)
+			o.Intent(aid, records.OpSubmit, records.StatusSubmitted)
 		}
 
 		before := readOutboxState(t, s, false, c, true)
 		stats0 := px.Stats()
-		args := []string{"run", "--interval", "200ms", "--data", s.data}
+		args := []string{"run", "--interval", "200ms", "--data", s.Data}
 		if cycle%3 == 0 {
 			// Small batches, one always ahead of the county's answer to
 			// the one before: kills also land with two batches in flight.
 			args = append(args, "--batch", "2", "--ahead", "always")
 		}
-		agent := startProc(t, s.log, bin.agent, args...)
+		agent := testproc.Start(t, s.Log, []string{"LOG_LEVEL=debug"}, bin.Agent, args...)
 		// Every other round the cadre also saves a visit while the service
 		// is syncing: the command line beside the running service. Its id
 		// joins the oracle once the add has returned.
-		var side chan addResult
+		var side chan testsupport.Result
 		var sideFields records.Fields
 		if cycle%2 == 0 {
-			side = make(chan addResult, 1)
+			side = make(chan testsupport.Result, 1)
 			sideFields = w.visit(w.somePerson())
-			go func(f records.Fields) { side <- addCLI(s.data, records.Visit, by, f) }(sideFields)
+			body, err := json.Marshal(sideFields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				side <- testsupport.Exec(2*time.Minute, nil, body, bin.Agent, "add", "--kind", "visit", "--by", by, "--data", s.Data)
+			}()
 		}
 		delay := time.Duration(w.rng.Int64N(int64(300*time.Millisecond) + 1))
 		time.Sleep(delay)
 		agent.Kill()
 		if side != nil {
 			r := <-side
-			if r.err != nil {
-				t.Fatalf("add beside the service: %v", r.err)
+			if r.Err != nil {
+				t.Fatalf("add beside the service: %v: %s", r.Err, r.Stderr)
 			}
-			o.created(records.Visit, r.id, village, by, sideFields)
+			o.Created(records.Visit, strings.TrimSpace(r.Stdout), village, by, sideFields)
 			concurrentAdds++
 		}
 		if testing.Verbose() {
@@ -125,17 +125,17 @@ func TestAgentKilledBetweenPushAndAck(t *testing.T) {
 
 	// The link heals; the station syncs to completion.
 	px.Set(linkem.Options{})
-	s.syncUntilDone(5)
-	checkStationDone(t, s)
-	checkCountyClean(t, c)
+	s.SyncUntilDone(5)
+	s.CheckDone()
+	c.CheckClean()
 	tl := verifyCounty(t, c, o, records.Person, records.Visit, records.Application)
 	verifyStation(t, s, o)
-	c.stop()
-	checkServerLog(t, c)
-	integrityCheck(t, s.dbPath())
-	integrityCheck(t, c.dbPath())
+	c.Stop()
+	c.CheckLog()
+	testsupport.CheckIntegrity(t, s.DBPath())
+	testsupport.CheckIntegrity(t, c.DBPath())
 	t.Logf("RESULT agent-kill: cycles=%d kills_in_window=%d records=%d lost=%d duplicated=%d extra=%d mismatched=%d",
-		cycles, kills.window, tl.records, tl.lost, tl.duplicated, tl.extra, tl.mismatched)
+		cycles, kills.window, tl.Records, tl.Lost, tl.Duplicated, tl.Extra, tl.Mismatched)
 	if cycles >= 50 && kills.window == 0 {
 		t.Errorf("no kill landed between the county's commit and the station's ack in %d cycles: the test did not exercise its scenario", cycles)
 	}
@@ -152,7 +152,7 @@ const (
 // classify reads both databases after a kill and says where it landed. A
 // kill is in the window when the county's high-water mark moved during the
 // run and the station still holds a change at or below it.
-func classify(t *testing.T, s *station, c *county, cycle int, delay time.Duration, before outboxState) killPoint {
+func classify(t *testing.T, s *testsupport.StationProc, c *testsupport.CountyProc, cycle int, delay time.Duration, before outboxState) killPoint {
 	t.Helper()
 	st := readOutboxState(t, s, false, c, true)
 	kp, where := killAfterAck, "after ack"
@@ -166,64 +166,4 @@ func classify(t *testing.T, s *station, c *county, cycle int, delay time.Duratio
 		t.Logf("cycle %2d: kill after %3dms: %s (station pending %d from seq %d, county hwm %d → %d)", cycle, delay.Milliseconds(), where, st.pending, st.minSeq, before.hwm, st.hwm)
 	}
 	return kp
-}
-
-type addResult struct {
-	id  string
-	err error
-}
-
-// addCLI runs `station-agent add` from a goroutine (no *testing.T).
-func addCLI(data string, kind records.Kind, by string, f records.Fields) addResult {
-	body, err := json.Marshal(f)
-	if err != nil {
-		return addResult{err: err}
-	}
-	cmd := exec.Command(bin.agent, "add", "--kind", string(kind), "--by", by, "--data", data)
-	cmd.Stdin = bytes.NewReader(body)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Env = os.Environ()
-	testproc.DieWithParent(cmd)
-	if err := cmd.Run(); err != nil {
-		return addResult{err: &cliError{err: err, stderr: errb.String()}}
-	}
-	return addResult{id: strings.TrimSpace(out.String())}
-}
-
-type cliError struct {
-	err    error
-	stderr string
-}
-
-func (e *cliError) Error() string { return e.err.Error() + ": " + e.stderr }
-
-// verifyStation checks that the station itself still holds every record
-// the oracle knows, as saved, and nothing else.
-func verifyStation(t *testing.T, s *station, o *oracle) {
-	t.Helper()
-	for _, kind := range []records.Kind{records.Person, records.Visit, records.Application} {
-		got := s.list(kind)
-		n := 0
-		for _, r := range got {
-			w := o.recs[r.ID]
-			if w == nil || w.kind != kind || w.village != s.village {
-				t.Errorf("station %s holds %s %s the oracle does not know", s.id, kind, r.ID)
-				continue
-			}
-			n++
-			if msg := compareFields(w, r.Fields); msg != "" {
-				t.Errorf("station %s %s %s: %s", s.id, kind, r.ID, msg)
-			}
-		}
-		want := 0
-		for _, w := range o.recs {
-			if w.kind == kind && w.village == s.village {
-				want++
-			}
-		}
-		if n != want {
-			t.Errorf("station %s holds %d %s records, the oracle %d", s.id, n, kind, want)
-		}
-	}
 }

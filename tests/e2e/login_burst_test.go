@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"stationsync/internal/testsupport"
 )
 
 // loginBurstMaxRSS is what the county-server may reach under the burst:
@@ -41,13 +42,13 @@ func TestLoginBurstMemory(t *testing.T) {
 		n, _ = strconv.Atoi(s)
 	}
 	c := newCounty(t)
-	c.start()
+	c.Start()
 	const pw = "correct horse battery"
 	users := []string{"staff1", "staff2", "staff3", "staff4"}
 	for _, u := range users {
-		mustRun(t, []byte(pw+"\n"), bin.server, "user", "add", "--username", u, "--name", u, "--role", "county", "--data", c.data)
+		testsupport.MustExec(t, nil, []byte(pw+"\n"), bin.Server, "user", "add", "--username", u, "--name", u, "--role", "county", "--data", c.Data)
 	}
-	idle := vmHWM(t, c.p.Pid())
+	idle := vmHWM(t, c.P.Pid())
 
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
@@ -83,7 +84,7 @@ func TestLoginBurstMemory(t *testing.T) {
 			// server run, not only the first two.
 			key, tries := "", 0
 			for {
-				resp, err := cl.PostForm(c.url()+"/login", url.Values{"username": {user}, "password": {password}})
+				resp, err := cl.PostForm(c.URL()+"/login", url.Values{"username": {user}, "password": {password}})
 				if err != nil {
 					key = "error: " + err.Error()
 					break
@@ -116,7 +117,7 @@ func TestLoginBurstMemory(t *testing.T) {
 	ready.Wait()
 	close(start)
 	done.Wait()
-	peak := vmHWM(t, c.p.Pid())
+	peak := vmHWM(t, c.P.Pid())
 	var keys []string
 	for k, v := range answers {
 		keys = append(keys, fmt.Sprintf("%s×%d", k, v))
@@ -132,29 +133,17 @@ func TestLoginBurstMemory(t *testing.T) {
 	if peak > loginBurstMaxRSS {
 		t.Errorf("county-server peak RSS %d MB under %d parallel logins; the bound is %d MB", peak>>20, n, loginBurstMaxRSS>>20)
 	}
-	if c.p.Exited() {
-		t.Fatalf("county-server died under the burst: %v\n%s", c.p.Err(), tail(c.log, 20))
+	if c.P.Exited() {
+		t.Fatalf("county-server died under the burst: %v\n%s", c.P.Err(), testsupport.Tail(c.Log, 20))
 	}
 }
 
 // vmHWM returns a process's peak resident set size in bytes.
 func vmHWM(t *testing.T, pid int) int64 {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read VmHWM: %v", err)
+	n := testsupport.VmHWM(pid)
+	if n == 0 {
+		t.Fatalf("no VmHWM in /proc/%d/status", pid)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM in /proc/<pid>/status")
-	return 0
+	return n
 }

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"database/sql"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	"stationsync/internal/linkem"
 	"stationsync/internal/records"
 	"stationsync/internal/testproc"
+	"stationsync/internal/testsupport"
 )
 
 // serverLink is a slow station link: a batch of a thousand visits (about
@@ -35,17 +34,13 @@ func TestServerKilledMidPush(t *testing.T) {
 	}
 	seed := seedFor(t)
 	c := newCounty(t)
-	c.start()
-	px, err := linkem.New(c.addr, serverLink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
+	c.Start()
+	px := testsupport.NewLink(t, c.Addr, serverLink)
 
 	const village = "340123102203"
 	s := newStation(t, village)
-	s.enroll(px.URL(), c.code(village))
-	o := newOracle()
+	s.Enroll(px.URL(), c.Code(village))
+	o := testsupport.NewOracle()
 	w := newWorkload(t, seed, village)
 
 	// The backlog: weeks of visits recorded offline, saved through the
@@ -53,10 +48,7 @@ func TestServerKilledMidPush(t *testing.T) {
 	// the oracle keeps the id each save returned.
 	start := time.Now()
 	ctx := context.Background()
-	a, err := agent.Open(ctx, agent.Config{DataDir: s.data, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := testsupport.OpenStation(t, s.Data, agent.Config{})
 	by := "李协理员"
 	saveVisits := func(n int) {
 		t.Helper()
@@ -66,7 +58,7 @@ func TestServerKilledMidPush(t *testing.T) {
 			if err != nil {
 				t.Fatalf("save visit: %v", err)
 			}
-			o.created(records.Visit, id, village, by, vf)
+			o.Created(records.Visit, id, village, by, vf)
 		}
 	}
 	for i := 0; i < nPersons; i++ {
@@ -75,7 +67,7 @@ func TestServerKilledMidPush(t *testing.T) {
 		if err != nil {
 			t.Fatalf("save person: %v", err)
 		}
-		o.created(records.Person, id, village, by, pf)
+		o.Created(records.Person, id, village, by, pf)
 		w.persons = append(w.persons, id)
 		w.pmap[id] = p
 	}
@@ -98,13 +90,13 @@ func TestServerKilledMidPush(t *testing.T) {
 		how := "random"
 		if cycle%2 == 1 {
 			how = "aimed"
-			if waitCommit(t, c, s.id, 5*time.Second) {
+			if waitCommit(t, c, s.ID, 5*time.Second) {
 				aimed++
 			}
 		} else {
 			time.Sleep(up)
 		}
-		c.kill()
+		c.Kill()
 		// An answer that did arrive gets a moment to be saved, so that only
 		// answers the kill really lost count below.
 		time.Sleep(100 * time.Millisecond)
@@ -127,7 +119,7 @@ func TestServerKilledMidPush(t *testing.T) {
 				cycle, how, where, st.pending, st.minSeq, st.hwm, (ps.UpBytes-stats0.UpBytes)>>10, (ps.DownBytes-stats0.DownBytes)>>10)
 		}
 		time.Sleep(time.Duration(w.rng.IntN(200)) * time.Millisecond)
-		c.start()
+		c.Start()
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
@@ -142,24 +134,24 @@ func TestServerKilledMidPush(t *testing.T) {
 	px.Set(linkem.Options{})
 	push.halt()
 	t.Logf("station-agent sync ran %d times during the kills, %d completed", push.runs, push.ok)
-	s.syncUntilDone(3)
-	checkStationDone(t, s)
-	checkCountyClean(t, c)
+	s.SyncUntilDone(3)
+	s.CheckDone()
+	c.CheckClean()
 	tl := verifyCounty(t, c, o, records.Person, records.Visit)
-	c.stop()
-	checkServerLog(t, c)
-	integrityCheck(t, s.dbPath())
-	integrityCheck(t, c.dbPath())
+	c.Stop()
+	c.CheckLog()
+	testsupport.CheckIntegrity(t, s.DBPath())
+	testsupport.CheckIntegrity(t, c.DBPath())
 	t.Logf("RESULT server-kill: cycles=%d kills_mid_push=%d kills_in_window=%d records=%d lost=%d duplicated=%d extra=%d mismatched=%d",
-		cycles, midPush, window, tl.records, tl.lost, tl.duplicated, tl.extra, tl.mismatched)
+		cycles, midPush, window, tl.Records, tl.Lost, tl.Duplicated, tl.Extra, tl.Mismatched)
 }
 
 // waitCommit polls the county's database until the station's high-water
 // mark moves (a batch was committed) or timeout passes; it reports whether
 // it moved.
-func waitCommit(t *testing.T, c *county, stationID string, timeout time.Duration) bool {
+func waitCommit(t *testing.T, c *testsupport.CountyProc, stationID string, timeout time.Duration) bool {
 	t.Helper()
-	db := openDB(t, c.dbPath(), true)
+	db := testsupport.OpenDB(t, c.DBPath(), true)
 	defer db.Close()
 	hwm := func() int64 {
 		var n sql.NullInt64
@@ -188,9 +180,9 @@ type pusher struct {
 	runs, ok int
 }
 
-func startPusher(t *testing.T, s *station) *pusher {
+func startPusher(t *testing.T, s *testsupport.StationProc) *pusher {
 	t.Helper()
-	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(s.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,13 +191,13 @@ func startPusher(t *testing.T, s *station) *pusher {
 		defer close(p.done)
 		defer logf.Close()
 		for run := 0; ; run++ {
-			args := []string{"sync", "--data", s.data}
+			args := []string{"sync", "--data", s.Data}
 			if run%2 == 1 {
 				// Every other round keeps a second batch in flight, so that
 				// kills also land with two batches on their way.
 				args = append(args, "--ahead", "always")
 			}
-			cmd := exec.Command(bin.agent, args...)
+			cmd := exec.Command(bin.Agent, args...)
 			cmd.Stdout, cmd.Stderr = logf, logf
 			cmd.Env = append(os.Environ(), "LOG_LEVEL=debug")
 			testproc.DieWithParent(cmd)
