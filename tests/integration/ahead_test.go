@@ -11,6 +11,7 @@ import (
 	"stationsync/agent"
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 )
 
 // On a fast link a batch goes ahead while the county merges the one in
@@ -21,8 +22,8 @@ import (
 // new epoch). Every change arrives once.
 func TestBatchAheadArrivingFirstIsSentAgain(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
-	real := *c.handler.Load()
+	c := testsupport.NewCounty(t)
+	real := c.Handler()
 	var hold atomic.Bool
 	var pushes, gaps atomic.Int32
 	front := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,18 +46,18 @@ func TestBatchAheadArrivingFirstIsSentAgain(t *testing.T) {
 		w.WriteHeader(rec.Code)
 		w.Write(rec.Body.Bytes())
 	}))
-	c.handler.Store(&front)
+	c.SetHandler(front)
 
-	s := newStationCfg(t, c, villageA, agent.Config{BatchSize: 20, Ahead: agent.AheadAlways})
+	s := testsupport.NewStation(t, c, villageA, agent.Config{BatchSize: 20, Ahead: agent.AheadAlways})
 	g := gen.New(31)
-	first, _ := s.addPeople(t, g, villageA, 5)
-	s.sync(t)
+	first, _ := s.AddPeople(t, g, villageA, 5)
+	s.MustSync(t)
 	epoch := s.Store.Meta(ctx, "epoch")
 
-	persons, visits := s.addPeople(t, g, villageA, 40) // 120 changes: six pushes
+	persons, visits := s.AddPeople(t, g, villageA, 40) // 120 changes: six pushes
 	hold.Store(true)
 	pushes.Store(0)
-	res := s.sync(t)
+	res := s.MustSync(t)
 	if gaps.Load() == 0 {
 		t.Fatalf("no batch overtook the held one (%d pushes): the test did not test anything", pushes.Load())
 	}
@@ -66,11 +67,11 @@ func TestBatchAheadArrivingFirstIsSentAgain(t *testing.T) {
 	if got := s.Store.Meta(ctx, "epoch"); got != epoch {
 		t.Fatalf("station moved to a new epoch (%s → %s): it took the gap for lost changes", epoch, got)
 	}
-	if got, want := countyCount(t, c, records.Person), len(first)+len(persons); got != want {
+	if got, want := len(c.Records(t, records.Person, "")), len(first)+len(persons); got != want {
 		t.Fatalf("county holds %d people, want %d", got, want)
 	}
-	if got, want := countyCount(t, c, records.Visit), 2*(len(first)+len(persons)); got != want {
+	if got, want := len(c.Records(t, records.Visit, "")), 2*(len(first)+len(persons)); got != want {
 		t.Fatalf("county holds %d visits, want %d", got, want)
 	}
-	assertConverged(t, c, s, villageA)
+	testsupport.AssertConverged(t, c, s, villageA)
 }

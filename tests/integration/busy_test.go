@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"stationsync/internal/gen"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 	"stationsync/syncproto"
 )
@@ -44,15 +45,15 @@ func (b *busyStore) Push(ctx context.Context, st *server.Station, batch *syncpro
 // second as link time would make 1,000 changes a second look like a link
 // that carries 8,000 in 8 s, too slow for batches sent ahead.
 func TestBusyCountyIsNotASlowLink(t *testing.T) {
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil) // batch size and ahead left to the link
-	busy := &busyStore{SQLiteStore: c.store}
-	h := http.Handler(server.New(busy, quiet).Handler())
-	c.handler.Store(&h)
+	busy := &busyStore{SQLiteStore: c.Store}
+	h := http.Handler(server.New(busy, testsupport.Quiet).Handler())
+	c.SetHandler(h)
 
-	s.addPeople(t, gen.New(41), villageA, 1480) // 4,440 changes
-	s.sync(t)
-	if n := s.pending(t); n != 0 {
+	s.AddPeople(t, gen.New(41), villageA, 1480) // 4,440 changes
+	s.MustSync(t)
+	if n := s.Pending(t); n != 0 {
 		t.Fatalf("%d changes still queued", n)
 	}
 	busy.mu.Lock()
@@ -63,5 +64,5 @@ func TestBusyCountyIsNotASlowLink(t *testing.T) {
 	if busy.sizes[0] != 1000 || !slices.Contains(busy.sizes, 3400) || busy.mostAtOnce != 2 {
 		t.Fatalf("pushes of %v changes, at most %d at once; want 1,000, then 3,400 with the rest ahead of its answer", busy.sizes, busy.mostAtOnce)
 	}
-	assertConverged(t, c, s, villageA)
+	testsupport.AssertConverged(t, c, s, villageA)
 }

@@ -9,6 +9,7 @@ import (
 	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 )
 
 func shifted(d time.Duration) func() time.Time {
@@ -22,13 +23,13 @@ const year = 365 * 24 * time.Hour
 // and what it records afterwards is stamped with the county's time.
 func TestStationClockYearBehind(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
-	s := newUnenrolledStation(t, shifted(-year))
+	c := testsupport.NewCounty(t)
+	s := openStation(t, "", shifted(-year))
 	g := gen.New(1)
-	s.addPeople(t, g, villageA, 2)
-	s.enroll(t, c, villageA)
-	s.sync(t)
-	assertConverged(t, c, s, villageA)
+	s.AddPeople(t, g, villageA, 2)
+	s.MustEnroll(t, c.URL(), c.Code(t, villageA), villageA)
+	s.MustSync(t)
+	testsupport.AssertConverged(t, c, s, villageA)
 	st, err := s.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestStationClockYearBehind(t *testing.T) {
 	if off := time.Duration(st.ClockOffsetMs) * time.Millisecond; off < year-time.Minute || off > year+time.Minute {
 		t.Fatalf("learned offset %v, want about a year", off)
 	}
-	pid := s.save(t, records.Person, "", fields(g.Person(villageA)))
+	pid := s.MustSave(t, records.Person, "", testsupport.Fields(g.Person(villageA)))
 	l, _ := s.Store.Get(ctx, records.Person, pid)
 	if d := time.Since(hlc.Timestamp(l.Versions["name"]).Time()); d < -time.Minute || d > time.Minute {
 		t.Fatalf("after sync the station stamps %v, %v from now", hlc.Timestamp(l.Versions["name"]), d)
@@ -48,13 +49,13 @@ func TestStationClockYearBehind(t *testing.T) {
 // acknowledged the station's clock comes back to the county's time.
 func TestStationClockYearAhead(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
-	s := newUnenrolledStation(t, shifted(year))
+	c := testsupport.NewCounty(t)
+	s := openStation(t, "", shifted(year))
 	g := gen.New(2)
-	persons, _ := s.addPeople(t, g, villageA, 2)
-	s.enroll(t, c, villageA)
-	s.sync(t)
-	recs, _ := c.store.Records(ctx, records.Person, villageA)
+	persons, _ := s.AddPeople(t, g, villageA, 2)
+	s.MustEnroll(t, c.URL(), c.Code(t, villageA), villageA)
+	s.MustSync(t)
+	recs, _ := c.Store.Records(ctx, records.Person, villageA)
 	limit := hlc.FromTime(time.Now().Add(time.Minute))
 	for _, r := range recs {
 		for f, v := range r.Versions {
@@ -63,14 +64,14 @@ func TestStationClockYearAhead(t *testing.T) {
 			}
 		}
 	}
-	sts, _ := c.store.Stations(ctx)
+	sts, _ := c.Store.Stations(ctx)
 	if !sts[0].ClockAhead {
 		t.Fatal("county did not flag the station's clock")
 	}
-	assertConverged(t, c, s, villageA)
+	testsupport.AssertConverged(t, c, s, villageA)
 	// The station's next edit is stamped in the county's time, so a later
 	// edit made at another PC still wins over it.
-	s.save(t, records.Person, persons[0], records.Fields{"phone": json.RawMessage(`"13911112222"`)})
+	s.MustSave(t, records.Person, persons[0], records.Fields{"phone": json.RawMessage(`"13911112222"`)})
 	l, _ := s.Store.Get(ctx, records.Person, persons[0])
 	if hlc.Timestamp(l.Versions["phone"]) > limit {
 		t.Fatalf("station still stamps the future: %v", hlc.Timestamp(l.Versions["phone"]))
@@ -90,7 +91,7 @@ func TestHLCMonotonicAcrossRestarts(t *testing.T) {
 		time.Now,
 	} {
 		s := openStation(t, dir, now)
-		pid := s.save(t, records.Person, "", fields(g.Person(villageA)))
+		pid := s.MustSave(t, records.Person, "", testsupport.Fields(g.Person(villageA)))
 		l, _ := s.Store.Get(ctx, records.Person, pid)
 		if l.Versions["name"] <= last {
 			t.Fatalf("restart %d: HLC %v not after %v", i, hlc.Timestamp(l.Versions["name"]), hlc.Timestamp(last))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"stationsync/internal/gen"
+	"stationsync/internal/testsupport"
 	"stationsync/syncproto"
 )
 
@@ -80,16 +81,16 @@ func startSlowUpload(t *testing.T, addr, local, group string, h http.Header, sto
 // real station's sync goes through while the fourth kind is still open.
 func TestSlowUploadsDoNotStopStationsSyncing(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil)
-	_, visits := s.addPeople(t, gen.New(7), villageA, 50)
+	_, visits := s.AddPeople(t, gen.New(7), villageA, 50)
 	want := 50 + len(visits)
 	id := s.Store.Meta(ctx, "station_id")
 
 	var entered atomic.Int64
 	var mu sync.Mutex
 	answered := map[int]int{} // statuses the real station got
-	inner := *c.handler.Load()
+	inner := c.Handler()
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Slow") != "" {
 			entered.Add(1)
@@ -106,7 +107,7 @@ func TestSlowUploadsDoNotStopStationsSyncing(t *testing.T) {
 		answered[cmp.Or(sw.code, http.StatusOK)]++
 		mu.Unlock()
 	}))
-	c.handler.Store(&h)
+	c.SetHandler(h)
 
 	_, attacker, _ := ed25519.GenerateKey(nil)
 	signed := func(station string, withHash bool) http.Header {
@@ -132,7 +133,7 @@ func TestSlowUploadsDoNotStopStationsSyncing(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	defer close(stop)
-	addr := c.http.Listener.Addr().String()
+	addr := c.HTTP.Listener.Addr().String()
 	var slow []*slowUpload
 	for _, g := range groups {
 		for i := range 8 {
@@ -155,8 +156,8 @@ func TestSlowUploadsDoNotStopStationsSyncing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sync with %d slow uploads open: %v (after %s)", len(slow), err, took.Round(time.Second))
 	}
-	if res.Pushed != want || s.pending(t) != 0 {
-		t.Fatalf("pushed %d of %d, %d still queued", res.Pushed, want, s.pending(t))
+	if res.Pushed != want || s.Pending(t) != 0 {
+		t.Fatalf("pushed %d of %d, %d still queued", res.Pushed, want, s.Pending(t))
 	}
 	mu.Lock()
 	if answered[http.StatusServiceUnavailable]+answered[http.StatusTooManyRequests] > 0 {
@@ -183,5 +184,5 @@ func TestSlowUploadsDoNotStopStationsSyncing(t *testing.T) {
 			t.Fatalf("%s: answered %d, want %d", g.name, resp.StatusCode, g.refuse)
 		}
 	}
-	assertConverged(t, c, s, villageA)
+	testsupport.AssertConverged(t, c, s, villageA)
 }

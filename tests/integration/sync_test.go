@@ -13,6 +13,7 @@ import (
 	"stationsync/internal/gen"
 	"stationsync/internal/linkem"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 	"stationsync/syncproto"
 )
@@ -26,44 +27,44 @@ const (
 // county decides on an application, and every side converges.
 func TestTwoStationsConvergeWithCountyDecision(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	a := newStation(t, c, villageA, nil)
 	b := newStation(t, c, villageB, nil)
 	g := gen.New(7)
 
-	c.linkDown()
-	personsA, _ := a.addPeople(t, g, villageA, 5)
-	b.addPeople(t, g, villageB, 4)
-	app := a.save(t, records.Application, "", fields(g.Application(personsA[0], nil)))
-	a.save(t, records.Disclosure, "", fields(g.Disclosure("村务公开")))
+	c.LinkDown()
+	personsA, _ := a.AddPeople(t, g, villageA, 5)
+	b.AddPeople(t, g, villageB, 4)
+	app := a.MustSave(t, records.Application, "", testsupport.Fields(g.Application(personsA[0], nil)))
+	a.MustSave(t, records.Disclosure, "", testsupport.Fields(g.Disclosure("村务公开")))
 	if err := a.Store.Intent(ctx, app, records.OpSubmit, "", "测试员"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.SyncOnce(ctx); err == nil {
 		t.Fatal("sync with the link down succeeded")
 	}
-	if got, want := a.pending(t), 5*3+2+1; got != want {
+	if got, want := a.Pending(t), 5*3+2+1; got != want {
 		t.Fatalf("pending=%d, want %d", got, want)
 	}
 
-	c.linkUp()
-	a.sync(t)
-	b.sync(t)
-	if a.pending(t) != 0 || b.pending(t) != 0 {
+	c.LinkUp()
+	a.MustSync(t)
+	b.MustSync(t)
+	if a.Pending(t) != 0 || b.Pending(t) != 0 {
 		t.Fatal("outbox not empty after sync")
 	}
-	assertConverged(t, c, a, villageA)
-	assertConverged(t, c, b, villageB)
+	testsupport.AssertConverged(t, c, a, villageA)
+	testsupport.AssertConverged(t, c, b, villageB)
 
 	for _, d := range []server.Decision{
 		{ApplicationID: app, Op: records.OpAccept, By: "县民政局"},
 		{ApplicationID: app, Op: records.OpApprove, By: "县民政局", AmountFen: 30000, FromMonth: "2026-12", Comment: "符合条件"},
 	} {
-		if err := c.store.Decide(ctx, d); err != nil {
+		if err := c.Store.Decide(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res := a.sync(t)
+	res := a.MustSync(t)
 	if res.Pulled != 1 {
 		t.Errorf("pulled %d records, want only the decided application", res.Pulled)
 	}
@@ -88,10 +89,10 @@ func TestTwoStationsConvergeWithCountyDecision(t *testing.T) {
 	if js(path) != js([]string{"draft→submitted", "submitted→accepted", "accepted→approved"}) {
 		t.Fatalf("history %v", path)
 	}
-	assertConverged(t, c, a, villageA)
-	assertConverged(t, c, b, villageB)
+	testsupport.AssertConverged(t, c, a, villageA)
+	testsupport.AssertConverged(t, c, b, villageB)
 	// Station B's feed holds nothing of village A.
-	if res := b.sync(t); res.Pulled != 0 {
+	if res := b.MustSync(t); res.Pulled != 0 {
 		t.Fatalf("station B pulled %d records of another village", res.Pulled)
 	}
 }
@@ -100,17 +101,17 @@ func TestTwoStationsConvergeWithCountyDecision(t *testing.T) {
 // change does not block the changes queued after it.
 func TestStaleIntentRejectedQueueContinues(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	a := newStation(t, c, villageA, nil)
 	g := gen.New(3)
-	persons, _ := a.addPeople(t, g, villageA, 1)
-	app := a.save(t, records.Application, "", fields(g.Application(persons[0], nil)))
+	persons, _ := a.AddPeople(t, g, villageA, 1)
+	app := a.MustSave(t, records.Application, "", testsupport.Fields(g.Application(persons[0], nil)))
 	if err := a.Store.Intent(ctx, app, records.OpSubmit, "", "甲"); err != nil {
 		t.Fatal(err)
 	}
-	a.sync(t)
+	a.MustSync(t)
 	for _, op := range []records.Op{records.OpAccept, records.OpApprove} {
-		if err := c.store.Decide(ctx, server.Decision{ApplicationID: app, Op: op, AmountFen: 100, FromMonth: "2026-12"}); err != nil {
+		if err := c.Store.Decide(ctx, server.Decision{ApplicationID: app, Op: op, AmountFen: 100, FromMonth: "2026-12"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,12 +119,12 @@ func TestStaleIntentRejectedQueueContinues(t *testing.T) {
 	if err := a.Store.Intent(ctx, app, records.OpWithdraw, "家属要求撤回", "甲"); err != nil {
 		t.Fatal(err)
 	}
-	later := a.save(t, records.Person, "", fields(g.Person(villageA)))
-	res := a.sync(t)
+	later := a.MustSave(t, records.Person, "", testsupport.Fields(g.Person(villageA)))
+	res := a.MustSync(t)
 	if res.Rejected != 1 {
 		t.Fatalf("rejected=%d, want 1", res.Rejected)
 	}
-	if a.pending(t) != 0 {
+	if a.Pending(t) != 0 {
 		t.Fatal("outbox not empty")
 	}
 	rej, err := a.Store.Rejected(ctx)
@@ -134,73 +135,73 @@ func TestStaleIntentRejectedQueueContinues(t *testing.T) {
 	if st := records.TextValue(rec.Fields, "status"); st != records.StatusApproved {
 		t.Fatalf("station status %q, want the county's approved", st)
 	}
-	if _, err := c.store.Records(ctx, records.Person, villageA); err != nil {
+	if _, err := c.Store.Records(ctx, records.Person, villageA); err != nil {
 		t.Fatal(err)
 	}
-	if recs, _ := c.store.Records(ctx, records.Person, villageA); len(recs) != 2 || (recs[0].ID != later && recs[1].ID != later) {
+	if recs, _ := c.Store.Records(ctx, records.Person, villageA); len(recs) != 2 || (recs[0].ID != later && recs[1].ID != later) {
 		t.Fatal("the change queued after the rejected one did not arrive")
 	}
-	cr, _ := c.store.Rejected(ctx, villageA)
+	cr, _ := c.Store.Rejected(ctx, villageA)
 	if len(cr) != 1 {
 		t.Fatalf("county rejected list has %d entries", len(cr))
 	}
-	assertConverged(t, c, a, villageA)
+	testsupport.AssertConverged(t, c, a, villageA)
 }
 
 // The classic duplicate: the county commits, the answer is lost on the way
 // back, the station sends again.
 func TestResponseLostAfterCommit(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	a := newStation(t, c, villageA, nil)
 	g := gen.New(11)
-	_, visits := a.addPeople(t, g, villageA, 20)
-	c.link.Set(linkem.Options{CutDownAfterBytes: 40})
+	_, visits := a.AddPeople(t, g, villageA, 20)
+	c.Link.Set(linkem.Options{CutDownAfterBytes: 40})
 	if _, err := a.SyncOnce(ctx); err == nil {
 		t.Fatal("sync succeeded with the answer cut")
 	}
-	if got := countyCount(t, c, records.Visit); got != len(visits) {
+	if got := len(c.Records(t, records.Visit, "")); got != len(visits) {
 		t.Fatalf("county has %d visits after the cut answer, want %d (it committed)", got, len(visits))
 	}
-	if a.pending(t) != 60 {
-		t.Fatalf("station dropped changes without an answer: pending %d", a.pending(t))
+	if a.Pending(t) != 60 {
+		t.Fatalf("station dropped changes without an answer: pending %d", a.Pending(t))
 	}
-	c.linkUp()
-	a.sync(t)
-	if a.pending(t) != 0 {
+	c.LinkUp()
+	a.MustSync(t)
+	if a.Pending(t) != 0 {
 		t.Fatal("duplicates were not acknowledged")
 	}
-	if got := countyCount(t, c, records.Visit); got != len(visits) {
+	if got := len(c.Records(t, records.Visit, "")); got != len(visits) {
 		t.Fatalf("county has %d visits, want %d", got, len(visits))
 	}
-	assertConverged(t, c, a, villageA)
+	testsupport.AssertConverged(t, c, a, villageA)
 }
 
 // Concurrent edits of a field both sides may edit: the later HLC wins and
 // the loser is kept as a conflict that both sides can see.
 func TestConcurrentEditsKeepConflict(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	a := newStation(t, c, villageA, nil)
 	a2 := newStation(t, c, villageA, nil) // a second PC in the same village
 	g := gen.New(5)
-	persons, _ := a.addPeople(t, g, villageA, 1)
-	a.sync(t)
-	a2.sync(t)
+	persons, _ := a.AddPeople(t, g, villageA, 1)
+	a.MustSync(t)
+	a2.MustSync(t)
 	pid := persons[0]
-	a2.save(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000001"`)})
+	a2.MustSave(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000001"`)})
 	// HLCs of two machines within one millisecond tie and break by station
 	// id; a few milliseconds make the second edit the later one.
 	time.Sleep(5 * time.Millisecond)
-	a.save(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000002"`)})
-	a.sync(t)
-	a2.sync(t)
-	a.sync(t)
-	recs, _ := c.store.Records(ctx, records.Person, villageA)
+	a.MustSave(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000002"`)})
+	a.MustSync(t)
+	a2.MustSync(t)
+	a.MustSync(t)
+	recs, _ := c.Store.Records(ctx, records.Person, villageA)
 	if got := records.TextValue(recs[0].Fields, "phone"); got != "13900000002" {
 		t.Fatalf("county phone %q, want the later edit", got)
 	}
-	conf, _ := c.store.Conflicts(ctx, villageA)
+	conf, _ := c.Store.Conflicts(ctx, villageA)
 	if len(conf) != 1 || string(conf[0].Loser) != `"13900000001"` || string(conf[0].Winner) != `"13900000002"` {
 		t.Fatalf("conflicts %s", js(conf))
 	}
@@ -208,7 +209,7 @@ func TestConcurrentEditsKeepConflict(t *testing.T) {
 		if n, _ := s.Store.ConflictCount(ctx); n != 1 {
 			t.Fatalf("station sees %d conflicts, want 1", n)
 		}
-		assertConverged(t, c, s, villageA)
+		testsupport.AssertConverged(t, c, s, villageA)
 	}
 }
 
@@ -217,10 +218,10 @@ func TestConcurrentEditsKeepConflict(t *testing.T) {
 // once the link returns.
 func TestBlackHoleLinkDoesNotHang(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
-	s := newStationCfg(t, c, villageA, agent.Config{IdleTimeout: 500 * time.Millisecond})
-	s.addPeople(t, gen.New(1), villageA, 3)
-	c.link.Set(linkem.Options{BlackHole: true})
+	c := testsupport.NewCounty(t)
+	s := testsupport.NewStation(t, c, villageA, agent.Config{IdleTimeout: 500 * time.Millisecond})
+	s.AddPeople(t, gen.New(1), villageA, 3)
+	c.Link.Set(linkem.Options{BlackHole: true})
 	start := time.Now()
 	if _, err := s.SyncOnce(ctx); err == nil {
 		t.Fatal("sync through a black hole succeeded")
@@ -228,37 +229,33 @@ func TestBlackHoleLinkDoesNotHang(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Fatalf("sync hung for %v", d)
 	}
-	c.linkUp()
-	s.sync(t)
-	assertConverged(t, c, s, villageA)
+	c.LinkUp()
+	s.MustSync(t)
+	testsupport.AssertConverged(t, c, s, villageA)
 }
 
 // Run starts a round by itself right after a change saved by another
 // process (here: another Store on the same file) and when the link returns.
 func TestRunSyncsByItself(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c := newCounty(t)
-	s := newStationCfg(t, c, villageA, agent.Config{SyncInterval: time.Hour, RetryCap: 300 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	other := openStation(t, s.dir, nil) // the command line beside the service
-	other.addPeople(t, gen.New(2), villageA, 1)
+	c := testsupport.NewCounty(t)
+	s := testsupport.NewStation(t, c, villageA, agent.Config{SyncInterval: time.Hour, RetryCap: 300 * time.Millisecond})
+	s.Start()
+	other := openStation(t, s.Dir, nil) // the command line beside the service
+	other.AddPeople(t, gen.New(2), villageA, 1)
 	other.Close()
-	waitFor(t, func() bool { return countyCount(t, c, records.Visit) == 2 })
+	waitFor(t, func() bool { return len(c.Records(t, records.Visit, "")) == 2 })
 
-	c.linkDown()
-	other = openStation(t, s.dir, nil)
-	other.addPeople(t, gen.New(3), villageA, 1)
+	c.LinkDown()
+	other = openStation(t, s.Dir, nil)
+	other.AddPeople(t, gen.New(3), villageA, 1)
 	other.Close()
 	time.Sleep(3 * time.Second) // the round fails while the link is down
-	if countyCount(t, c, records.Visit) != 2 {
+	if len(c.Records(t, records.Visit, "")) != 2 {
 		t.Fatal("changes crossed a link that is down")
 	}
-	c.linkUp()
-	waitFor(t, func() bool { return countyCount(t, c, records.Visit) == 4 })
-	cancel()
-	<-done
+	c.LinkUp()
+	waitFor(t, func() bool { return len(c.Records(t, records.Visit, "")) == 4 })
+	s.Halt()
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -276,32 +273,32 @@ func waitFor(t *testing.T, cond func() bool) {
 // acknowledged: the station notices (the county's high-water mark and feed
 // went backwards), sends its whole state again, and both sides converge.
 func TestCountyRestoredFromOlderCopy(t *testing.T) {
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil)
 	g := gen.New(8)
-	s.addPeople(t, g, villageA, 3)
-	s.sync(t)
+	s.AddPeople(t, g, villageA, 3)
+	s.MustSync(t)
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	c.restart(t, func(p string) { copyFile(t, p, backup) })
-	s.addPeople(t, g, villageA, 2) // acknowledged, then lost with the restore
-	s.sync(t)
-	c.restart(t, func(p string) {
+	c.Restart(t, func(p string) { copyFile(t, p, backup) })
+	s.AddPeople(t, g, villageA, 2) // acknowledged, then lost with the restore
+	s.MustSync(t)
+	c.Restart(t, func(p string) {
 		os.Remove(p + "-wal")
 		os.Remove(p + "-shm")
 		copyFile(t, backup, p)
 	})
-	if got := countyCount(t, c, records.Person); got != 3 {
+	if got := len(c.Records(t, records.Person, "")); got != 3 {
 		t.Fatalf("restored county holds %d persons, want 3", got)
 	}
-	s.addPeople(t, g, villageA, 1)
-	s.sync(t)
-	if s.pending(t) != 0 {
+	s.AddPeople(t, g, villageA, 1)
+	s.MustSync(t)
+	if s.Pending(t) != 0 {
 		t.Fatal("outbox not empty")
 	}
-	if got := countyCount(t, c, records.Person); got != 6 {
+	if got := len(c.Records(t, records.Person, "")); got != 6 {
 		t.Fatalf("county holds %d persons after recovery, want 6", got)
 	}
-	assertConverged(t, c, s, villageA)
+	testsupport.AssertConverged(t, c, s, villageA)
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -320,33 +317,33 @@ func copyFile(t *testing.T, from, to string) {
 // already applied. The county tells them apart by HLC and nothing new is
 // dropped as a "duplicate".
 func TestStationRestoredFromOlderCopy(t *testing.T) {
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil)
 	g := gen.New(12)
-	s.addPeople(t, g, villageA, 2)
-	s.sync(t)
+	s.AddPeople(t, g, villageA, 2)
+	s.MustSync(t)
 	if err := s.Store.DB().Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	backup := t.TempDir()
 	for _, f := range []string{"station.db", "station.key"} {
-		copyFile(t, filepath.Join(s.dir, f), filepath.Join(backup, f))
+		copyFile(t, filepath.Join(s.Dir, f), filepath.Join(backup, f))
 	}
-	s.addPeople(t, g, villageA, 3) // 9 changes, acknowledged, then "lost"
-	s.sync(t)
-	s.shut(t)
+	s.AddPeople(t, g, villageA, 3) // 9 changes, acknowledged, then "lost"
+	s.MustSync(t)
+	s.Shut(t)
 	for _, f := range []string{"station.db-wal", "station.db-shm"} {
-		os.Remove(filepath.Join(s.dir, f))
+		os.Remove(filepath.Join(s.Dir, f))
 	}
-	copyFile(t, filepath.Join(backup, "station.db"), filepath.Join(s.dir, "station.db"))
-	restored := openStation(t, s.dir, nil)
-	defer restored.close(t)
-	fresh, _ := restored.addPeople(t, g, villageA, 5) // 15 new changes reuse seqs 7–21
-	restored.sync(t)
-	if restored.pending(t) != 0 {
+	copyFile(t, filepath.Join(backup, "station.db"), filepath.Join(s.Dir, "station.db"))
+	restored := openStation(t, s.Dir, nil)
+	defer restored.Shut(t)
+	fresh, _ := restored.AddPeople(t, g, villageA, 5) // 15 new changes reuse seqs 7–21
+	restored.MustSync(t)
+	if restored.Pending(t) != 0 {
 		t.Fatal("outbox not empty")
 	}
-	recs, _ := c.store.Records(context.Background(), records.Person, villageA)
+	recs, _ := c.Store.Records(context.Background(), records.Person, villageA)
 	have := map[string]bool{}
 	for _, r := range recs {
 		have[r.ID] = true
@@ -365,25 +362,25 @@ func TestStationRestoredFromOlderCopy(t *testing.T) {
 // next pull, and clears after a round that succeeds.
 func TestStationReportsLastError(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil)
-	s.addPeople(t, gen.New(1), villageA, 1)
-	c.linkDown()
+	s.AddPeople(t, gen.New(1), villageA, 1)
+	c.LinkDown()
 	if _, err := s.SyncOnce(ctx); err == nil {
 		t.Fatal("sync with the link down succeeded")
 	}
-	c.linkUp()
-	s.sync(t)
+	c.LinkUp()
+	s.MustSync(t)
 	id := s.Store.Meta(ctx, "station_id")
-	errs, err := c.store.LastErrors(ctx)
+	errs, err := c.Store.LastErrors(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if errs[id] == "" {
 		t.Fatal("the county does not know the station's last failure")
 	}
-	s.sync(t)
-	if errs, _ = c.store.LastErrors(ctx); errs[id] != "" {
+	s.MustSync(t)
+	if errs, _ = c.Store.LastErrors(ctx); errs[id] != "" {
 		t.Fatalf("still shows %q after a good round", errs[id])
 	}
 }
@@ -392,46 +389,43 @@ func TestStationReportsLastError(t *testing.T) {
 // kept, records are entered, and the running service completes the
 // enrolment and syncs once the county is reachable.
 func TestEnrolmentKeptForLater(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c := newCounty(t)
-	ef, err := syncproto.ReadEnrolFile(strings.NewReader(`{"server":"` + c.link.URL() + `","code":"` + c.code(t, villageA) + `","village":"` + villageA + `"}`))
+	ctx := context.Background()
+	c := testsupport.NewCounty(t)
+	ef, err := syncproto.ReadEnrolFile(strings.NewReader(`{"server":"` + c.URL() + `","code":"` + c.Code(t, villageA) + `","village":"` + villageA + `"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newUnenrolledStationCfg(t, agent.Config{SyncInterval: 200 * time.Millisecond})
-	c.linkDown()
+	s := testsupport.OpenStation(t, "", agent.Config{SyncInterval: 200 * time.Millisecond})
+	c.LinkDown()
 	if _, err := s.Enroll(ctx, ef.Server, ef.Code); err == nil {
 		t.Fatal("enrolled through a link that is down")
 	}
 	if err := s.EnrolLater(ctx, ef.Server, ef.Code); err != nil {
 		t.Fatal(err)
 	}
-	s.addPeople(t, gen.New(4), villageA, 2)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	s.AddPeople(t, gen.New(4), villageA, 2)
+	s.Start()
 	time.Sleep(time.Second)
 	if s.Enrolled(ctx) {
 		t.Fatal("enrolled while the link is down")
 	}
-	c.linkUp()
+	c.LinkUp()
 	// The service enrols by itself; the records made before wait until a
 	// person has confirmed the county (nobody saw its name at install).
 	waitFor(t, func() bool { return s.Enrolled(ctx) })
 	time.Sleep(time.Second)
-	if n := countyCount(t, c, records.Person); n != 0 {
+	if n := len(c.Records(t, records.Person, "")); n != 0 {
 		t.Fatalf("county holds %d persons before the enrolment was confirmed", n)
 	}
 	if err := s.ConfirmEnrolment(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return countyCount(t, c, records.Person) == 2 })
-	cancel()
-	<-done
-	if s.PendingEnrolment(context.Background()) != "" {
+	waitFor(t, func() bool { return len(c.Records(t, records.Person, "")) == 2 })
+	s.Halt()
+	if s.PendingEnrolment(ctx) != "" {
 		t.Fatal("the kept enrolment was not cleared")
 	}
-	assertConverged(t, c, s, villageA)
+	testsupport.AssertConverged(t, c, s, villageA)
 }
 
 func TestEnrolFileRefusesNonsense(t *testing.T) {

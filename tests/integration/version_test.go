@@ -11,6 +11,7 @@ import (
 
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/syncproto"
 )
 
@@ -18,8 +19,8 @@ import (
 // older, refuses the new version, and the station goes on in the county's
 // version (JSON batches) without losing or doubling anything.
 func TestNewStationOlderCounty(t *testing.T) {
-	c := newCounty(t)
-	real := *c.handler.Load()
+	c := testsupport.NewCounty(t)
+	real := c.Handler()
 	var refused, spokeOld atomic.Int32
 	older := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := r.Header.Get(syncproto.HeaderVersion)
@@ -51,37 +52,37 @@ func TestNewStationOlderCounty(t *testing.T) {
 		}
 		real.ServeHTTP(w, r)
 	}))
-	c.handler.Store(&older)
+	c.SetHandler(older)
 
 	g := gen.New(21)
 	s := newStation(t, c, villageA, nil)
-	persons, visits := s.addPeople(t, g, villageA, 30)
-	if res := s.sync(t); res.Pushed != len(persons)+len(visits) {
+	persons, visits := s.AddPeople(t, g, villageA, 30)
+	if res := s.MustSync(t); res.Pushed != len(persons)+len(visits) {
 		t.Fatalf("pushed %d, want %d", res.Pushed, len(persons)+len(visits))
 	}
-	assertConverged(t, c, s, villageA)
+	testsupport.AssertConverged(t, c, s, villageA)
 	if refused.Load() == 0 || spokeOld.Load() == 0 {
 		t.Fatalf("refused %d requests, %d pushes in version 1", refused.Load(), spokeOld.Load())
 	}
 
 	// The county is upgraded: it answers both versions.
-	c.handler.Store(&real)
-	s.save(t, records.Person, persons[0], fields(map[string]any{"phone": "13905510000"}))
-	s.sync(t)
-	assertConverged(t, c, s, villageA)
+	c.SetHandler(real)
+	s.MustSave(t, records.Person, persons[0], testsupport.Fields(map[string]any{"phone": "13905510000"}))
+	s.MustSync(t)
+	testsupport.AssertConverged(t, c, s, villageA)
 }
 
 // The county's revision of each record comes back with the answer (and
 // with the pull) and is kept by the station: its next edit says which revision it was based on,
 // and a record changed twice in one batch keeps the higher one.
 func TestAckKeepsCountyRevisions(t *testing.T) {
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil)
 	g := gen.New(5)
-	persons, visits := s.addPeople(t, g, villageA, 3)
-	s.save(t, records.Person, persons[1], fields(map[string]any{"phone": "13905510001"}))
-	s.save(t, records.Person, persons[1], fields(map[string]any{"phone": "13905510002"}))
-	s.sync(t)
+	persons, visits := s.AddPeople(t, g, villageA, 3)
+	s.MustSave(t, records.Person, persons[1], testsupport.Fields(map[string]any{"phone": "13905510001"}))
+	s.MustSave(t, records.Person, persons[1], testsupport.Fields(map[string]any{"phone": "13905510002"}))
+	s.MustSync(t)
 	rev := func(table, id string) int64 {
 		t.Helper()
 		kind := map[string]records.Kind{"persons": records.Person, "visits": records.Visit}[table]
@@ -103,14 +104,14 @@ func TestAckKeepsCountyRevisions(t *testing.T) {
 
 	// A record the county changed comes back with the pull, and its
 	// revision with it; a local edit after that leaves the revision alone.
-	if err := c.store.CountyEdit(context.Background(), records.Person, persons[0], fields(map[string]any{"phone": "13905510009"}), "县民政局"); err != nil {
+	if err := c.Store.CountyEdit(context.Background(), records.Person, persons[0], testsupport.Fields(map[string]any{"phone": "13905510009"}), "县民政局"); err != nil {
 		t.Fatal(err)
 	}
-	s.sync(t)
+	s.MustSync(t)
 	if r := rev("persons", persons[0]); r != 2 {
 		t.Fatalf("person the county edited has server_rev %d after the pull, want 2", r)
 	}
-	s.save(t, records.Person, persons[0], fields(map[string]any{"address": "村东头"}))
+	s.MustSave(t, records.Person, persons[0], testsupport.Fields(map[string]any{"address": "村东头"}))
 	if r := rev("persons", persons[0]); r != 2 {
 		t.Fatalf("person edited at the station has server_rev %d before its sync, want 2", r)
 	}

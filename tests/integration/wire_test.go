@@ -22,6 +22,7 @@ import (
 	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/syncproto"
 )
 
@@ -33,14 +34,14 @@ type rawStation struct {
 	url                string
 }
 
-func newRawStation(t *testing.T, c *county, village string) *rawStation {
+func newRawStation(t *testing.T, c *testsupport.County, village string) *rawStation {
 	t.Helper()
 	s := newStation(t, c, village, nil)
-	key, err := os.ReadFile(filepath.Join(s.dir, "station.key"))
+	key, err := os.ReadFile(filepath.Join(s.Dir, "station.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rawStation{id: s.Store.Meta(context.Background(), "station_id"), village: village, epoch: "e1", key: key, url: c.http.URL}
+	return &rawStation{id: s.Store.Meta(context.Background(), "station_id"), village: village, epoch: "e1", key: key, url: c.HTTP.URL}
 }
 
 // personChanges makes n person creations numbered from first.
@@ -49,7 +50,7 @@ func personChanges(g *gen.Generator, village string, first uint64, n int) []sync
 	for i := range out {
 		out[i] = syncproto.Change{
 			Seq: first + uint64(i), HLC: uint64(hlc.FromTime(time.Now())) + uint64(i), Kind: "person",
-			ID: uuid.Must(uuid.NewV7()).String(), Op: "upsert", Fields: fields(g.Person(village)), By: "测试员",
+			ID: uuid.Must(uuid.NewV7()).String(), Op: "upsert", Fields: testsupport.Fields(g.Person(village)), By: "测试员",
 		}
 	}
 	return out
@@ -112,7 +113,7 @@ func statuses(r *syncproto.PushResult) map[string]int {
 }
 
 func TestReplayedReorderedOverlappingBatches(t *testing.T) {
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	r := newRawStation(t, c, villageA)
 	g := gen.New(21)
 	all := personChanges(g, villageA, 1, 400)
@@ -141,11 +142,11 @@ func TestReplayedReorderedOverlappingBatches(t *testing.T) {
 	if a.result.HWM != 349 {
 		t.Fatalf("hwm %d", a.result.HWM)
 	}
-	if n := countyCount(t, c, records.Person); n != 349 {
+	if n := len(c.Records(t, records.Person, "")); n != 349 {
 		t.Fatalf("county holds %d persons, want 349", n)
 	}
 	// A duplicate changes nothing: the replayed batch's records keep rev 1.
-	recs, _ := c.store.Records(context.Background(), records.Person, villageA)
+	recs, _ := c.Store.Records(context.Background(), records.Person, villageA)
 	for _, rec := range recs {
 		if rec.Rev != 1 {
 			t.Fatalf("record %s rev %d after replays", rec.ID, rec.Rev)
@@ -155,7 +156,7 @@ func TestReplayedReorderedOverlappingBatches(t *testing.T) {
 
 // Bad input gets a 4xx with a clear Chinese message and changes nothing.
 func TestBadPayloadsChangeNothing(t *testing.T) {
-	c := newCounty(t)
+	c := testsupport.NewCounty(t)
 	r := newRawStation(t, c, villageA)
 	other := newRawStation(t, c, villageB)
 	g := gen.New(9)
@@ -201,7 +202,7 @@ func TestBadPayloadsChangeNothing(t *testing.T) {
 			if tc.code == syncproto.CodeVersion && (!strings.Contains(a.err.Error.Message, strconv.Itoa(syncproto.Version)) || !strings.Contains(a.err.Error.Message, tc.header[syncproto.HeaderVersion])) {
 				t.Fatalf("version message %q does not name the versions", a.err.Error.Message)
 			}
-			if n := countyCount(t, c, records.Person); n != 0 {
+			if n := len(c.Records(t, records.Person, "")); n != 0 {
 				t.Fatalf("county stored %d persons", n)
 			}
 		})
@@ -212,7 +213,7 @@ func TestBadPayloadsChangeNothing(t *testing.T) {
 	if a := post(t, r, good, nil); a.status != 200 {
 		t.Fatal(a.err)
 	}
-	recs, _ := c.store.Records(context.Background(), records.Person, villageA)
+	recs, _ := c.Store.Records(context.Background(), records.Person, villageA)
 	target := recs[0]
 	steal := personChanges(g, villageB, 1, 2)
 	steal[0].ID, steal[0].Fields = target.ID, records.Fields{"phone": json.RawMessage(`"13000000000"`)}
@@ -220,13 +221,13 @@ func TestBadPayloadsChangeNothing(t *testing.T) {
 	if a.status != 200 || a.result.Results[0].Status != syncproto.Rejected || a.result.Results[0].Code != syncproto.CodeWrongVillage || a.result.Results[1].Status != syncproto.Applied {
 		t.Fatalf("cross-village change: %d %s", a.status, js(a.result))
 	}
-	after, _ := c.store.Records(context.Background(), records.Person, villageA)
+	after, _ := c.Store.Records(context.Background(), records.Person, villageA)
 	if records.TextValue(after[0].Fields, "phone") != records.TextValue(target.Fields, "phone") || after[0].Rev != target.Rev {
 		t.Fatal("another village's station changed a record")
 	}
 
 	// Revoked stations are refused from then on.
-	if err := c.store.Revoke(context.Background(), r.id); err != nil {
+	if err := c.Store.Revoke(context.Background(), r.id); err != nil {
 		t.Fatal(err)
 	}
 	if a := post(t, r, r.seal(t, personChanges(g, villageA, 4, 1)), nil); a.status != 403 || a.err.Error.Code != syncproto.CodeRevoked {
@@ -245,16 +246,16 @@ func hasHan(s string) bool {
 
 func TestEnrolmentCodes(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
-	code := c.code(t, villageA)
+	c := testsupport.NewCounty(t)
+	code := c.Code(t, villageA)
 	s1 := openStation(t, t.TempDir(), nil)
 	defer s1.Close()
-	if _, err := s1.Enroll(ctx, c.http.URL, strings.ToLower(code)); err != nil {
+	if _, err := s1.Enroll(ctx, c.HTTP.URL, strings.ToLower(code)); err != nil {
 		t.Fatalf("enrol with a lower-case code: %v", err)
 	}
 	s2 := openStation(t, t.TempDir(), nil)
 	defer s2.Close()
-	expired, err := c.store.CreateCode(ctx, villageA, -time.Second)
+	expired, err := c.Store.CreateCode(ctx, villageA, -time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestEnrolmentCodes(t *testing.T) {
 		{"expired", expired, syncproto.CodeCodeExpired},
 		{"unknown", "AAAAA-BBBBB", syncproto.CodeCodeInvalid},
 	} {
-		_, err := s2.Enroll(ctx, c.http.URL, tc.code)
+		_, err := s2.Enroll(ctx, c.HTTP.URL, tc.code)
 		pe, ok := err.(*syncproto.Error)
 		if !ok || pe.Code != tc.want || !hasHan(pe.Message) {
 			t.Errorf("%s: %v", tc.name, err)
@@ -272,11 +273,11 @@ func TestEnrolmentCodes(t *testing.T) {
 			t.Fatalf("%s: station counts itself enrolled", tc.name)
 		}
 	}
-	st, _ := c.store.Stations(ctx)
+	st, _ := c.Store.Stations(ctx)
 	if len(st) != 1 {
 		t.Fatalf("%d stations enrolled, want 1", len(st))
 	}
-	if _, err := c.store.CreateCode(ctx, "110101001001", time.Hour); err == nil {
+	if _, err := c.Store.CreateCode(ctx, "110101001001", time.Hour); err == nil {
 		t.Fatal("code made for a village of another county")
 	}
 	_ = fmt.Sprint
@@ -286,20 +287,20 @@ func TestEnrolmentCodes(t *testing.T) {
 // the county answers with the same identity instead of "code used".
 func TestEnrolmentAnswerLostRetrySameKey(t *testing.T) {
 	ctx := context.Background()
-	c := newCounty(t)
-	code := c.code(t, villageA)
+	c := testsupport.NewCounty(t)
+	code := c.Code(t, villageA)
 	_, priv, _ := ed25519.GenerateKey(nil)
 	pub := priv.Public().(ed25519.PublicKey)
-	first, err := c.store.Enroll(ctx, code, pub, "pc", "v")
+	first, err := c.Store.Enroll(ctx, code, pub, "pc", "v")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := c.store.Enroll(ctx, code, pub, "pc", "v")
+	again, err := c.Store.Enroll(ctx, code, pub, "pc", "v")
 	if err != nil || again.ID != first.ID {
 		t.Fatalf("retry with the same key: %v, %+v", err, again)
 	}
 	_, other, _ := ed25519.GenerateKey(nil)
-	if _, err := c.store.Enroll(ctx, code, other.Public().(ed25519.PublicKey), "pc2", "v"); err == nil {
+	if _, err := c.Store.Enroll(ctx, code, other.Public().(ed25519.PublicKey), "pc2", "v"); err == nil {
 		t.Fatal("a second key enrolled with a used code")
 	}
 }
