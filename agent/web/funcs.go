@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+	"time"
 
 	"stationsync/internal/idcard"
 	"stationsync/internal/pii"
@@ -19,7 +20,12 @@ var funcs = template.FuncMap{
 	"maskPhone":     idcard.MaskPhone,
 	"maskText":      pii.MaskText, // the county's pages and public portal use the same
 	"time":          fmtTime,
-	"yuan":          yuan,
+	// stationClock: the station learned offsetMs = county − local, so a
+	// positive offset is a clock running behind.
+	"stationClock": func(offsetMs int64) string {
+		return zone.ClockText("本机", -time.Duration(offsetMs)*time.Millisecond)
+	},
+	"yuan": yuan,
 	"yuanOpt": func(v any) string {
 		if v == nil {
 			return ""

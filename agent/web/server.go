@@ -413,6 +413,7 @@ type syncBar struct {
 	Rejected      int
 	Conflicts     int
 	Storage       string
+	Raw           string // the error as the program wrote it, behind 详细
 	// TownshipPhone is whom to phone while an urgent visit cannot go up.
 	// Filled in the settings by the cadre or installer: the county sends
 	// no settings down yet.
@@ -435,42 +436,11 @@ func (s *Server) syncBar(ctx context.Context) syncBar {
 	if st.Unconfirmed {
 		b.Reason = PlainReason(agent.ErrUnconfirmed.Error())
 	} else if lastErr != "" {
-		b.Reason = PlainReason(lastErr)
+		b.Reason, b.Raw = PlainReason(lastErr), lastErr
 	} else if !st.Enrolled {
 		b.Reason = "站点尚未注册：可以先离线录入，联网后再完成注册"
 	}
 	return b
-}
-
-// PlainReason turns a sync error into a sentence a cadre can act on.
-func PlainReason(err string) string {
-	switch {
-	case err == "":
-		return ""
-	case strings.Contains(err, "站点尚未注册"):
-		return "站点尚未注册：可以先离线录入，联网后再完成注册"
-	case strings.Contains(err, "注册待确认"):
-		return "注册待确认：请在「站点注册」核对县级服务器后确认，之前录入的记录确认后才会上传"
-	case strings.Contains(err, "server answered"):
-		// syncproto: server answered 403 revoked: <Chinese message>
-		if i := strings.Index(err, "server answered"); i >= 0 {
-			rest := err[i:]
-			if j := strings.Index(rest, ": "); j >= 0 {
-				return "县里拒绝了同步：" + rest[j+2:]
-			}
-		}
-	case strings.Contains(err, "decode answer"), strings.Contains(err, "意外的应答"):
-		return "收到的不是县级服务器的应答：请在「设置」里检查县级服务器地址，或检查网络是否需要先登录"
-	case strings.Contains(err, "county expects change"):
-		return "县里的数据与本站对不上（县级服务器可能恢复过备份），请联系县里的信息员"
-	case strings.Contains(err, "no such host"):
-		return "找不到县级服务器（地址无法解析）：请检查网络，或在「设置」里检查地址"
-	case strings.Contains(err, "certificate"), strings.Contains(err, "x509"):
-		return "县级服务器的证书无法验证：请检查电脑的日期时间是否正确"
-	case strings.Contains(err, "磁盘"), strings.Contains(err, "disk"):
-		return "本机磁盘有问题，无法保存同步结果：请联系信息员"
-	}
-	return "连不上县级服务器（网络不通或县里服务器未开）。录入的内容都已保存在本机，联网后会自动上传"
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, se *session, status int, name string, p page) {

@@ -641,10 +641,10 @@ func TestEveryPageRenders(t *testing.T) {
 func TestPlainReason(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`Post "http://127.0.0.1:1/v1/push": dial tcp 127.0.0.1:1: connect: connection refused`, "连不上县级服务器"},
-		{"syncproto: server answered 403 revoked: 站点已被县里停用", "县里拒绝了同步：站点已被县里停用"},
+		{"syncproto: server answered 403 revoked: 站点已被县里停用", "这个站点已被县里停用"},
 		{"站点尚未注册：可以先离线录入，联网后再完成注册", "站点尚未注册"},
 		{"decode answer: invalid character '<'", "收到的不是县级服务器的应答"},
-		{"x509: certificate has expired", "证书无法验证"},
+		{"x509: certificate has expired", "证书已过期或还没生效"},
 	} {
 		if got := web.PlainReason(tc.in); !strings.Contains(got, tc.want) {
 			t.Errorf("%q: %q", tc.in, got)

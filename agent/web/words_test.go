@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"stationsync/agent/web"
 	"stationsync/internal/idcard"
 	"stationsync/internal/records"
 )
@@ -233,4 +235,66 @@ func TestSelectsSayChoose(t *testing.T) {
 	if n, _ := s.a.Store.Pending(context.Background()); n != n0 {
 		t.Fatalf("refused forms saved %d changes", n-n0)
 	}
+}
+
+// The last sync error is told in Chinese by its class, each saying what to
+// do (or that nothing needs doing); the program's own words stay behind a
+// 详细 toggle on the sync page and in the bar.
+func TestSyncErrorExplained(t *testing.T) {
+	for _, tc := range []struct{ raw, want string }{
+		{`Post "https://10.1.2.3:8870/v1/push": dial tcp 10.1.2.3:8870: connect: connection refused`, "连不上县级服务器"},
+		{`Post "https://10.1.2.3:8870/v1/pull": dial tcp 10.1.2.3:8870: i/o timeout`, "连不上县级服务器"},
+		{`POST /v1/push: context deadline exceeded (Client.Timeout exceeded while awaiting headers)`, "连不上县级服务器"},
+		{`POST /v1/push: dial tcp: lookup county.example: no such host`, "找不到县级服务器"},
+		{`POST /v1/push: tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2009-01-01T00:00:05Z is before 2026-01-01T00:00:00Z`, "多半是这台电脑的日期不对"},
+		{`POST /v1/push: syncproto: server certificate is not trusted: it does not match the pinned fingerprint`, "证书与注册时的不一致"},
+		{`POST /v1/push: tls: failed to verify certificate: x509: certificate signed by unknown authority`, "证书无法验证"},
+		{`syncproto: server answered 403 revoked: 这个站点已被县里停用，请联系县民政局`, "这个站点已被县里停用，不能再同步"},
+		{`syncproto: server answered 401 clock_skew: 电脑时间与县里相差太大，已自动校准后重试`, "请把电脑右下角的日期和时间改对"},
+		{`syncproto: server answered 503 overloaded: 县级服务器繁忙，稍后会自动重试`, "县级服务器正忙，稍后会自动重试，不用处理"},
+		{`syncproto: server answered 429 too_many: 本站同时上传的请求太多`, "县级服务器正忙"},
+		{`syncproto: server answered 429 rate_limited: 请求太多`, "县级服务器正忙"},
+		{`syncproto: server answered 500 internal: 县级服务器内部错误`, "县级服务器出了故障"},
+		{`syncproto: server answered 401 unknown_station: 县里没有这个站点的注册记录，请重新注册`, "重新注册"},
+		{`syncproto: server answered 400 version_unsupported: 请升级`, "升级村站通"},
+		{`syncproto: server answered 502 http: 服务器返回了意外的应答（502），请检查县级服务器地址`, "县级服务器正忙"},
+		{`syncproto: server answered 200 http: 收到的不是县级服务器的应答（可能是运营商或网络登录页面）`, "收到的不是县级服务器的应答"},
+		{`apply pulled page: 电脑磁盘空间已满，这条记录没有保存`, "本机磁盘已满"},
+		{`apply pulled page: database or disk is full`, "本机磁盘已满"},
+		{`open C:\ProgramData\stationsync\x: There is not enough space on the disk. no space left on device`, "本机磁盘已满"},
+		{`POST /v1/pull: decode answer: invalid character '<' looking for beginning of value`, "收到的不是县级服务器的应答"},
+		{`push: county expects change 41, station sent from 57`, "县级服务器可能恢复过备份"},
+		{`注册未完成: syncproto: server answered 400 code_used: 注册码已被使用`, "注册没有完成：注册码已被使用"},
+	} {
+		got := web.PlainReason(tc.raw)
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s\n  reads %q, want %q", tc.raw, got, tc.want)
+		}
+		for _, en := range []string{"dial", "tcp", "x509", "tls", "syncproto", "server answered", "disk"} {
+			if strings.Contains(got, en) {
+				t.Errorf("%s\n  reads %q: program words in the sentence", tc.raw, got)
+			}
+		}
+	}
+
+	s := newStation(t)
+	s.setup("李明")
+	const raw = `Post "https://10.1.2.3:8870/v1/push": syncproto: server answered 403 revoked: 这个站点已被县里停用，请联系县民政局`
+	if err := s.a.Store.SetMeta(context.Background(), map[string]string{"last_error": raw, "clock_offset_ms": "300000", "last_ok_at": "1767225600000"}); err != nil {
+		t.Fatal(err)
+	}
+	escaped := html.EscapeString(raw)
+	details := `<details class="rawerr"><summary>详细</summary><code>` + escaped + `</code></details>`
+	for _, p := range []string{"/sync", "/sync/bar", "/persons"} {
+		r := s.get(p)
+		must(t, r, 200, "这个站点已被县里停用，不能再同步", details)
+		// The raw text is nowhere but behind the toggle.
+		if n := strings.Count(r.Body, escaped); n != strings.Count(r.Body, details) {
+			t.Errorf("%s: the raw error shows %d times, %d of them behind 详细", p, n, strings.Count(r.Body, details))
+		}
+	}
+	// The station's clock in words beside it: 5 minutes behind the county.
+	must(t, s.get("/sync"), 200, `<dd id="sync-clock">本机时钟慢 5 分钟</dd>`)
+	s.a.Store.SetMeta(context.Background(), map[string]string{"clock_offset_ms": "-800"})
+	must(t, s.get("/sync"), 200, `<dd id="sync-clock">时钟准确</dd>`)
 }

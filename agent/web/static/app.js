@@ -33,6 +33,9 @@
         var t = document.createElement("template");
         t.innerHTML = html.trim();
         var next = t.content.firstElementChild;
+        // An opened 详细 stays open while the bar is swapped.
+        var raw = next && next.querySelector("details.rawerr");
+        if (raw && cur && cur.querySelector("details.rawerr[open]")) { raw.open = true; }
         if (cur && next && cur.outerHTML !== next.outerHTML) { cur.replaceWith(next); }
       })
       .catch(function () { /* the station's own page server is away: keep the bar */ });
