@@ -39,6 +39,20 @@ var funcs = template.FuncMap{
 		}
 		return yuan(n)
 	},
+	// appAmount is an application's amount with its meaning for the
+	// type, as the county shows it: "每月 650.00 元，自 2026-01 起",
+	// "一次性 800.00 元".
+	"appAmount": func(f records.Fields, field string) string {
+		var fen int64
+		if raw := f[field]; len(raw) == 0 || json.Unmarshal(raw, &fen) != nil {
+			return "—"
+		}
+		from := ""
+		if field == "approved_amount_fen" {
+			from = records.TextValue(f, "approved_from")
+		}
+		return records.AmountText(records.TextValue(f, "type"), fen, from)
+	},
 	"statusCN":   func(s string) string { return orDash(records.StatusLabel[s]) },
 	"discStatus": discStatusLabel,
 	"join":       func(l []string) string { return strings.Join(l, "、") },

@@ -410,7 +410,7 @@ func TestApplicationsWithCountyDecision(t *testing.T) {
 	// Edit the draft.
 	must(t, s.get("/applications/"+id+"/edit"), 200, `value="300.50"`, `value="王强"`)
 	base.Set("amount_requested", "350")
-	must(t, s.follow(s.post("/applications/"+id+"/edit", base)), 200, "350 元")
+	must(t, s.follow(s.post("/applications/"+id+"/edit", base)), 200, "每月 350.00 元")
 	// Submit, offline (not enrolled): saved, queued.
 	must(t, s.follow(s.post("/applications/"+id+"/submit", url.Values{"comment": {"材料已齐"}})), 200, "已提交", "材料已齐")
 	// A submitted application cannot be edited.
@@ -455,7 +455,7 @@ func TestApplicationsWithCountyDecision(t *testing.T) {
 	}
 	s.post("/sync", url.Values{})
 	a = s.get("/applications/" + id)
-	must(t, a, 200, "已批准", "符合条件，予以批准", "300 元", "2026-12", "重新提交", "退回补充 → 已提交")
+	must(t, a, 200, "已批准", "符合条件，予以批准", `<b id="approved-amount">每月 300.00 元，自 2026-12 起</b>`, "重新提交", "退回补充 → 已提交")
 	must(t, s.get("/applications?status=approved"), 200, "王秀英")
 	must(t, s.get("/applications/new"), http.StatusSeeOther)
 }

@@ -13,6 +13,7 @@ import (
 	"stationsync/agent/web"
 	"stationsync/internal/idcard"
 	"stationsync/internal/records"
+	"stationsync/server"
 )
 
 // numberEndingX is the i-th valid ID number whose check character is X.
@@ -297,4 +298,38 @@ func TestSyncErrorExplained(t *testing.T) {
 	must(t, s.get("/sync"), 200, `<dd id="sync-clock">本机时钟慢 5 分钟</dd>`)
 	s.a.Store.SetMeta(context.Background(), map[string]string{"clock_offset_ms": "-800"})
 	must(t, s.get("/sync"), 200, `<dd id="sync-clock">时钟准确</dd>`)
+}
+
+// The station shows an application's amount with its meaning, as the
+// county does: 每月 for 低保 and 特困, 一次性 for 临时救助 and the rest.
+func TestApplicationAmountMeaning(t *testing.T) {
+	c := newCounty(t)
+	s := newStation(t)
+	s.setup("李明")
+	must(t, s.post("/enroll", url.Values{"server": {c.srv.URL}, "code": {c.code(t, village)}}), http.StatusSeeOther)
+	pid := addPerson(t, s, "王秀英", goodID)
+	ids := map[string]string{}
+	for _, typ := range []string{"最低生活保障", "临时救助"} {
+		id := created(t, s.post("/applications/new", url.Values{"applicant_id": {pid}, "type": {typ}, "reason": {"独居"}, "amount_requested": {"800"}}))
+		must(t, s.follow(s.post("/applications/"+id+"/submit", url.Values{})), 200, "已提交")
+		ids[typ] = id
+	}
+	must(t, s.get("/applications/"+ids["最低生活保障"]), 200, `<dd id="requested-amount">每月 800.00 元</dd>`)
+	must(t, s.get("/applications/"+ids["临时救助"]), 200, `<dd id="requested-amount">一次性 800.00 元</dd>`)
+	must(t, s.follow(s.post("/sync", url.Values{})), 200, "同步成功")
+	ctx := context.Background()
+	for typ, id := range ids {
+		for _, d := range []server.Decision{
+			{ApplicationID: id, Op: records.OpAccept, By: "县民政局 张华"},
+			{ApplicationID: id, Op: records.OpApprove, By: "县民政局 张华", AmountFen: 65000, FromMonth: "2026-12"},
+		} {
+			if err := c.store.Decide(ctx, d); err != nil {
+				t.Fatalf("%s: %v", typ, err)
+			}
+		}
+	}
+	must(t, s.follow(s.post("/sync", url.Values{})), 200, "同步成功")
+	must(t, s.get("/applications/"+ids["最低生活保障"]), 200, `<b id="approved-amount">每月 650.00 元，自 2026-12 起</b>`)
+	must(t, s.get("/applications/"+ids["临时救助"]), 200, `<b id="approved-amount">一次性 650.00 元（2026-12）</b>`)
+	mustNot(t, s.get("/applications/"+ids["临时救助"]), "每月")
 }
