@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"stationsync/internal/atomicfile"
+	"stationsync/internal/background"
 	"stationsync/internal/fileperm"
 	"stationsync/syncproto"
 )
@@ -111,6 +112,9 @@ type Agent struct {
 	upBps, perChange float64
 	// live holds what a config reload changes (config.go).
 	live liveConfig
+	// bg is every goroutine the agent starts (Run's, WatchConfig's): they
+	// end at Close, which waits for them before it closes the store.
+	bg background.Group
 }
 
 // Open opens the station's store in cfg.DataDir.
@@ -142,12 +146,17 @@ func Open(ctx context.Context, cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// Close closes the store.
+// Close stops Run and the config watch, waits for them, and closes the
+// store; it returns the first error.
 func (a *Agent) Close() error {
+	err := a.bg.Close()
 	if a.client != nil {
 		a.client.CloseIdle()
 	}
-	return a.Store.Close()
+	if cerr := a.Store.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (a *Agent) keyPath() string { return filepath.Join(a.cfg.DataDir, "station.key") }

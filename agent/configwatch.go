@@ -36,6 +36,24 @@ type ConfigWatcher struct {
 	last [sha256.Size]byte // content last seen, valid or not
 }
 
+// WatchConfig applies each valid edit of the config file at path until
+// Close: ApplyConfig, and then also, if set, for what belongs to the
+// caller (the log level). The content there now counts as applied.
+func (a *Agent) WatchConfig(path string, also func(FileConfig)) error {
+	cur, _ := os.ReadFile(path) // none yet: the first one written is applied
+	return a.bg.Go(func(ctx context.Context) error {
+		w := NewConfigWatcher(path, cur, a.cfg.Logger.With("subsystem", "config"), func(c FileConfig) {
+			if also != nil {
+				also(c)
+			}
+			if err := a.ApplyConfig(ctx, c); err != nil {
+				a.logger.Error("config reload", "err", err)
+			}
+		})
+		return w.Run(ctx)
+	})
+}
+
 // NewConfigWatcher watches path; current is the content already applied
 // (nil if none), so an unchanged file is not applied twice.
 func NewConfigWatcher(path string, current []byte, logger *slog.Logger, apply func(FileConfig)) *ConfigWatcher {

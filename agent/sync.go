@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"stationsync/internal/failpoint"
@@ -174,15 +175,27 @@ func (a *Agent) pull(ctx context.Context, c *syncproto.Client, res *SyncResult) 
 	}
 }
 
-// Run syncs until ctx ends: after each local change (Nudge), every
-// SyncInterval while all is well, and with capped, jittered backoff while
-// the link or the county is down, so that the county's stations do not all
-// return at the same second.
+// Run syncs until ctx ends or the agent is closed: after each local change
+// (Nudge), every SyncInterval while all is well, and with capped, jittered
+// backoff while the link or the county is down, so that the county's
+// stations do not all return at the same second.
 func (a *Agent) Run(ctx context.Context) error {
+	ctx, leave, err := a.bg.Join(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: run after close: %w", err)
+	}
+	defer leave(nil)
+	// The outbox watch lives as long as the loop: Run waits for it.
+	wctx, stopWatch := context.WithCancel(ctx)
+	var watch sync.WaitGroup
+	watch.Go(func() { a.watchOutbox(wctx) })
+	defer func() {
+		stopWatch()
+		watch.Wait()
+	}()
 	failures := 0
 	wait := time.Duration(0)
 	a.sealKeptCode(ctx) // enrollater.go: a code an older release kept in clear
-	go a.watchOutbox(ctx)
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -240,7 +253,9 @@ func (a *Agent) watchOutbox(ctx context.Context) {
 	// sqlite_sequence only grows, even when the outbox empties.
 	const q = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`
 	var last int64
-	a.Store.db.R.QueryRowContext(ctx, q).Scan(&last)
+	if err := a.Store.db.R.QueryRowContext(ctx, q).Scan(&last); err != nil && ctx.Err() == nil {
+		a.logger.Warn("outbox not watched until it can be read", "err", err)
+	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -250,7 +265,9 @@ func (a *Agent) watchOutbox(ctx context.Context) {
 		case <-t.C:
 		}
 		var id int64
-		a.Store.db.R.QueryRowContext(ctx, q).Scan(&id)
+		if err := a.Store.db.R.QueryRowContext(ctx, q).Scan(&id); err != nil {
+			continue // the round loop's own reads report a database that fails
+		}
 		if id > last {
 			a.Nudge()
 		}

@@ -9,12 +9,14 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
+	"stationsync/internal/background"
 	"stationsync/internal/failpoint"
 	"stationsync/syncproto"
 )
@@ -38,7 +40,28 @@ type Server struct {
 
 	slots chan struct{}
 	gate  gate
+	// bg is the county's background work started with Go (the staff
+	// pages' refresher, the certificate's renewal): it ends at Close,
+	// which waits for it, so nothing outlives the store.
+	bg background.Group
 }
+
+// Go runs job in the background until it returns or the server is
+// closed; its error, if any, is logged and returned by Close.
+func (s *Server) Go(name string, job func(ctx context.Context) error) error {
+	return s.bg.Go(func(ctx context.Context) error {
+		err := job(ctx)
+		if err == nil || errors.Is(err, context.Canceled) {
+			return nil
+		}
+		s.Logger.Error("background job stopped", "job", name, "err", err)
+		return fmt.Errorf("%s: %w", name, err)
+	})
+}
+
+// Close stops the jobs started with Go, waits for them and returns the
+// first error one returned. The store is the caller's to close, after.
+func (s *Server) Close() error { return s.bg.Close() }
 
 // New returns a server over store.
 func New(store Store, logger *slog.Logger) *Server {

@@ -116,7 +116,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			defer st.Close()
 			srv := server.New(st, logger)
 			logger.Info("county server listening", "addr", *listen, "data", *data, "version", Version)
-			return serveCounty(ctx, srv, st, *listen, *data, webFlags, logger)
+			err = serveCounty(ctx, srv, st, *listen, *data, webFlags, logger)
+			// Its jobs end before the store closes.
+			if cerr := srv.Close(); err == nil {
+				err = cerr
+			}
+			return err
 		})
 	case "station add":
 		village := fs.String("village", "", "12-digit village code")

@@ -56,7 +56,9 @@ func addServeFlags(fs *flag.FlagSet) serveFlags {
 func serveCounty(ctx context.Context, srv *server.Server, st *server.SQLiteStore, listen, data string, f serveFlags, logger *slog.Logger) error {
 	h := web.New(st, logger)
 	srv.Web = h
-	go h.Run(ctx)
+	if err := srv.Go("staff pages", func(ctx context.Context) error { h.Run(ctx); return nil }); err != nil {
+		return err
+	}
 	useTLS := *f.certFile != "" || *f.tls || (!server.IsLoopback(listen) && !*f.insecure)
 	if !useTLS {
 		if !server.IsLoopback(listen) {
@@ -82,7 +84,9 @@ func serveCounty(ctx context.Context, srv *server.Server, st *server.SQLiteStore
 		if _, err := server.OwnCA(dir, hosts, time.Now()); err != nil {
 			return fmt.Errorf("own CA: %w", err)
 		}
-		go server.RenewLoop(ctx, dir, hosts, logger)
+		if err := srv.Go("certificate renewal", func(ctx context.Context) error { server.RenewLoop(ctx, dir, hosts, logger); return nil }); err != nil {
+			return err
+		}
 		certFile, keyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
 	}
 	cs, err := server.NewCertSource(certFile, keyFile)

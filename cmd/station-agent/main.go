@@ -20,6 +20,7 @@ import (
 	"stationsync/installer"
 	"stationsync/internal/cli"
 	"stationsync/internal/gen"
+	"stationsync/internal/logging"
 	"stationsync/internal/records"
 	"stationsync/internal/testclock"
 	"stationsync/syncproto"
@@ -126,7 +127,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 				} else {
 					defer stopPages() // before the store closes
 				}
-				go watchConfig(ctx, *data, a, lv, logger)
+				// Each valid edit of config.json applies, the log level
+				// here, the rest in the agent, until a.Close.
+				if err := a.WatchConfig(installer.ConfigPath(*data), func(c agent.FileConfig) {
+					if l, err := logging.ParseLevel(c.LogLevel); err == nil {
+						lv.Set(l)
+					}
+				}); err != nil {
+					return err
+				}
 				a.Nudge()
 				return a.Run(ctx)
 			})

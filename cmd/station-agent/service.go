@@ -80,22 +80,6 @@ func runStation(ctx context.Context, dataDir string, asService bool, stderr io.W
 	return 0
 }
 
-// watchConfig applies each valid edit of the data directory's config file
-// to a and to the log level, until ctx ends.
-func watchConfig(ctx context.Context, dataDir string, a *agent.Agent, lv *slog.LevelVar, logger *slog.Logger) {
-	p := installer.ConfigPath(dataDir)
-	cur, _ := os.ReadFile(p)
-	w := agent.NewConfigWatcher(p, cur, logger.With("subsystem", "config"), func(c agent.FileConfig) {
-		if l, err := logging.ParseLevel(c.LogLevel); err == nil {
-			lv.Set(l)
-		}
-		if err := a.ApplyConfig(ctx, c); err != nil {
-			logger.Error("config reload", "err", err)
-		}
-	})
-	w.Run(ctx)
-}
-
 // serviceCommand runs install, uninstall, start, stop, restart, doctor
 // and open.
 func serviceCommand(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) int {
