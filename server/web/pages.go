@@ -166,6 +166,11 @@ type listData struct {
 	Queue    bool // the review queue: checkboxes and bulk decisions
 	Follow   string
 	Summary  []server.PlaceCount // follow-up: counts per township or village
+
+	// Ops are the decisions the bulk form offers: those valid from the
+	// status of the tab (or, on 全部, of any application listed); none
+	// on a tab of finished applications.
+	Ops []opChoice
 }
 
 func kindLabel(k records.Kind) string {
@@ -205,6 +210,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, u *server.User, k
 				label += " " + strconv.Itoa(counts[s])
 			}
 			d.Statuses = append(d.Statuses, [2]string{s, label})
+		}
+		if queue {
+			d.Ops = bulkChoices(f.Status, d.Rows, h.directDecision(r.Context(), u))
 		}
 	case records.Person:
 		for _, s := range records.PersonStatuses {
@@ -436,6 +444,35 @@ func decisionChoices(status string, direct bool, form url.Values) []opChoice {
 	}
 	if !checked && len(out) > 0 {
 		out[0].Checked = true
+	}
+	return out
+}
+
+// bulkChoices are the decisions of the review queue's bulk form: those
+// valid from status, or with status "" (全部) from the status of any row
+// (its fourth cell, in Chinese). Offering all five on every tab asked a
+// reviewer to "approve" applications already approved or withdrawn.
+func bulkChoices(status string, rows []server.Row, direct bool) []opChoice {
+	if status != "" {
+		return decisionChoices(status, direct, nil)
+	}
+	code := map[string]string{}
+	for c, l := range records.StatusLabel {
+		code[l] = c
+	}
+	valid := map[records.Op]bool{}
+	for _, r := range rows {
+		if len(r.Cells) > 3 {
+			for _, op := range records.CountyOps(code[r.Cells[3]], direct) {
+				valid[op] = true
+			}
+		}
+	}
+	var out []opChoice
+	for _, op := range []records.Op{records.OpAccept, records.OpReview, records.OpApprove, records.OpReject, records.OpReturn} {
+		if valid[op] {
+			out = append(out, opChoice{Value: string(op), Label: opLabel[op]})
+		}
 	}
 	return out
 }
