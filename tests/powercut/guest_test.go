@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"stationsync/internal/testproc"
@@ -216,7 +217,9 @@ type vmConfig struct {
 	append                                     string
 }
 
-func startVM(c vmConfig) (*vm, error) {
+// startVM boots a guest; it is killed when the test ends, if nothing
+// pulled its plug before.
+func startVM(t testing.TB, c vmConfig) (*vm, error) {
 	args := []string{
 		"-accel", c.accel, "-m", "512", "-smp", "1",
 		"-nodefaults", "-display", "none", "-serial", "stdio", "-no-reboot",
@@ -246,6 +249,14 @@ func startVM(c vmConfig) (*vm, error) {
 		return nil, fmt.Errorf("start qemu: %w", err)
 	}
 	v := &vm{cmd: cmd, lines: make(chan string, 100000), done: make(chan struct{})}
+	t.Cleanup(func() {
+		select {
+		case <-v.done:
+		default:
+			cmd.Process.Kill()
+			<-v.done
+		}
+	})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)

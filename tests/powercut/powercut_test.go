@@ -88,7 +88,8 @@ import (
 	"time"
 
 	"stationsync/internal/gen"
-	"stationsync/internal/testproc"
+	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 )
 
 var bin struct{ agentStatic, server string }
@@ -107,26 +108,15 @@ func runMain(m *testing.M) int {
 	bin.agentStatic = filepath.Join(dir, "station-agent")
 	bin.server = filepath.Join(dir, "county-server")
 	if _, err := exec.LookPath("qemu-system-x86_64"); err == nil {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "powercut: go tool not found:", err)
-			return 1
-		}
 		// The guest has no libc: the agent is linked statically, as
 		// installer/packaging/build.sh links the .deb's.
-		build := exec.Command(goTool, "build", "-trimpath", "-tags", "netgo osusergo sqlite_omit_load_extension",
-			"-ldflags", "-s -w -linkmode external -extldflags -static", "-o", bin.agentStatic, "stationsync/cmd/station-agent")
-		build.Env = append(os.Environ(), "CGO_ENABLED=1")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
+		if err := testsupport.GoBuild("-trimpath", "-tags", "netgo osusergo sqlite_omit_load_extension "+testsupport.TestTags,
+			"-ldflags", "-s -w -linkmode external -extldflags -static", "-o", bin.agentStatic, "stationsync/cmd/station-agent"); err != nil {
 			fmt.Fprintln(os.Stderr, "powercut: static build:", err)
 			return 1
 		}
-		build = exec.Command(goTool, "build", "-o", bin.server, "stationsync/cmd/county-server")
-		build.Env = append(os.Environ(), "CGO_ENABLED=1")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "powercut: build:", err)
+		if err := testsupport.GoBuild("-tags", testsupport.TestTags, "-o", bin.server, "stationsync/cmd/county-server"); err != nil {
+			fmt.Fprintln(os.Stderr, "powercut:", err)
 			return 1
 		}
 	}
@@ -213,11 +203,8 @@ func powerCuts(t *testing.T, h harness) summary {
 	kdir := kernelDir(t)
 	cuts := h.cuts
 	errorf := h.errorf
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("POWERCUT_SEED"); s != "" {
-		seed, _ = strconv.ParseInt(s, 10, 64)
-	}
-	t.Logf("seed %d (POWERCUT_SEED=%d replays), %d cuts", seed, seed, cuts)
+	seed := int64(testsupport.Seed(t, "POWERCUT_SEED"))
+	t.Logf("%d cuts", cuts)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b9))
 
 	dir := t.TempDir()
@@ -245,52 +232,16 @@ func powerCuts(t *testing.T, h harness) summary {
 	accel := chooseAccel(t, kernel, initrd)
 
 	// The county, on the host; the guest reaches it as 10.0.2.2.
-	countyData := filepath.Join(dir, "county")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	countyAddr := ln.Addr().String()
-	ln.Close()
-	county := testproc.Start(t, filepath.Join(dir, "county.log"), nil, bin.server, "serve", "--data", countyData, "--listen", countyAddr)
-	if err := county.WaitHealthy("http://"+countyAddr, 30*time.Second); err != nil {
-		t.Fatalf("county server: %v", err)
-	}
-	code := strings.TrimSpace(run(t, bin.server, "station", "add", "--village", village, "--data", countyData))
-	_, port, _ := net.SplitHostPort(countyAddr)
+	county := testsupport.NewCountyProc(t, bin.server)
+	county.Start()
+	code := county.Code(village)
+	_, port, _ := net.SplitHostPort(county.Addr)
 
 	// The data disk: a fresh ext4, as the installer's first run finds it.
-	img := filepath.Join(dir, "data.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 128<<20); err != nil {
-		t.Fatal(err)
-	}
-	run(t, "mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "stationdata", img)
-	image, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(img)
-	disk := newCrashDisk(image)
+	disk := newCrashDisk(ext4Image(t, filepath.Join(dir, "data.img"), ""))
 	disk.keepNone = h.keepNone
 	sock := filepath.Join(dir, "nbd.sock")
-	nbdLn, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nbdLn.Close()
-	served := make(chan error, 1)
-	go func() {
-		for {
-			c, err := nbdLn.Accept()
-			if err != nil {
-				return
-			}
-			served <- disk.serveNBD(c)
-		}
-	}()
+	served := serveDisk(t, disk, sock)
 	outImg := filepath.Join(dir, "out.img")
 
 	acked := map[string]string{} // tag → record id
@@ -299,11 +250,7 @@ func powerCuts(t *testing.T, h harness) summary {
 	boot := 0
 	bootVM := func(final bool) (*vm, time.Time) {
 		boot++
-		os.Remove(outImg)
-		if err := os.WriteFile(outImg, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		os.Truncate(outImg, 64<<20)
+		emptyImage(t, outImg, 64<<20)
 		extra := fmt.Sprintf("pc.boot=%d pc.county=http://10.0.2.2:%s pc.code=%s pc.cfgseq=%d", boot, port, code, cfg.next)
 		if h.mountOpts != "" {
 			extra += " pc.mountopts=" + h.mountOpts
@@ -311,7 +258,7 @@ func powerCuts(t *testing.T, h harness) summary {
 		if final {
 			extra += " pc.final=1"
 		}
-		v, err := startVM(vmConfig{accel: accel, kernel: kernel, initrd: initrd, nbdSocket: sock, outImage: outImg, append: extra})
+		v, err := startVM(t, vmConfig{accel: accel, kernel: kernel, initrd: initrd, nbdSocket: sock, outImage: outImg, append: extra})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,7 +399,7 @@ func powerCuts(t *testing.T, h harness) summary {
 		results[len(results)-1].cfgWrong += last.cfgWrong
 		results[len(results)-1].repair = results[len(results)-1].repair || last.repair
 	}
-	countyLost, countyDoubled := checkCounty(t, errorf, countyData, acked)
+	countyLost, countyDoubled := checkCounty(errorf, county, acked)
 	county.Stop()
 	tal := tallies{cfgAcked: cfg.acked, upCuts: -1}
 	if !h.keepNone {
@@ -569,21 +516,12 @@ func compare(t *testing.T, errorf func(string, ...any), boot int, outImg string,
 }
 
 // checkCounty compares the county's records with the acknowledged saves.
-func checkCounty(t *testing.T, errorf func(string, ...any), countyData string, acked map[string]string) (lost, doubled int) {
-	t.Helper()
-	var recs []struct {
-		ID     string
-		Rev    int64
-		Fields map[string]json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(run(t, bin.server, "records", "--kind", "disclosure", "--village", village, "--data", countyData)), &recs); err != nil {
-		t.Fatalf("county records: %v", err)
-	}
+func checkCounty(errorf func(string, ...any), county *testsupport.CountyProc, acked map[string]string) (lost, doubled int) {
+	recs := county.Records(records.Disclosure, village)
 	byTag := map[string][]int{}
 	for i, r := range recs {
-		var title string
-		json.Unmarshal(r.Fields["title"], &title)
-		byTag[tagRE(title)] = append(byTag[tagRE(title)], i)
+		tag := tagRE(records.TextValue(r.Fields, "title"))
+		byTag[tag] = append(byTag[tag], i)
 	}
 	for tag, id := range acked {
 		at := byTag[tag]
@@ -655,7 +593,7 @@ func chooseAccel(t *testing.T, kernel, initrd string) string {
 	}
 	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
 		f.Close()
-		v, err := startVM(vmConfig{accel: "kvm", kernel: kernel, initrd: initrd, append: "pc.probe=1"})
+		v, err := startVM(t, vmConfig{accel: "kvm", kernel: kernel, initrd: initrd, append: "pc.probe=1"})
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			l := v.next(ctx)
@@ -673,13 +611,55 @@ func chooseAccel(t *testing.T, kernel, initrd string) string {
 	return "tcg"
 }
 
-func run(t *testing.T, name string, args ...string) string {
+// ext4Image makes a 128 MiB ext4 file system at path (holding the files
+// of root, if not "") and returns its bytes; the file is removed.
+func ext4Image(t *testing.T, path, root string) []byte {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, errb.String())
+	emptyImage(t, path, 128<<20)
+	args := []string{"-q", "-F", "-b", "4096", "-L", "stationdata"}
+	if root != "" {
+		args = append(args, "-d", root)
 	}
-	return out.String()
+	testsupport.MustExec(t, nil, nil, "mkfs.ext4", append(args, path)...)
+	image, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	return image
+}
+
+// emptyImage makes path an empty (sparse) file of size bytes.
+func emptyImage(t *testing.T, path string, size int64) {
+	t.Helper()
+	os.Remove(path)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveDisk serves disk over NBD on a Unix socket at sock until the test
+// ends; each connection's end (a VM gone) is sent on the
+// channel returned.
+func serveDisk(t *testing.T, disk *crashDisk, sock string) <-chan error {
+	t.Helper()
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	served := make(chan error, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			served <- disk.serveNBD(c)
+		}
+	}()
+	return served
 }

@@ -5,15 +5,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"stationsync/agent"
+	"stationsync/internal/testsupport"
 )
 
 // cfgOracle follows the guest's config changes: each one writes
@@ -92,57 +90,24 @@ func upgradeCuts(t *testing.T, h harness, rng *rand.Rand, n int, accel, kernel, 
 		acked := map[string]string{}
 		for i := 0; i < 3+rng.IntN(4); i++ {
 			tag := fmt.Sprintf("u%02d-%03d", u, i)
-			cmd := exec.Command(bin.agentStatic, "add", "--kind", "disclosure", "--by", "断电测试", "--file", "-")
-			cmd.Env = append(os.Environ(), "STATIONSYNC_DATA="+data, "STATIONSYNC_TEST_MIGRATIONS_THROUGH="+oldSchema, "LOG_LEVEL=warn", "HOME="+dir)
-			cmd.Stdin = bytes.NewReader(bytes.ReplaceAll(payload, []byte("@TAG@"), []byte(tag)))
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("upgrade cut %d: save with the older schema: %v\n%s", u, err, errb.String())
+			r := testsupport.Exec(time.Minute, []string{"STATIONSYNC_DATA=" + data, "STATIONSYNC_TEST_MIGRATIONS_THROUGH=" + oldSchema, "LOG_LEVEL=warn", "HOME=" + dir},
+				bytes.ReplaceAll(payload, []byte("@TAG@"), []byte(tag)), bin.agentStatic, "add", "--kind", "disclosure", "--by", "断电测试", "--file", "-")
+			if r.Err != nil {
+				t.Fatalf("upgrade cut %d: save with the older schema: %v\n%s", u, r.Err, r.Stderr)
 			}
-			acked[tag] = strings.TrimSpace(out.String())
+			acked[tag] = strings.TrimSpace(r.Stdout)
 		}
-		img := filepath.Join(dir, fmt.Sprintf("data-%d.img", u))
-		if err := os.WriteFile(img, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(img, 128<<20); err != nil {
-			t.Fatal(err)
-		}
-		run(t, "mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "stationdata", "-d", root, img)
-		image, err := os.ReadFile(img)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.Remove(img)
-		disk := newCrashDisk(image)
+		disk := newCrashDisk(ext4Image(t, filepath.Join(dir, fmt.Sprintf("data-%d.img", u)), root))
 		sock := filepath.Join(dir, fmt.Sprintf("nbd-%d.sock", u))
-		ln, err := net.Listen("unix", sock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		served := make(chan error, 2)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				served <- disk.serveNBD(c)
-			}
-		}()
+		served := serveDisk(t, disk, sock)
 		outImg := filepath.Join(dir, "out.img")
 		boot := func() *vm {
-			os.Remove(outImg)
-			if err := os.WriteFile(outImg, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			os.Truncate(outImg, 64<<20)
+			emptyImage(t, outImg, 64<<20)
 			extra := fmt.Sprintf("pc.boot=%d pc.upgrade=1", 9000+u)
 			if h.mountOpts != "" {
 				extra += " pc.mountopts=" + h.mountOpts
 			}
-			v, err := startVM(vmConfig{accel: accel, kernel: kernel, initrd: initrd, nbdSocket: sock, outImage: outImg, append: extra})
+			v, err := startVM(t, vmConfig{accel: accel, kernel: kernel, initrd: initrd, nbdSocket: sock, outImage: outImg, append: extra})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +176,6 @@ func upgradeCuts(t *testing.T, h harness, rng *rand.Rand, n int, accel, kernel, 
 		v.wait(time.Minute)
 		v.cut()
 		<-served
-		ln.Close()
 		if bad {
 			failed++
 		}
