@@ -15,6 +15,7 @@ build: ## build station-agent and county-server into dist/
 
 test: browser-deps powercut-deps ## run every test (race detector on), including the killed-process and fault tests
 	$(GO) vet ./...
+	$(GO) vet -tags stationsync_test ./agent/ ./cmd/station-agent/
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-dist
 
@@ -49,6 +50,7 @@ stop: ## stop what `make run` started
 
 check: ## vet and gofmt
 	$(GO) vet ./...
+	$(GO) vet -tags stationsync_test ./agent/ ./cmd/station-agent/
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 
 clean: ## remove build output and demo data

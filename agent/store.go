@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"strings"
 	"time"
 
@@ -39,11 +38,7 @@ func OpenStore(ctx context.Context, path string, now func() time.Time) (*Store, 
 	if err != nil {
 		return nil, err
 	}
-	// Test-only: the power-cut test plays an older release (its schema
-	// stops at this migration) so that the next start is an upgrade.
-	if last := os.Getenv("STATIONSYNC_TEST_MIGRATIONS_THROUGH"); last != "" {
-		sub = sqlitedb.MigrationsThrough(sub, last)
-	}
+	sub = testMigrations(sub) // testhooks_on.go, only in -tags stationsync_test builds
 	db, err := sqlitedb.Open(ctx, path, sub)
 	if err != nil {
 		return nil, err

@@ -22,7 +22,6 @@ import (
 	"stationsync/internal/gen"
 	"stationsync/internal/logging"
 	"stationsync/internal/records"
-	"stationsync/internal/testclock"
 	"stationsync/syncproto"
 )
 
@@ -70,26 +69,20 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	logger := cli.Logger(stderr)
 	openAgent := func(cfg agent.Config) (*agent.Agent, error) {
 		cfg.DataDir, cfg.Logger = *data, logger
-		// Test-only: Go reads time without libc, so faketime cannot move
-		// it; STATIONSYNC_TEST_CLOCK_OFFSET shifts the agent's clock and
-		// STATIONSYNC_TEST_CLOCK_FILE makes it jump (internal/testclock).
-		now, err := testclock.FromEnv()
-		if err != nil {
-			return nil, err
-		}
-		if now != nil {
-			cfg.Now = now
+		if testClock != nil { // testhooks.go, only in -tags stationsync_test builds
+			now, err := testClock()
+			if err != nil {
+				return nil, err
+			}
+			if now != nil {
+				cfg.Now = now
+			}
 		}
 		return agent.Open(ctx, cfg)
 	}
 	switch cmd {
 	case "install", "uninstall", "start", "stop", "restart", "doctor", "open":
 		return serviceCommand(ctx, cmd, args, stdout, stderr) // service.go
-	case "x-test-config": // testonly.go: the power-cut test's config change
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		return testSetConfig(*data, fs.Args(), stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 		return 0
@@ -295,6 +288,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprint(stdout, usage)
 		fmt.Fprint(stdout, serviceUsage)
 		return 0
+	}
+	if run := testCommands[cmd]; run != nil { // testhooks.go
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		return run(*data, fs.Args(), stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "未知命令 %q\n\n%s", cmd, usage)
 	return 2

@@ -1,3 +1,5 @@
+//go:build stationsync_test
+
 package main
 
 import (
@@ -8,7 +10,16 @@ import (
 
 	"stationsync/agent"
 	"stationsync/internal/cli"
+	"stationsync/internal/testclock"
 )
+
+func init() {
+	// Go reads time without libc, so faketime cannot move it:
+	// STATIONSYNC_TEST_CLOCK_OFFSET shifts the agent's clock and
+	// STATIONSYNC_TEST_CLOCK_FILE makes it jump (internal/testclock).
+	testClock = testclock.FromEnv
+	testCommands["x-test-config"] = testSetConfig
+}
 
 // testSetConfig is the hidden "x-test-config" command of the power-cut
 // test (tests/powercut): it changes config.json as the settings page does
