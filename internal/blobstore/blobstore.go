@@ -101,12 +101,22 @@ func Open(dir string) (*Store, error) {
 // Dir is the folder the store lives in.
 func (s *Store) Dir() string { return s.dir }
 
-// removeStaleTemps removes what a Put cut short by a crash left behind.
+// removeStaleTemps removes what a crash left behind: Put's temporary
+// files, and an upload state's (atomicfile's ".<name>.tmp…").
 func (s *Store) removeStaleTemps(before time.Time) {
 	list, _ := os.ReadDir(s.tmp)
 	for _, e := range list {
 		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
 			os.Remove(filepath.Join(s.tmp, e.Name()))
+		}
+	}
+	list, _ = os.ReadDir(s.uploads)
+	for _, e := range list {
+		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			os.Remove(filepath.Join(s.uploads, e.Name()))
 		}
 	}
 }

@@ -408,13 +408,19 @@ func TestOpenRemovesStaleTemporaryFiles(t *testing.T) {
 	s := mustOpen(t, dir)
 	old := filepath.Join(s.tmp, "put-crashed")
 	young := filepath.Join(s.tmp, "put-inflight")
+	state := filepath.Join(s.uploads, "."+sum(nil)+".json.tmp123")
 	os.WriteFile(old, []byte("half"), 0o600)
 	os.WriteFile(young, []byte("half"), 0o600)
+	os.WriteFile(state, []byte("{"), 0o600)
 	past := time.Now().Add(-2 * time.Hour)
 	os.Chtimes(old, past, past)
+	os.Chtimes(state, past, past)
 	mustOpen(t, dir)
 	if got := entries(t, s.tmp); len(got) != 1 || got[0] != "put-inflight" {
 		t.Fatalf("tmp holds %v, want only the young file", got)
+	}
+	if got := entries(t, s.uploads); len(got) != 0 {
+		t.Fatalf("uploads holds %v", got)
 	}
 }
 
