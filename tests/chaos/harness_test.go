@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"stationsync/agent"
+	"stationsync/internal/linkem"
 	"stationsync/internal/testsupport"
 )
 
@@ -14,6 +15,20 @@ type station = testsupport.Station
 // newProcCounty prepares a county-server process built with failpoints.
 func newProcCounty(t *testing.T) *testsupport.CountyProc {
 	return testsupport.NewCountyProc(t, bin.Server, "LOG_LEVEL=info")
+}
+
+// procScenario starts a county-server process holding a code for village,
+// a link to it with opts, and a station in this process (in dir, a fresh
+// one when "") enrolled through the link.
+func procScenario(t *testing.T, village string, opts linkem.Options, dir string, cfg agent.Config) (*testsupport.CountyProc, *linkem.Proxy, *station) {
+	t.Helper()
+	c := newProcCounty(t)
+	code := c.Codes([]string{village})[0]
+	c.Start()
+	px := testsupport.NewLink(t, c.Addr, opts)
+	s := testsupport.OpenStation(t, dir, cfg)
+	s.MustEnroll(t, px.URL(), code, village)
+	return c, px, s
 }
 
 // settleAndVerify lets the station finish syncing, stops the county and

@@ -143,15 +143,11 @@ func TestAgentKills(t *testing.T) {
 	began := time.Now()
 	rng := rand.New(rand.NewPCG(seed, 2))
 	cycles := size(12, 500)
-	c := newProcCounty(t)
 	const village = "340123101201"
-	code := c.Codes([]string{village})[0]
-	c.Start()
-	px := testsupport.NewLink(t, c.Addr, linkem.Options{Latency: 15 * time.Millisecond, UpBytesPerSec: 64000, DownBytesPerSec: 4000})
 	dir := t.TempDir()
 	log := filepath.Join(dir, "agent.log")
-	s := testsupport.OpenStation(t, filepath.Join(dir, "station"), testsupport.FastConfig())
-	s.MustEnroll(t, px.URL(), code, village)
+	c, px, s := procScenario(t, village, linkem.Options{Latency: 15 * time.Millisecond, UpBytesPerSec: 64000, DownBytesPerSec: 4000},
+		filepath.Join(dir, "station"), testsupport.FastConfig())
 	o := newOracle()
 	d := newDriver(o, seed, village, "王村干部")
 	var f faults
@@ -201,17 +197,12 @@ func TestServerKills(t *testing.T) {
 	began := time.Now()
 	rng := rand.New(rand.NewPCG(seed, 3))
 	cycles := size(6, 100)
-	c := newProcCounty(t)
 	const village = "340123102203"
-	code := c.Codes([]string{village})[0]
-	c.Start()
-	px := testsupport.NewLink(t, c.Addr, linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 24000, DownBytesPerSec: 3000})
 	cfg := testsupport.FastConfig()
 	// Small batches, one always ahead: kills also land with two batches
 	// in flight, one of them possibly committed.
 	cfg.BatchSize, cfg.Ahead = 50, agent.AheadAlways
-	s := testsupport.OpenStation(t, "", cfg)
-	s.MustEnroll(t, px.URL(), code, village)
+	c, px, s := procScenario(t, village, linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 24000, DownBytesPerSec: 3000}, "", cfg)
 	o := newOracle()
 	d := newDriver(o, seed, village, "李协理员")
 	d.steps(t, s.Store, size(150, 1500))
