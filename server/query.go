@@ -854,6 +854,9 @@ func (s *SQLiteStore) HealthHistory(ctx context.Context, from time.Time) ([]Heal
 // PublicDisclosure is a published disclosure within its window.
 type PublicDisclosure struct {
 	ID, Village, Category, Title, Body, From, Until, Reviewer string
+	// PublicNumbers are the mobile numbers its publisher marked as the
+	// notice's contact (records.PublicNumbers), as JSON.
+	PublicNumbers json.RawMessage
 }
 
 // PublicDisclosures returns the disclosures published and within their
@@ -869,7 +872,7 @@ func (s *SQLiteStore) PublicDisclosures(ctx context.Context, village, id, day st
 	if id != "" {
 		w.add("id = ?", id)
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, village, coalesce(category, ''), coalesce(title, ''), coalesce(body, ''), coalesce(publish_from, ''), coalesce(publish_until, ''), coalesce(reviewer, '')
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, village, coalesce(category, ''), coalesce(title, ''), coalesce(body, ''), coalesce(publish_from, ''), coalesce(publish_until, ''), coalesce(reviewer, ''), coalesce(public_numbers, '[]')
 		FROM disclosures WHERE `+w.sql()+` ORDER BY village, publish_from DESC, id LIMIT 500`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("public disclosures: %w", err)
@@ -878,9 +881,11 @@ func (s *SQLiteStore) PublicDisclosures(ctx context.Context, village, id, day st
 	var out []PublicDisclosure
 	for rows.Next() {
 		var d PublicDisclosure
-		if err := rows.Scan(&d.ID, &d.Village, &d.Category, &d.Title, &d.Body, &d.From, &d.Until, &d.Reviewer); err != nil {
+		var public string
+		if err := rows.Scan(&d.ID, &d.Village, &d.Category, &d.Title, &d.Body, &d.From, &d.Until, &d.Reviewer, &public); err != nil {
 			return nil, err
 		}
+		d.PublicNumbers = json.RawMessage(public)
 		out = append(out, d)
 	}
 	return out, rows.Err()

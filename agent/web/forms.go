@@ -1,6 +1,10 @@
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -478,7 +482,71 @@ func discFormFrom(fields records.Fields) *form {
 	for _, n := range []string{"category", "title", "body", "publish_from", "publish_until", "reviewer"} {
 		v.Set(n, records.TextValue(fields, n))
 	}
+	v["public_marked"] = records.PublicNumbers(fields)
 	return newForm(v)
+}
+
+// numberChoice is one mobile number of a disclosure's text, offered for
+// its publisher to mark as the notice's public contact. The page shows it
+// masked with the words before it ("村会计，电话 139****0456") and posts a
+// keyed tag of it: a full number never stands in a station page that
+// nobody marked public, not even in a box's value.
+type numberChoice struct {
+	Tag            string
+	Before, Masked string
+	Checked        bool
+}
+
+// numberChoices lists the mobile numbers of a disclosure's text in the
+// order records.PublicNumbersIn finds them, those in marked ticked.
+func numberChoices(title, body, reviewer string, marked []string) []numberChoice {
+	var out []numberChoice
+	seen := map[string]bool{}
+	for _, t := range []string{title, body, reviewer} {
+		for _, sp := range pii.FindNumbers(t) {
+			if sp.Kind != pii.Mobile || seen[sp.Number] {
+				continue
+			}
+			seen[sp.Number] = true
+			before := []rune(pii.MaskText(t[:sp.Start]))
+			before = before[max(0, len(before)-10):]
+			out = append(out, numberChoice{Tag: numberTag(sp.Number), Before: strings.TrimSpace(string(before)), Masked: sp.Masked, Checked: contains(marked, sp.Number)})
+		}
+	}
+	return out
+}
+
+// tagKey keys the tags of offered numbers. Made at start: a page drawn
+// before a restart asks for its boxes to be ticked again.
+var tagKey = func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// numberTag names a number in a page without giving it away: a keyed
+// hash, so that the few digits a masked number hides cannot be guessed
+// from it.
+func numberTag(n string) string {
+	m := hmac.New(sha256.New, tagKey)
+	m.Write([]byte(n))
+	return hex.EncodeToString(m.Sum(nil)[:10])
+}
+
+// publicNumbers reads the ticked 公开 boxes: the mobile numbers of the
+// text that its publisher marks as the notice's contact. A tick counts
+// only for a number the text (as it is saved now) still holds.
+func publicNumbers(v url.Values, title, body, reviewer string) []string {
+	out := []string{}
+	ticked := v["public_numbers"]
+	for _, n := range records.PublicNumbersIn(title, body, reviewer) {
+		if contains(ticked, numberTag(n)) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func discFields(v url.Values) (records.Fields, *form) {
@@ -496,6 +564,9 @@ func discFields(v url.Values) (records.Fields, *form) {
 	fields["publish_from"] = jtext(from)
 	fields["publish_until"] = jtext(until)
 	fields["reviewer"] = jtext(trimmed(v, "reviewer"))
+	nums := publicNumbers(v, trimmed(v, "title"), records.TextValue(fields, "body"), trimmed(v, "reviewer"))
+	fields["public_numbers"] = jvalue(nums)
+	v["public_marked"] = nums
 	validateFields(records.Disclosure, fields, f)
 	return fields, f
 }

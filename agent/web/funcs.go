@@ -76,6 +76,25 @@ var funcs = template.FuncMap{
 		}
 		return m
 	},
+	// The contact numbers a publisher may mark as public, and a
+	// disclosure's text as the notice board shows it (masked but those).
+	// numberChoices offers the mobile numbers of a disclosure's text for
+	// marking (forms.go); marked are the numbers already marked.
+	"numberChoices": numberChoices,
+	"choicesOf": func(f records.Fields, marked []string) []numberChoice {
+		return numberChoices(records.TextValue(f, "title"), records.TextValue(f, "body"), records.TextValue(f, "reviewer"), append(marked, records.PublicNumbers(f)...))
+	},
+	"publicOf": records.PublicNumbers,
+	"field":    records.TextValue,
+	"maskDisc": func(f records.Fields, name string) string {
+		return records.MaskDisclosure(f, records.TextValue(f, name))
+	},
+	"phoneGroups": func(n string) string {
+		if len(n) == 11 {
+			return n[:3] + " " + n[3:7] + " " + n[7:]
+		}
+		return n
+	},
 	// publishProblem is why a disclosure could not be published as it
 	// stands (a personal number in its text), or "".
 	"publishProblem": func(f records.Fields) string {

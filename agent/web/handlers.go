@@ -1181,6 +1181,12 @@ func (s *Server) handlePostDiscPublish(w http.ResponseWriter, r *http.Request, s
 		return
 	}
 	fields := records.Fields{"status": jtext("published"), "reviewer": jtext(reviewer)}
+	// The publisher marks here which mobile numbers of the text are the
+	// notice's public contact; the others still stop the publication.
+	f := d.D.Fields
+	nums := publicNumbers(v, records.TextValue(f, "title"), records.TextValue(f, "body"), records.TextValue(f, "reviewer"))
+	fields["public_numbers"] = jvalue(nums)
+	v["public_marked"] = nums
 	if _, err := s.a.Store.Save(ctx, records.Disclosure, id, changed(d.D.Fields, fields), se.account.Name); err != nil {
 		d.Form = newForm(v)
 		if !fieldErr(d.Form, err) {
@@ -1218,8 +1224,10 @@ func (s *Server) handleGetDiscPrint(w http.ResponseWriter, r *http.Request, se *
 		return
 	}
 	tv := func(n string) string { return records.TextValue(d.Fields, n) }
-	s.renderPrint(w, r, "print", printData{ID: d.ID, Title: pii.MaskText(tv("title")), Category: tv("category"), Body: pii.MaskText(tv("body")),
-		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: pii.MaskText(tv("reviewer")), Village: d.Village, Signer: pii.MaskText(s.signer(r.Context(), d.Village)),
+	// Every personal number masked but the contacts its publisher marked.
+	mask := func(n string) string { return records.MaskDisclosure(d.Fields, tv(n)) }
+	s.renderPrint(w, r, "print", printData{ID: d.ID, Title: mask("title"), Category: tv("category"), Body: mask("body"),
+		From: tv("publish_from"), Until: tv("publish_until"), Reviewer: mask("reviewer"), Village: d.Village, Signer: pii.MaskText(s.signer(r.Context(), d.Village)),
 		Printed: s.opts.Now().In(zone.Location()).Format("2006年1月2日"), Status: tv("status")})
 }
 

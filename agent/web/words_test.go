@@ -3,8 +3,11 @@ package web_test
 import (
 	"context"
 	"html"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"stationsync/internal/idcard"
 	"stationsync/internal/records"
 	"stationsync/server"
+	countyweb "stationsync/server/web"
 )
 
 // numberEndingX is the i-th valid ID number whose check character is X.
@@ -332,4 +336,119 @@ func TestApplicationAmountMeaning(t *testing.T) {
 	must(t, s.get("/applications/"+ids["最低生活保障"]), 200, `<b id="approved-amount">每月 650.00 元，自 2026-12 起</b>`)
 	must(t, s.get("/applications/"+ids["临时救助"]), 200, `<b id="approved-amount">一次性 650.00 元（2026-12）</b>`)
 	mustNot(t, s.get("/applications/"+ids["临时救助"]), "每月")
+}
+
+// choiceRe reads a box offered to mark a number of a disclosure public:
+// its tag, whether it is ticked, the words before the number and the
+// number masked.
+var choiceRe = regexp.MustCompile(`name="public_numbers" value="([0-9a-f]+)"( checked)?> ([^<]*)<span class="mono">([^<]*)</span>`)
+
+// A disclosure's public contact number (the 村会计's phone) is not a care
+// subject's personal number: its publisher ticks it when publishing, and
+// the notice, its print and the page show it whole, in the spelling it was
+// typed; every other number stays masked and still stops publication. The
+// page never holds a full number nobody marked, not even in the boxes.
+func TestPublicContactNumber(t *testing.T) {
+	s := newStation(t)
+	s.setup("李明")
+	body := "2026年11月村级财务收支明细已张贴。如有疑问请找村会计王建国，电话 139-0551-0456。\n低保户王秀英（电话13800138000）本月领取1500元。"
+	id := created(t, s.post("/disclosures/new", url.Values{"category": {"财务公开"}, "title": {"2026年11月财务公开"}, "body": {body}}))
+	d := s.get("/disclosures/" + id)
+	must(t, d, 200, "139-****-0456", "138****8000", `id="public-numbers"`)
+	mustNot(t, d, "13905510456", "139-0551-0456", "0551", "13800138000")
+	choices := choiceRe.FindAllStringSubmatch(d.Body, -1)
+	if len(choices) != 2 || !strings.Contains(choices[0][3], "村会计王建国，电话") || choices[0][4] != "139****0456" || choices[1][4] != "138****8000" {
+		t.Fatalf("choices offered: %q", choices)
+	}
+	accountant, subject := choices[0][1], choices[1][1]
+
+	// Nothing ticked: both numbers stop the publication.
+	r := s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}})
+	must(t, r, http.StatusUnprocessableEntity, "139****0456", "138****8000", "发布时勾选它即可完整显示")
+	// The 村会计's number ticked: 王秀英's alone still does, and the page
+	// keeps the tick.
+	r = s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}, "public_numbers": {accountant}})
+	must(t, r, http.StatusUnprocessableEntity, "正文中有手机号码（138****8000）", `value="`+accountant+`" checked`)
+	mustNot(t, r, "13905510456", "0551-0456", "手机号码（139****0456）")
+	// A tag of no number in the text marks nothing.
+	must(t, s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}, "public_numbers": {"13800138000", "00ff"}}), http.StatusUnprocessableEntity, "139****0456", "138****8000")
+	l, _ := s.a.Store.Get(context.Background(), records.Disclosure, id)
+	if st := records.TextValue(l.Fields, "status"); st != "draft" {
+		t.Fatalf("refused publications left status %q", st)
+	}
+
+	// The cadre takes 王秀英's number out in the form, ticking the
+	// 村会计's there; the tick of a number no longer in the text is dropped.
+	e := s.get("/disclosures/" + id + "/edit")
+	must(t, e, 200, `value="`+accountant+`">`, `value="`+subject+`">`)
+	v := url.Values{"category": {"财务公开"}, "title": {"2026年11月财务公开"}, "body": {strings.Replace(body, "（电话13800138000）", "", 1)},
+		"public_numbers": {accountant, subject}}
+	must(t, s.follow(s.post("/disclosures/"+id+"/edit", v)), 200, "已保存修改")
+	l, _ = s.a.Store.Get(context.Background(), records.Disclosure, id)
+	if got := string(l.Fields["public_numbers"]); got != `["13905510456"]` {
+		t.Fatalf("public_numbers stored as %s", got)
+	}
+	d = s.get("/disclosures/" + id)
+	if c := choiceRe.FindAllStringSubmatch(d.Body, -1); len(c) != 1 || c[0][2] != " checked" {
+		t.Fatalf("after the edit: %q", c)
+	}
+	d = s.follow(s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}, "public_numbers": {accountant}}))
+	must(t, d, 200, "已发布", "电话 139-0551-0456", `<dd id="public-list" class="mono">139 0551 0456</dd>`)
+	p := s.get("/disclosures/" + id + "/print")
+	must(t, p, 200, "请找村会计王建国，电话 139-0551-0456。")
+
+	// A care subject's number added to the published notice is masked
+	// and stops the edit.
+	v.Set("body", body)
+	v["public_numbers"] = []string{accountant}
+	must(t, s.post("/disclosures/"+id+"/edit", v), http.StatusUnprocessableEntity, "138****8000")
+	mustNot(t, s.get("/disclosures/"+id+"/print"), "13800138000")
+}
+
+// The mark travels to the county as an ordinary field of the disclosure,
+// and the county's public portal keeps the marked number whole and masks
+// the rest, as the station's notice does.
+func TestPublicContactNumberOnThePortal(t *testing.T) {
+	st, err := server.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "county.db"), "340123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(st, quiet)
+	srv.Web = countyweb.New(st, quiet)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); st.Close() })
+	c := &county{store: st, srv: hs}
+
+	s := newStation(t)
+	s.setup("李明")
+	must(t, s.post("/enroll", url.Values{"server": {c.srv.URL}, "code": {c.code(t, village)}}), http.StatusSeeOther)
+	body := "如有疑问请找村会计王建国，电话 １３９ ０５５１ ０４５６。低保户王秀英身份证340123195003070022。"
+	id := created(t, s.post("/disclosures/new", url.Values{"category": {"财务公开"}, "title": {"财务公开"}, "body": {body},
+		"publish_from": {time.Now().AddDate(0, 0, -1).Format(time.DateOnly)}, "publish_until": {time.Now().AddDate(0, 0, 7).Format(time.DateOnly)}}))
+	d := s.get("/disclosures/" + id)
+	choices := choiceRe.FindAllStringSubmatch(d.Body, -1)
+	if len(choices) != 1 {
+		t.Fatalf("choices: %q", choices)
+	}
+	// The ID number cannot be marked: the notice is refused until it goes.
+	must(t, s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}, "public_numbers": {choices[0][1]}}), http.StatusUnprocessableEntity, "340123********0022")
+	edit := url.Values{"category": {"财务公开"}, "title": {"财务公开"}, "body": {strings.Replace(body, "身份证340123195003070022", "（身份证后四位0022）", 1)},
+		"publish_from": {time.Now().AddDate(0, 0, -1).Format(time.DateOnly)}, "publish_until": {time.Now().AddDate(0, 0, 7).Format(time.DateOnly)}}
+	must(t, s.follow(s.post("/disclosures/"+id+"/edit", edit)), 200, "已保存修改")
+	must(t, s.follow(s.post("/disclosures/"+id+"/publish", url.Values{"reviewer": {"陈德明"}, "public_numbers": {choices[0][1]}})), 200, "已发布")
+	must(t, s.follow(s.post("/sync", url.Values{})), 200, "同步成功")
+
+	r, err := http.Get(c.srv.URL + "/public/d/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || !strings.Contains(string(b), "电话 １３９ ０５５１ ０４５６。") {
+		t.Fatalf("portal: %d, marked number not whole: %s", r.StatusCode, b)
+	}
+	rec, err := st.Record(context.Background(), records.Disclosure, id, "")
+	if err != nil || string(rec.Record.Fields["public_numbers"]) != `["13905510456"]` {
+		t.Fatalf("county holds public_numbers %s (%v)", rec.Record.Fields["public_numbers"], err)
+	}
 }

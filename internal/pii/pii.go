@@ -52,6 +52,7 @@
 package pii
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -140,6 +141,91 @@ func MaskText(s string) string {
 		}
 		s = out
 	}
+}
+
+// MaskTextExcept is MaskText keeping whole the mobile numbers listed in
+// public (11 ASCII digits each, as Span.Number): the contact a notice is
+// meant to give, marked by its publisher. A listed number is kept in
+// whatever spelling it was typed; everything else is exactly what
+// MaskText makes of s, and an ID number is always masked.
+//
+// A mark never reveals what MaskText hides: the listed number is kept only
+// where, in MaskText's result, nothing else of its run (the digits and
+// separators it is written in) was hidden, and only if the result then
+// holds no number but listed ones. A listed number glued to another
+// number is masked like any other.
+func MaskTextExcept(s string, public []string) string {
+	masked := MaskText(s)
+	if len(public) == 0 || masked == s {
+		return masked
+	}
+	// The characters MaskText hid, by their offset in s: each hidden
+	// character became one '*'.
+	hidden := map[int]bool{}
+	for i, o := 0, 0; i < len(s) && o < len(masked); {
+		ci, si := utf8.DecodeRuneInString(s[i:])
+		co, so := utf8.DecodeRuneInString(masked[o:])
+		if co == '*' && ci != '*' {
+			hidden[i] = true
+		}
+		i, o = i+si, o+so
+	}
+	keep := map[int]bool{}
+	var num []byte
+	scan(s, func(r run) {
+		inKept := make([]bool, len(r))
+		found := false
+		for _, w := range windows(r) {
+			if w.kind != Mobile {
+				continue
+			}
+			num = num[:0]
+			for _, e := range r[w.i:w.j] {
+				num = append(num, digitChar(e.val))
+			}
+			if slices.Contains(public, string(num)) {
+				found = true
+				for k := w.i; k < w.j; k++ {
+					inKept[k] = true
+				}
+			}
+		}
+		if !found {
+			return
+		}
+		for k, e := range r {
+			if hidden[e.start] && !inKept[k] {
+				return // something else in this run was hidden
+			}
+		}
+		for k, e := range r {
+			if inKept[k] {
+				keep[e.start] = true
+			}
+		}
+	})
+	if len(keep) == 0 {
+		return masked
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, o := 0, 0; i < len(s) && o < len(masked); {
+		_, si := utf8.DecodeRuneInString(s[i:])
+		_, so := utf8.DecodeRuneInString(masked[o:])
+		if keep[i] {
+			b.WriteString(s[i : i+si])
+		} else {
+			b.WriteString(masked[o : o+so])
+		}
+		i, o = i+si, o+so
+	}
+	out := b.String()
+	for _, sp := range FindNumbers(out) {
+		if sp.Kind != Mobile || !slices.Contains(public, sp.Number) {
+			return masked
+		}
+	}
+	return out
 }
 
 // maxRounds bounds the masking rounds that keep the visible ends of

@@ -1,7 +1,9 @@
 package records
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"stationsync/internal/pii"
@@ -23,10 +25,10 @@ const MsgNumberAdvice = "公开前请删去或只写后四位。"
 // an older station, or one that published before this check, may still
 // send one.
 //
-// A contact number the publisher deliberately makes public (a 村会计's
-// mobile on a financial notice, issue 14 item 14) is not supported yet;
-// it would be a separate field, excluded here and from the portal's
-// masking, rather than an exception inside the body text.
+// A mobile number the publisher marked as the notice's public contact
+// (public_numbers, a 村会计's phone on a financial notice) is allowed; it
+// is the one number the notice board and the portal show whole. ID
+// numbers can never be marked.
 func CheckPublication(fields Fields) error {
 	if TextValue(fields, "status") != "published" {
 		return nil
@@ -41,35 +43,99 @@ func CheckPublication(fields Fields) error {
 // stands, whatever its status, or nil: the station shows it on a draft, so
 // the cadre can fix the text before the supervisor signs it off.
 func PublicationProblem(fields Fields) *FieldError {
+	public := PublicNumbers(fields)
 	for _, f := range []struct{ name, label string }{{"title", "标题"}, {"body", "正文"}, {"reviewer", "审核人"}} {
-		if msg := numbersMessage(f.label, TextValue(fields, f.name)); msg != "" {
+		if msg := numbersMessage(f.label, TextValue(fields, f.name), public); msg != "" {
 			return &FieldError{Field: f.name, Message: msg}
 		}
 	}
 	return nil
 }
 
-// numbersMessage names the personal numbers in text, masked, in a sentence
-// that says what to do: "正文中有身份证号码（340123********123X），公开前请删去
-// 或只写后四位。" It returns "" when there are none.
-func numbersMessage(where, text string) string {
-	spans := pii.FindNumbers(text)
-	if len(spans) == 0 {
-		return ""
-	}
+// MsgPublicNumberAdvice tells the publisher how a contact number stays.
+const MsgPublicNumberAdvice = "如果其中有对外公开的联系电话（如村会计的电话），发布时勾选它即可完整显示。"
+
+// numbersMessage names the personal numbers in text that public does not
+// mark, masked, in a sentence that says what to do: "正文中有身份证号码
+// （340123********123X），公开前请删去或只写后四位。" It returns "" when
+// there are none.
+func numbersMessage(where, text string, public []string) string {
 	seen := map[string]bool{}
 	var items []string
-	for _, s := range spans {
-		if seen[s.Number] {
+	mobile := false
+	for _, s := range pii.FindNumbers(text) {
+		if seen[s.Number] || s.Kind == pii.Mobile && slices.Contains(public, s.Number) {
 			continue
 		}
 		seen[s.Number] = true
+		mobile = mobile || s.Kind == pii.Mobile
 		items = append(items, fmt.Sprintf("%s（%s）", s.Kind.Label(), s.Masked))
+	}
+	if len(items) == 0 {
+		return ""
 	}
 	const show = 3
 	list := strings.Join(items[:min(len(items), show)], "、")
 	if len(items) > show {
 		list += fmt.Sprintf("等%d个号码", len(items))
 	}
-	return where + "中有" + list + "，" + MsgNumberAdvice
+	msg := where + "中有" + list + "，" + MsgNumberAdvice
+	if mobile {
+		msg += MsgPublicNumberAdvice
+	}
+	return msg
+}
+
+// maxPublicNumbers bounds public_numbers: a notice names a contact or
+// two, not a phone book.
+const maxPublicNumbers = 5
+
+// PublicNumbers returns the mobile numbers a disclosure's publisher marked
+// as public (public_numbers), as 11 ASCII digits each.
+func PublicNumbers(fields Fields) []string {
+	var l []string
+	if json.Unmarshal(fields["public_numbers"], &l) != nil {
+		return nil
+	}
+	return l
+}
+
+// PublicNumbersIn returns the mobile numbers found in a disclosure's
+// title, body and reviewer (the ones a publisher may mark as public), in
+// the order they appear, each once.
+func PublicNumbersIn(title, body, reviewer string) []string {
+	var out []string
+	for _, t := range []string{title, body, reviewer} {
+		for _, s := range pii.FindNumbers(t) {
+			if s.Kind == pii.Mobile && !slices.Contains(out, s.Number) {
+				out = append(out, s.Number)
+			}
+		}
+	}
+	return out
+}
+
+// MaskDisclosure masks text of a disclosure for the notice board and the
+// portal: every personal number hidden but the ones its publisher marked.
+func MaskDisclosure(fields Fields, text string) string {
+	return pii.MaskTextExcept(text, PublicNumbers(fields))
+}
+
+// checkPublicNumbers: a short list of mobile numbers written as 11 ASCII
+// digits (the form pii.FindNumbers reports them in), never an ID number.
+func checkPublicNumbers(v any) string {
+	list, ok := v.([]any)
+	if !ok {
+		return "公开的联系电话应为号码列表"
+	}
+	if len(list) > maxPublicNumbers {
+		return fmt.Sprintf("公开的联系电话最多 %d 个", maxPublicNumbers)
+	}
+	for _, it := range list {
+		s, _ := it.(string)
+		if len(s) != 11 || s[0] != '1' || s[1] < '3' || strings.Trim(s, "0123456789") != "" {
+			return "公开的联系电话只能是 11 位手机号码"
+		}
+	}
+	return ""
 }

@@ -257,6 +257,11 @@ var schemas = map[Kind]*Schema{
 		{Name: "publish_until", Label: "公开截止日期", Type: Text, Owner: Station, check: checkDate},
 		{Name: "reviewer", Label: "审核人", Type: Text, Owner: Station, MaxLen: 50},
 		{Name: "status", Label: "状态", Type: Text, Owner: Both, Enum: DisclosureStatuses},
+		// The mobile numbers in the text that the publisher marked as the
+		// notice's public contact (a 村会计's phone on a financial notice):
+		// shown whole on the notice board and the county's portal, while
+		// every other personal number is masked as before (publish.go).
+		{Name: "public_numbers", Label: "公开的联系电话", Type: JSON, Owner: Station, check: checkPublicNumbers},
 	}},
 }
 

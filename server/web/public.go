@@ -5,13 +5,16 @@ import (
 	"sort"
 	"strings"
 
+	"stationsync/internal/records"
 	"stationsync/internal/zone"
 	"stationsync/server"
 )
 
 // The public portal: no login, only published disclosures within their
 // publication window, with every ID and mobile number masked, whatever the
-// station typed. Nothing else of the county's data is reachable from here.
+// station typed, but the mobile numbers the publisher marked as the
+// notice's contact (public_numbers). Nothing else of the county's data is
+// reachable from here.
 
 type publicItem struct {
 	server.PublicDisclosure
@@ -26,7 +29,10 @@ func (h *Handler) publicList(r *http.Request, village, id string) ([]publicItem,
 	names, _ := h.Store.PlaceNames(r.Context())
 	out := make([]publicItem, len(list))
 	for i, d := range list {
-		d.Title, d.Body, d.Reviewer = maskText(d.Title), maskText(d.Body), maskText(d.Reviewer)
+		// Masked as on the station's notice: every personal number but the
+		// contact numbers its publisher marked.
+		f := records.Fields{"public_numbers": d.PublicNumbers}
+		d.Title, d.Body, d.Reviewer = records.MaskDisclosure(f, d.Title), records.MaskDisclosure(f, d.Body), records.MaskDisclosure(f, d.Reviewer)
 		out[i] = publicItem{PublicDisclosure: d, VillageName: h.placeName(names, d.Village)}
 	}
 	return out, names, nil

@@ -2,13 +2,17 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"stationsync/internal/hlc"
+	"stationsync/internal/pii"
 	"stationsync/internal/records"
 	"stationsync/server"
+	"stationsync/syncproto"
 )
 
 // The county's stations page says how a station's clock stands in words:
@@ -87,5 +91,69 @@ func TestBulkQueueOffersValidDecisions(t *testing.T) {
 		if tc.status == "approved" && !strings.Contains(r.body, `id="no-decision"`) {
 			t.Errorf("tab approved does not say why nothing is offered")
 		}
+	}
+}
+
+// The portal masks every personal number of a published notice but the
+// mobile numbers its publisher marked (public_numbers), which a station
+// sends as an ordinary field: a number not marked is masked in whatever
+// spelling, also next to a marked one, and an ID number is masked even
+// when listed by a forged change.
+func TestPortalShowsOnlyMarkedNumbers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sts, _ := f.store.Stations(ctx)
+	var stn *server.Station
+	for i := range sts {
+		if sts[i].Village == villA {
+			stn = &sts[i]
+		}
+	}
+	today := time.Now()
+	body := "村会计王建国，电话 139-0551-0456；村委会 0551-66661234。\n" +
+		"低保户王秀英 电话：１３８ ００１３ ８０００，又写作 +86 138-0013-8000、一三八零零一三八零零零，身份证 340123195003070022。"
+	fields := map[string]any{
+		"category": "财务公开", "title": "财务公开 联系 13905510456", "body": body, "reviewer": "陈德明",
+		"publish_from": today.AddDate(0, 0, -1).Format("2006-01-02"), "publish_until": today.AddDate(0, 0, 6).Format("2006-01-02"), "status": "published",
+		"public_numbers": []string{"13905510456"},
+	}
+	raw := map[string]json.RawMessage{}
+	for k, v := range fields {
+		raw[k], _ = json.Marshal(v)
+	}
+	b := &syncproto.Batch{Version: syncproto.Version, Station: stn.ID, Epoch: "e2", Village: villA, Changes: []syncproto.Change{
+		{Seq: 1, HLC: uint64(hlc.FromTime(today)), Kind: "disclosure", ID: villA + "_pubnum01", Op: "upsert", Fields: raw, By: "村干部"},
+	}}
+	res, err := f.store.Push(ctx, stn, b)
+	if err != nil || res.Results[0].Status != syncproto.Applied {
+		t.Fatalf("push: %v %+v", err, res)
+	}
+	for _, path := range []string{"/public/d/" + villA + "_pubnum01", "/public/v/" + villA} {
+		r := f.client().get(path)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, r.StatusCode)
+		}
+		if !strings.Contains(r.body, "联系 13905510456") {
+			t.Errorf("%s: the marked number is not whole in the title", path)
+		}
+		if path[:9] == "/public/d" {
+			for _, want := range []string{"电话 139-0551-0456", "0551-66661234", "340123********0022"} {
+				if !strings.Contains(r.body, want) {
+					t.Errorf("%s lacks %q", path, want)
+				}
+			}
+		}
+		// 王秀英's number, in none of its spellings.
+		if n := pii.Normalize(r.body); strings.Contains(n, "13800138000") || strings.Contains(n, "340123195003070022") {
+			t.Errorf("%s shows an unmarked number: %s", path, r.body)
+		}
+	}
+
+	// A forged change listing an ID number is refused by the county.
+	raw["public_numbers"], _ = json.Marshal([]string{"340123195003070022"})
+	b.Changes[0].Seq, b.Changes[0].HLC = 2, b.Changes[0].HLC+1
+	res, err = f.store.Push(ctx, stn, b)
+	if err != nil || res.Results[0].Status == syncproto.Applied {
+		t.Fatalf("an ID number listed as public was applied: %v %+v", err, res)
 	}
 }
