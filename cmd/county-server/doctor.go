@@ -7,9 +7,7 @@ import (
 	"database/sql"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -27,22 +25,21 @@ import (
 // names it; the staff pages have their own setting.
 const silentAfter = 7 * 24 * time.Hour
 
-// doctorCommand checks the county server the way an installer or the
-// county's IT staff would, each check with a plain answer, and changes
-// nothing: the database is opened read-only and not upgraded. Exit 1 if
-// any check fails.
-func doctorCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	data := fs.String("data", installer.DefaultDataDir("county"), "data directory")
+// runDoctor is `county-server doctor`: it checks the county server the way
+// an installer or the county's IT staff would, each check with a plain
+// answer, and changes nothing: the database is opened read-only and not
+// upgraded. Exit 1 if any check fails.
+func (e *env) runDoctor(ctx context.Context, args []string) error {
+	fs, o := e.flags("doctor")
 	listen := fs.String("listen", "0.0.0.0:8870", "address the server listens on (as given to install or serve)")
-	if fs.Parse(args) != nil {
-		return 2
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
-	s, err := countyServiceAt(*data, *listen)
+	s, err := countyServiceAt(o.data, *listen)
 	if err != nil {
-		return cli.Fail(stderr, err)
+		return err
 	}
+	stdout := e.Stdout
 	dataDir := s.DataDir
 	var checks []installer.Check
 	add := func(c installer.Check) { checks = append(checks, c) }
@@ -81,7 +78,7 @@ func doctorCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		db.Close()
 	}
 	add(checkCertificate(filepath.Join(dataDir, "tls", "server.pem"), time.Now()))
-	return installer.Report(stdout, checks)
+	return cli.ExitStatus(installer.Report(stdout, checks))
 }
 
 // checkCountyDatabase opens the county database read-only, runs SQLite's

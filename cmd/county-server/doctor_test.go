@@ -27,7 +27,7 @@ import (
 func runDoctor(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(context.Background(), append([]string{"doctor"}, args...), &out, &errb)
+	code := Main(context.Background(), append([]string{"doctor"}, args...), strings.NewReader(""), &out, &errb)
 	if errb.Len() > 0 {
 		t.Logf("stderr: %s", errb.String())
 	}

@@ -68,7 +68,7 @@ func TestCommandJSONStyle(t *testing.T) {
 	run := func(args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		if c := Main(ctx, append(args, "--data", dir), &out, &errb); c != 0 {
+		if c := Main(ctx, append(args, "--data", dir), strings.NewReader(""), &out, &errb); c != 0 {
 			t.Fatalf("%v: exit %d %s", args, c, errb.String())
 		}
 		return out.String()

@@ -1,26 +1,20 @@
 // Command county-server is the county's server and its operator's command
 // line: serve, enrolment codes, stations, merged records and decisions.
+// Each command is a file with its runX (serve.go, station.go, …).
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strconv"
-	"syscall"
-	"time"
 
 	"stationsync/installer"
 	"stationsync/internal/cli"
 	"stationsync/internal/fileperm"
-	"stationsync/internal/records"
 	"stationsync/internal/zone"
 	"stationsync/server"
 )
@@ -48,15 +42,32 @@ Every command takes --data DIR (default $STATIONSYNC_DATA or /var/lib/stationsyn
 The SQLite store is county.db in that folder; commands may run beside a running server.
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+func main() { cli.RunMain(Main) }
+
+// env is every command's receiver: its runX methods are the commands.
+type env struct{ cli.Env }
+
+// commands are the county's commands, each in its own file; "station"
+// and "user" take a second word.
+func (e *env) commands() map[string]func(ctx context.Context, args []string) error {
+	m := map[string]func(context.Context, []string) error{
+		"serve": e.runServe, "doctor": e.runDoctor, "decide": e.runDecide,
+		"station add": e.runStationAdd, "station list": e.runStationList, "station revoke": e.runStationRevoke,
+		"user add": e.runUserAdd, "user list": e.runUserList,
+		"version": func(context.Context, []string) error { _, err := fmt.Fprintln(e.Stdout, Version); return err },
+		"help":    e.runHelp, "-h": e.runHelp, "--help": e.runHelp,
+	}
+	for _, name := range []string{"records", "rejected", "conflicts"} {
+		m[name] = func(ctx context.Context, args []string) error { return e.runRecords(ctx, name, args) }
+	}
+	for _, name := range []string{"install", "uninstall", "start", "stop", "restart", "status"} {
+		m[name] = func(ctx context.Context, args []string) error { return e.runService(ctx, name, args) }
+	}
+	return m
 }
 
 // Main runs one command and returns the exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -70,181 +81,54 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if (cmd == "station" || cmd == "user") && len(args) > 0 {
 		cmd, args = cmd+" "+args[0], args[1:]
 	}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	data := fs.String("data", installer.DefaultDataDir("county"), "data directory")
-	county := fs.String("county", "", "6-digit county code this server serves (empty: any)")
-	logger := cli.Logger(stderr)
-	open := func() (*server.SQLiteStore, error) {
-		if err := os.MkdirAll(*data, 0o700); err != nil {
-			return nil, err
-		}
-		// The county's register, its keys and logs: private, also those an
-		// older release made 0644.
-		if err := fileperm.Dir(*data); err != nil {
-			logger.Warn("data directory not fully private", "dir", *data, "err", err)
-		}
-		return server.OpenSQLite(ctx, filepath.Join(*data, "county.db"), *county)
+	e := &env{cli.NewEnv(stdin, stdout, stderr)}
+	run := e.commands()[cmd]
+	if run == nil {
+		fmt.Fprintf(stderr, "未知命令 %q\n\n%s", cmd, usage)
+		return 2
 	}
-	switch cmd {
-	case "user add", "user list":
-		return userCommand(ctx, cmd, fs, args, open, os.Stdin, stdout, stderr) // web.go
-	case "install", "uninstall", "start", "stop", "restart", "status":
-		return serviceCommand(cmd, args, stdout, stderr) // service.go
-	case "doctor":
-		return doctorCommand(ctx, args, stdout, stderr) // doctor.go
-	case "version":
-		fmt.Fprintln(stdout, Version)
-		return 0
-	case "serve":
-		listen := fs.String("listen", "127.0.0.1:8870", "address to listen on")
-		tz := fs.String("timezone", zone.Name(), "zone every page, export and the audit log show times in (IANA name); default $STATIONSYNC_TIMEZONE or "+zone.Default)
-		webFlags := addServeFlags(fs) // web.go: staff pages and TLS
-		asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		if err := zone.Set(*tz); err != nil {
-			return cli.Fail(stderr, fmt.Errorf("--timezone 应为时区名，例如 %s：%w", zone.Default, err))
-		}
-		// The rotated log and the service manager: service.go.
-		return serveLogged(ctx, *data, *asService, stderr, func(ctx context.Context, logger *slog.Logger) error {
-			st, err := open()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			srv := server.New(st, logger)
-			logger.Info("county server listening", "addr", *listen, "data", *data, "version", Version)
-			err = serveCounty(ctx, srv, st, *listen, *data, webFlags, logger)
-			// Its jobs end before the store closes.
-			if cerr := srv.Close(); err == nil {
-				err = cerr
-			}
-			return err
-		})
-	case "station add":
-		village := fs.String("village", "", "12-digit village code")
-		ttl := fs.Duration("ttl", 7*24*time.Hour, "how long the code stays valid")
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		code, err := st.CreateCode(ctx, *village, *ttl)
-		if errors.Is(err, server.ErrBadVillage) {
-			return cli.Fail(stderr, fmt.Errorf("村代码应为本县的12位统计用区划代码，例如 340123101201"))
-		}
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		st.Audit(ctx, "(命令行)", server.AuditEnrolCode, *village, "", "localhost")
-		fmt.Fprintln(stdout, withPin(*data, code)) // web.go: the CA's pin, with TLS
-		return 0
-	case "station list":
-		asJSON := fs.Bool("json", false, "print JSON")
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		list, err := st.Stations(ctx)
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		if *asJSON {
-			cli.PrintJSON(stdout, stationsOut(list)) // jsonout.go
-			return 0
-		}
-		fmt.Fprintf(stdout, "%-20s %-13s %-8s %-20s %s\n", "站点", "村代码", "待上传", "最近联系", "状态")
-		for _, s := range list {
-			state, contact := "正常", "从未"
-			if s.RevokedAt != nil {
-				state = "已停用"
-			}
-			if s.LastContactAt != nil {
-				contact = zone.Second(*s.LastContactAt)
-			}
-			fmt.Fprintf(stdout, "%-20s %-13s %-8d %-20s %s\n", s.ID, s.Village, s.Pending, contact, state)
-		}
-		return 0
-	case "station revoke":
-		if fs.Parse(args) != nil || fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "用法: county-server station revoke ID")
-			return 2
-		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		if err := st.Revoke(ctx, fs.Arg(0)); err != nil {
-			return cli.Fail(stderr, err)
-		}
-		st.Audit(ctx, "(命令行)", server.AuditRevoke, fs.Arg(0), "", "localhost")
-		fmt.Fprintln(stdout, "已停用", fs.Arg(0))
-		return 0
-	case "records", "rejected", "conflicts":
-		kind := fs.String("kind", "", "person, visit, application or disclosure")
-		village := fs.String("village", "", "12-digit village code (empty: all)")
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		var v any
-		switch cmd {
-		case "records": // jsonout.go: the shapes `station-agent list` prints too
-			v, err = recordsOut(ctx, st, records.Kind(*kind), *village)
-		case "rejected":
-			v, err = rejectedOut(ctx, st, *village)
-		default:
-			v, err = conflictsOut(ctx, st, *village)
-		}
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		cli.PrintJSON(stdout, v)
-		return 0
-	case "decide":
-		app := fs.String("app", "", "application id")
-		op := fs.String("op", "", "accept, review, approve, reject or return")
-		by := fs.String("by", "县民政局", "who decides")
-		comment := fs.String("comment", "", "reviewer comment (the reason, for reject and return)")
-		amount := fs.Float64("amount", 0, "approved monthly amount in yuan")
-		from := fs.String("from", "", "approved from month, 2006-01")
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		err = st.Decide(ctx, server.Decision{ApplicationID: *app, Op: records.Op(*op), By: *by, Comment: *comment,
-			AmountFen: int64(math.Round(*amount * 100)), FromMonth: *from})
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		st.Audit(ctx, "(命令行) "+*by, server.AuditDecision, "application/"+*app, *op+" "+*comment, "localhost")
-		fmt.Fprintln(stdout, "已记录决定:", *op, *app, "金额(分)="+strconv.FormatInt(int64(math.Round(*amount*100)), 10))
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		fmt.Fprint(stdout, serviceUsage)
-		fmt.Fprint(stdout, webUsage)
-		return 0
+	return cli.Exit(stderr, run(ctx, args))
+}
+
+func (e *env) runHelp(context.Context, []string) error {
+	fmt.Fprint(e.Stdout, usage)
+	fmt.Fprint(e.Stdout, serviceUsage)
+	fmt.Fprint(e.Stdout, webUsage)
+	return nil
+}
+
+// storeFlags are the flags every command takes: where the store is, and
+// the county it serves.
+type storeFlags struct{ data, county string }
+
+// flags is a command's flag set with --data and --county.
+func (e *env) flags(name string) (*flag.FlagSet, *storeFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	o := &storeFlags{}
+	fs.StringVar(&o.data, "data", installer.DefaultDataDir("county"), "data directory")
+	fs.StringVar(&o.county, "county", "", "6-digit county code this server serves (empty: any)")
+	return fs, o
+}
+
+// withStore opens the county's store, runs fn and closes it: fn's error
+// comes first, then Close's.
+func withStore(ctx context.Context, o *storeFlags, logger *slog.Logger, fn func(*server.SQLiteStore) error) error {
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return err
 	}
-	_ = logger
-	fmt.Fprintf(stderr, "未知命令 %q\n\n%s", cmd, usage)
-	return 2
+	// The county's register, its keys and logs: private, also those an
+	// older release made 0644.
+	if err := fileperm.Dir(o.data); err != nil {
+		logger.Warn("data directory not fully private", "dir", o.data, "err", err)
+	}
+	st, err := server.OpenSQLite(ctx, filepath.Join(o.data, "county.db"), o.county)
+	if err != nil {
+		return err
+	}
+	err = fn(st)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -12,6 +12,19 @@ import (
 	"stationsync/internal/records"
 )
 
+// runList is `station-agent list`: the station's records of a kind as
+// JSON (README: JSON on the command line).
+func (e *env) runList(ctx context.Context, args []string) error {
+	fs, data := e.flags("list")
+	kind := fs.String("kind", "", "person, visit, application or disclosure")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	return withAgent(ctx, *data, agent.Config{}, e.Logger, func(a *agent.Agent) error {
+		return printList(ctx, a, records.Kind(*kind), e.Stdout)
+	})
+}
+
 // printList prints the station's records of a kind as `county-server
 // records` prints the county's: a JSON array of jsonout.Record.
 func printList(ctx context.Context, a *agent.Agent, kind records.Kind, w io.Writer) error {

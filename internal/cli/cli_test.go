@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,28 @@ func TestFail(t *testing.T) {
 	var b bytes.Buffer
 	if code := Fail(&b, errors.New("磁盘已满")); code != 1 || b.String() != "错误: 磁盘已满\n" {
 		t.Fatalf("exit %d, %q", code, b.String())
+	}
+}
+
+// A command's error becomes the process's exit status in one place: usage
+// 2 with nothing more printed, an ExitStatus as given, anything else 1 and
+// printed once.
+func TestExit(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		code   int
+		stderr string
+	}{
+		{nil, 0, ""},
+		{ErrUsage, 2, ""},
+		{fmt.Errorf("flags: %w", ErrUsage), 2, ""},
+		{ExitStatus(1), 1, ""},
+		{ExitStatus(3), 3, ""},
+		{errors.New("连不上"), 1, "错误: 连不上\n"},
+	} {
+		var b bytes.Buffer
+		if code := Exit(&b, tc.err); code != tc.code || b.String() != tc.stderr {
+			t.Errorf("%v: exit %d, %q", tc.err, code, b.String())
+		}
 	}
 }

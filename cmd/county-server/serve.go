@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +13,10 @@ import (
 
 	"stationsync/internal/atomicfile"
 	"stationsync/internal/cli"
+	"stationsync/internal/fileperm"
+	"stationsync/internal/logging"
+	"stationsync/internal/svcrun"
+	"stationsync/internal/zone"
 	"stationsync/server"
 	"stationsync/server/web"
 	"stationsync/syncproto"
@@ -49,6 +50,50 @@ func addServeFlags(fs *flag.FlagSet) serveFlags {
 		insecure:  fs.Bool("insecure-http", false, "allow plain HTTP off loopback (tests only)"),
 		tls:       fs.Bool("tls", false, "use TLS even on loopback"),
 	}
+}
+
+// runServe is `county-server serve`: the station API, the staff pages and
+// TLS, in the foreground or under the service manager (--service), logged
+// to the rotated file in the data directory (and standard error, which
+// journald keeps).
+func (e *env) runServe(ctx context.Context, args []string) error {
+	fs, o := e.flags("serve")
+	listen := fs.String("listen", "127.0.0.1:8870", "address to listen on")
+	tz := fs.String("timezone", zone.Name(), "zone every page, export and the audit log show times in (IANA name); default $STATIONSYNC_TIMEZONE or "+zone.Default)
+	webFlags := addServeFlags(fs)
+	asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if err := zone.Set(*tz); err != nil {
+		return fmt.Errorf("--timezone 应为时区名，例如 %s：%w", zone.Default, err)
+	}
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return err
+	}
+	// Before the log opens: an older release's log may be 0644.
+	if err := fileperm.Dir(o.data); err != nil {
+		fmt.Fprintln(e.Stderr, "警告：数据目录权限未能全部收紧:", err)
+	}
+	lv := new(slog.LevelVar)
+	l, lerr := logging.LevelFromEnv()
+	lv.Set(l)
+	return svcrun.Run(ctx, svcrun.Options{Name: serviceName, Title: "county server", Version: Version, DataDir: o.data,
+		AsService: *asService, Level: lv, Stderr: e.Stderr}, func(ctx context.Context, logger *slog.Logger) error {
+		if lerr != nil {
+			logger.Warn("log level ignored", "err", lerr)
+		}
+		return withStore(ctx, o, logger, func(st *server.SQLiteStore) error {
+			srv := server.New(st, logger)
+			logger.Info("county server listening", "addr", *listen, "data", o.data, "version", Version)
+			err := serveCounty(ctx, srv, st, *listen, o.data, webFlags, logger)
+			// Its jobs end before the store closes.
+			if cerr := srv.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		})
+	})
 }
 
 // serveCounty mounts the staff pages on srv and serves, with TLS off
@@ -119,77 +164,4 @@ func splitHosts(hosts, listen string) []string {
 		}
 	}
 	return out
-}
-
-// userCommand runs `user add` and `user list`.
-func userCommand(ctx context.Context, cmd string, fs *flag.FlagSet, args []string, open func() (*server.SQLiteStore, error), stdin io.Reader, stdout, stderr io.Writer) int {
-	switch cmd {
-	case "user add":
-		username := fs.String("username", "", "login name")
-		name := fs.String("name", "", "display name (姓名)")
-		role := fs.String("role", server.RoleAdmin, "admin, county or township")
-		township := fs.String("township", "", "9-digit township code (township role)")
-		full := fs.Bool("full-numbers", false, "may see and export full ID and phone numbers")
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		fmt.Fprintf(stderr, "请输入 %s 的密码（至少 %d 位），回车结束：\n", *username, server.MinPasswordLen)
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return cli.Fail(stderr, err)
-		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		u, err := st.CreateUser(ctx, server.NewUser{Username: *username, DisplayName: *name, Role: *role, Township: *township, Password: strings.TrimRight(line, "\r\n"), FullNumbers: *full})
-		switch {
-		case errors.Is(err, server.ErrWeakPassword):
-			return cli.Fail(stderr, fmt.Errorf("密码至少 %d 位", server.MinPasswordLen))
-		case errors.Is(err, server.ErrUserExists):
-			return cli.Fail(stderr, fmt.Errorf("用户名 %s 已存在", *username))
-		case errors.Is(err, server.ErrBadRole):
-			return cli.Fail(stderr, fmt.Errorf("角色应为 admin、county 或 township；乡镇账号需 --township 本县9位乡镇代码"))
-		case err != nil:
-			return cli.Fail(stderr, err)
-		}
-		st.Audit(ctx, "(命令行)", server.AuditUserCreate, u.Username, server.RoleLabel[u.Role]+" "+u.Township, "localhost")
-		fmt.Fprintf(stdout, "已创建账号 %s（%s）\n", u.Username, server.RoleLabel[u.Role])
-		return 0
-	case "user list":
-		if fs.Parse(args) != nil {
-			return 2
-		}
-		st, err := open()
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		defer st.Close()
-		users, err := st.Users(ctx)
-		if err != nil {
-			return cli.Fail(stderr, err)
-		}
-		for _, u := range users {
-			state := "正常"
-			if u.DisabledAt != nil {
-				state = "已停用"
-			}
-			fmt.Fprintf(stdout, "%-16s %-10s %-16s %-10s %s\n", u.Username, u.DisplayName, server.RoleLabel[u.Role], u.Township, state)
-		}
-		return 0
-	}
-	fmt.Fprint(stderr, webUsage)
-	return 2
-}
-
-// withPin appends the own CA's pin to an enrolment code made on the
-// command line, when the server uses its own CA (or an operator's chain
-// in DATA/tls/server.pem).
-func withPin(data, code string) string {
-	cs, err := server.NewCertSource(filepath.Join(data, "tls", "server.pem"), filepath.Join(data, "tls", "server.key"))
-	if err != nil {
-		return code
-	}
-	return code + "-" + syncproto.ShortPin(cs.Pin)
 }
