@@ -8,8 +8,6 @@ package browser
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -21,8 +19,8 @@ import (
 
 	"stationsync/agent"
 	"stationsync/agent/web"
-	"stationsync/internal/linkem"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 )
 
@@ -31,8 +29,6 @@ const (
 	village  = "340123101201"
 	personID = "340123195003070022"
 )
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // shotDir is where screenshots go: $STATIONSYNC_SCREENSHOTS, else
 // artifacts/screenshots/ at the top of the repository.
@@ -81,53 +77,17 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// county is an in-process county server behind a link that a test can cut.
-type county struct {
-	store *server.SQLiteStore
-	link  *linkem.Proxy
-}
-
-func newCounty(t *testing.T) *county {
-	t.Helper()
-	st, err := server.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "county.db"), "340123")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(st, quiet).Handler())
-	link, err := linkem.New(srv.Listener.Addr().String(), linkem.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { link.Close(); srv.Close(); st.Close() })
-	return &county{store: st, link: link}
-}
-
-func (c *county) code(t *testing.T) string {
-	t.Helper()
-	code, err := c.store.CreateCode(context.Background(), village, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
-}
-
-func (c *county) down() { c.link.Set(linkem.Options{Down: true}) }
-func (c *county) up()   { c.link.Set(linkem.Options{}) }
-
 // newStation serves a fresh station's pages on 127.0.0.1.
 func newStation(t *testing.T) (*agent.Agent, string) {
 	t.Helper()
-	a, err := agent.Open(context.Background(), agent.Config{DataDir: t.TempDir(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := web.New(a, web.Options{Logger: quiet, SyncTimeout: 15 * time.Second})
+	s := testsupport.OpenStation(t, "", agent.Config{})
+	ws, err := web.New(s.Agent, web.Options{Logger: testsupport.Quiet, SyncTimeout: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(ws.Handler())
-	t.Cleanup(func() { srv.Close(); a.Close() })
-	return a, srv.URL
+	t.Cleanup(srv.Close)
+	return s.Agent, srv.URL
 }
 
 // cadre is one person at the station PC's browser.
@@ -384,13 +344,13 @@ func (c *cadre) publish() {
 	c.shot("print-a4")
 }
 
-func decide(t *testing.T, c *county, appID string) {
+func decide(t *testing.T, c *testsupport.County, appID string) {
 	t.Helper()
 	for _, d := range []server.Decision{
 		{ApplicationID: appID, Op: records.OpAccept, By: "县民政局 张华"},
 		{ApplicationID: appID, Op: records.OpApprove, By: "县民政局 张华", AmountFen: 30000, FromMonth: "2026-12", Comment: "符合条件，予以批准"},
 	} {
-		if err := c.store.Decide(context.Background(), d); err != nil {
+		if err := c.Store.Decide(context.Background(), d); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -400,15 +360,15 @@ func decide(t *testing.T, c *county, appID string) {
 // visit, an application the county approves, a disclosure and its print.
 func TestStationPagesOnline(t *testing.T) {
 	ctx := browser(t)
-	co := newCounty(t)
+	co := testsupport.NewCounty(t)
 	a, base := newStation(t)
 	c := &cadre{t: t, ctx: ctx, base: base, prefix: "online"}
 
 	c.firstRun()
 	c.shot("enroll")
-	c.enroll(co.link.URL(), "WRONG-CODE9", "注册码不对")
+	c.enroll(co.URL(), "WRONG-CODE9", "注册码不对")
 	c.shot("enroll-wrong-code")
-	c.enroll(co.link.URL(), co.code(t), "注册成功")
+	c.enroll(co.URL(), co.Code(t, village), "注册成功")
 	c.shot("home")
 	c.logInAgain()
 
@@ -463,14 +423,14 @@ func TestStationPagesOnline(t *testing.T) {
 // works, nothing is lost, and it all goes up once the link returns.
 func TestStationPagesCountyDown(t *testing.T) {
 	ctx := browser(t)
-	co := newCounty(t)
-	co.down()
+	co := testsupport.NewCounty(t)
+	co.LinkDown()
 	a, base := newStation(t)
 	c := &cadre{t: t, ctx: ctx, base: base, prefix: "offline"}
 
 	c.firstRun()
-	code := co.code(t)
-	c.enroll(co.link.URL(), code, "可以先离线录入，联网后再完成注册")
+	code := co.Code(t, village)
+	c.enroll(co.URL(), code, "可以先离线录入，联网后再完成注册")
 	c.shot("enroll-no-network")
 	c.open("/")
 	c.see("未注册")
@@ -493,8 +453,8 @@ func TestStationPagesCountyDown(t *testing.T) {
 	}
 
 	// The link returns: enrol, sync.
-	co.up()
-	c.enroll(co.link.URL(), code, "请核对县级服务器")
+	co.LinkUp()
+	c.enroll(co.URL(), code, "请核对县级服务器")
 	c.shot("enroll-confirm")
 	c.submit("#confirm", "已确认")
 	c.syncNow("同步成功")
@@ -502,7 +462,7 @@ func TestStationPagesCountyDown(t *testing.T) {
 		t.Fatalf("%d changes still pending", n)
 	}
 	for _, k := range records.Kinds {
-		recs, err := co.store.Records(ctxb, k, village)
+		recs, err := co.Store.Records(ctxb, k, village)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -513,13 +473,13 @@ func TestStationPagesCountyDown(t *testing.T) {
 
 	// Enrolled, and the county goes away again: a plain reason on the bar,
 	// the visit kept, and up it goes when the county is back.
-	co.down()
+	co.LinkDown()
 	c.recordVisit(person, false)
 	c.syncNow("同步没有成功")
 	c.see("连不上县级服务器")
 	c.see("未连上县里")
 	c.shot("sync-failed")
-	co.up()
+	co.LinkUp()
 	decide(t, co, strings.TrimPrefix(app, "/applications/"))
 	c.syncNow("同步成功")
 	c.open(app)

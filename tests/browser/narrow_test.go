@@ -16,6 +16,7 @@ import (
 
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 )
 
@@ -184,11 +185,11 @@ func (n *narrowWalk) check(name, main string, widths ...viewport) {
 // artifacts/screenshots/narrow-*-station-*.png.
 func TestNarrowStationPages(t *testing.T) {
 	ctx := browser(t)
-	co := newCounty(t)
+	co := testsupport.NewCounty(t)
 	a, base := newStation(t)
 	c := &cadre{t: t, ctx: ctx, base: base, prefix: "narrow"}
 	c.firstRun()
-	c.enroll(co.link.URL(), co.code(t), "注册成功")
+	c.enroll(co.URL(), co.Code(t, village), "注册成功")
 
 	bg := context.Background()
 	st := a.Store
@@ -279,12 +280,12 @@ func TestNarrowStationPages(t *testing.T) {
 		{ApplicationID: apps[records.StatusRejected], Op: records.OpReject, By: by, Comment: "家庭人均收入高于当地最低生活保障标准，不符合条件"},
 		{ApplicationID: apps[records.StatusReturned], Op: records.OpReturn, By: by, Comment: "请补充户口簿复印件和残疾证复印件，并写明赡养人收入"},
 	} {
-		if err := co.store.Decide(bg, d); err != nil {
+		if err := co.Store.Decide(bg, d); err != nil {
 			t.Fatalf("decide %+v: %v", d, err)
 		}
 	}
 	// A conflict: the county and the station changed one person's health.
-	if err := co.store.CountyEdit(bg, records.Person, persons[1], records.Fields{"health": json.RawMessage(`"高血压、糖尿病，需每月复查，已申请家庭医生签约服务"`)}, "县民政局张三"); err != nil {
+	if err := co.Store.CountyEdit(bg, records.Person, persons[1], records.Fields{"health": json.RawMessage(`"高血压、糖尿病，需每月复查，已申请家庭医生签约服务"`)}, "县民政局张三"); err != nil {
 		t.Fatal(err)
 	}
 	save(records.Person, persons[1], map[string]any{"health": "高血压，行动不便，独自居住"})

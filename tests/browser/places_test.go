@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 )
 
 // realVillage is 三河镇太华村 of 肥西县 in the official table; nobody types
@@ -18,16 +19,16 @@ const realVillage = "340123101202"
 // 1280 and 390 px (places-NN-*.png).
 func TestPrintSignedWithOfficialVillageName(t *testing.T) {
 	ctx := browser(t)
-	co := newCounty(t)
+	co := testsupport.NewCounty(t)
 	a, base := newStation(t)
 	c := &cadre{t: t, ctx: ctx, base: base, prefix: "places"}
 
-	code, err := co.store.CreateCode(context.Background(), realVillage, time.Hour)
+	code, err := co.Store.CreateCode(context.Background(), realVillage, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.firstRun()
-	c.enroll(co.link.URL(), code, "注册成功")
+	c.enroll(co.URL(), code, "注册成功")
 	c.see("太华村")
 
 	f := records.Fields{}
