@@ -17,6 +17,7 @@ var notKept = map[string]string{
 	"internal/logging/logging.go":            "log rotation: a log may lose its last lines, never a save",
 	"internal/testclock/testclock.go":        "tests move the clock through it",
 	"internal/testproc/testproc.go":          "test child processes' logs",
+	"internal/testsupport/exec.go":           "copies of test processes' logs ($E2E_LOGDIR)",
 	"installer/shortcut_windows.go":          "a desktop shortcut the installer makes again",
 }
 
