@@ -102,7 +102,7 @@ func (s *Store) tick(tx *sql.Tx) (hlc.Timestamp, error) {
 }
 
 // ErrNotFound says a record does not exist at the station.
-var ErrNotFound = errors.New("record not found")
+var ErrNotFound = errors.New("agent: record not found")
 
 // ValidationError is a bad field a cadre typed; Message is Chinese.
 type ValidationError = records.FieldError

@@ -37,13 +37,13 @@ const (
 
 // Account errors.
 var (
-	ErrBadLogin     = errors.New("wrong username or password")
-	ErrLocked       = errors.New("account locked")
-	ErrNoSession    = errors.New("no valid session")
-	ErrUserExists   = errors.New("username taken")
-	ErrNoUser       = errors.New("user unknown")
-	ErrWeakPassword = errors.New("password too short")
-	ErrBadRole      = errors.New("role or township invalid")
+	ErrBadLogin     = errors.New("server: wrong username or password")
+	ErrLocked       = errors.New("server: account locked")
+	ErrNoSession    = errors.New("server: no valid session")
+	ErrUserExists   = errors.New("server: username taken")
+	ErrNoUser       = errors.New("server: user unknown")
+	ErrWeakPassword = errors.New("server: password too short")
+	ErrBadRole      = errors.New("server: role or township invalid")
 )
 
 // User is a staff account.

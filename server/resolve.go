@@ -19,7 +19,7 @@ import (
 // next sync exactly as a decision does.
 
 // ErrNotEditable says the county may not change that field.
-var ErrNotEditable = errors.New("field not editable at the county")
+var ErrNotEditable = errors.New("server: field not editable at the county")
 
 // applyCounty merges one county change in tx. It must run under s.mu.
 func (s *SQLiteStore) applyCounty(tx *sql.Tx, m *merger, village string, kind records.Kind, id string, fields records.Fields, base map[string]uint64, by string) error {

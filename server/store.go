@@ -69,13 +69,13 @@ type Rejection struct {
 
 // Errors with a meaning for callers.
 var (
-	ErrCodeInvalid   = errors.New("enrolment code unknown")
-	ErrCodeUsed      = errors.New("enrolment code already used")
-	ErrCodeExpired   = errors.New("enrolment code expired")
-	ErrNoStation     = errors.New("station unknown")
-	ErrNotFound      = errors.New("record not found")
-	ErrBadVillage    = errors.New("village code must be 12 digits of this county")
-	ErrNotApplicable = errors.New("decision not allowed")
+	ErrCodeInvalid   = errors.New("server: enrollment code unknown")
+	ErrCodeUsed      = errors.New("server: enrollment code already used")
+	ErrCodeExpired   = errors.New("server: enrollment code expired")
+	ErrNoStation     = errors.New("server: station unknown")
+	ErrNotFound      = errors.New("server: record not found")
+	ErrBadVillage    = errors.New("server: village code must be 12 digits of this county")
+	ErrNotApplicable = errors.New("server: decision not allowed")
 )
 
 // GapError says a batch starts after the next expected sequence number.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -27,6 +28,9 @@ func (e *env) runDecide(ctx context.Context, args []string) error {
 	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
 		err := st.Decide(ctx, server.Decision{ApplicationID: *app, Op: records.Op(*op), By: *by, Comment: *comment,
 			AmountFen: fen, FromMonth: *from})
+		if errors.Is(err, server.ErrNotFound) {
+			return fmt.Errorf("县里没有编号为 %s 的申请", *app)
+		}
 		if err != nil {
 			return err
 		}

@@ -82,6 +82,10 @@ func TestCommandLinesSpeakChinese(t *testing.T) {
 	if out := run("decide", "--app", "a1", "--op", "approve", "--by", "张华", "--amount", "1234.5", "--from", "2026-12"); out != "已记录决定：批准，申请 a1，金额 1234.50 元\n" {
 		t.Errorf("approve: %q", out)
 	}
+	var out2, errb bytes.Buffer
+	if c := Main(ctx, []string{"decide", "--app", "none", "--op", "accept", "--data", dir}, strings.NewReader(""), &out2, &errb); c != 1 || errb.String() != "错误: 县里没有编号为 none 的申请\n" {
+		t.Errorf("decide on no application: exit %d, %q", c, errb.String())
+	}
 	out := run("user", "list")
 	if first, _, _ := strings.Cut(out, "\n"); !strings.Contains(first, "账号") || !strings.Contains(first, "角色") || !strings.Contains(first, "状态") {
 		t.Errorf("user list heading: %q", out)

@@ -68,7 +68,7 @@ func Fail(w io.Writer, err error) int {
 
 // ErrUsage ends a command whose flags or arguments were wrong; what was
 // wrong is on standard error already. Exit status 2.
-var ErrUsage = errors.New("usage")
+var ErrUsage = errors.New("cli: usage")
 
 // ExitStatus ends a command with a status and nothing more to say: the
 // command has printed why (sync with changes still queued, doctor with a

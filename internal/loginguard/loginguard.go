@@ -19,7 +19,7 @@ import (
 
 // ErrBusy says every hash slot is taken: the caller answers 429 with a
 // Retry-After of a few seconds.
-var ErrBusy = errors.New("too many password checks at once")
+var ErrBusy = errors.New("loginguard: too many password checks at once")
 
 // Gate bounds concurrent password hashes.
 type Gate struct{ slots chan struct{} }

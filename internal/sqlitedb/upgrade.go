@@ -17,7 +17,7 @@ import (
 // ErrNewerSchema says the database was migrated by a newer version of the
 // program than the one opening it: running on would let old code write a
 // schema it does not know.
-var ErrNewerSchema = errors.New("database made by a newer version")
+var ErrNewerSchema = errors.New("sqlitedb: database made by a newer version")
 
 // keepBackups is how many pre-migration copies stay beside the database.
 const keepBackups = 2
