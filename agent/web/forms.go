@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"stationsync/agent"
 	"stationsync/internal/idcard"
@@ -508,12 +509,22 @@ func numberChoices(title, body, reviewer string, marked []string) []numberChoice
 				continue
 			}
 			seen[sp.Number] = true
-			before := []rune(pii.MaskText(t[:sp.Start]))
-			before = before[max(0, len(before)-10):]
-			out = append(out, numberChoice{Tag: numberTag(sp.Number), Before: strings.TrimSpace(string(before)), Masked: sp.Masked, Checked: contains(marked, sp.Number)})
+			out = append(out, numberChoice{Tag: numberTag(sp.Number), Before: wordsBefore(t[:sp.Start]), Masked: sp.Masked, Checked: contains(marked, sp.Number)})
 		}
 	}
 	return out
+}
+
+// wordsBefore is what names a number: the words before it in its
+// sentence, at most 12 characters, numbers in them masked.
+func wordsBefore(s string) string {
+	if i := strings.LastIndexAny(s, "。；;！!？?\n"); i >= 0 {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		s = s[i+size:]
+	}
+	r := []rune(pii.MaskText(s))
+	r = r[max(0, len(r)-12):]
+	return strings.TrimLeft(strings.TrimSpace(string(r)), "，,、：:")
 }
 
 // tagKey keys the tags of offered numbers. Made at start: a page drawn

@@ -298,6 +298,12 @@ func TestSyncErrorExplained(t *testing.T) {
 			t.Errorf("%s: the raw error shows %d times, %d of them behind 详细", p, n, strings.Count(r.Body, details))
 		}
 	}
+	// Logged out, the bar still says why, without the program's words.
+	s.post("/logout", url.Values{})
+	lg := s.get("/login")
+	must(t, lg, 200, "这个站点已被县里停用，不能再同步")
+	mustNot(t, lg, "详细", "10.1.2.3")
+	s.post("/login", url.Values{"account": {"1"}, "pin": {"246810"}})
 	// The station's clock in words beside it: 5 minutes behind the county.
 	must(t, s.get("/sync"), 200, `<dd id="sync-clock">本机时钟慢 5 分钟</dd>`)
 	s.a.Store.SetMeta(context.Background(), map[string]string{"clock_offset_ms": "-800"})
