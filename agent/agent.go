@@ -100,9 +100,9 @@ type Agent struct {
 	// without a.mu while the service may be enrolling.
 	hasKey atomic.Bool
 	client *syncproto.Client
-	// enrolPin is the pin of the enrolment in progress; learnedPin the
+	// enrollPin is the pin of the enrollment in progress; learnedPin the
 	// full fingerprint it matched (pin.go).
-	enrolPin   string
+	enrollPin  string
 	pinMu      sync.Mutex
 	learnedPin string
 	// upBps is the upload rate the last push achieved (bytes/s over its
@@ -183,10 +183,10 @@ func (a *Agent) Enrolled(ctx context.Context) bool {
 
 // ensureKey loads the station key, or makes and saves one if there is
 // none. A key left by an earlier attempt (or by `station-agent enroll`
-// beside the service, which kept an enrolment for later) is used again:
+// beside the service, which kept an enrollment for later) is used again:
 // if that attempt's answer was lost, the county already holds this key and
 // answers with the same identity, where a new key would find the code used;
-// and a kept enrolment code is sealed with it (enrollater.go). Called with
+// and a kept enrollment code is sealed with it (enrollater.go). Called with
 // a.mu held.
 func (a *Agent) ensureKey() error {
 	if a.key != nil {

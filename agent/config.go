@@ -29,7 +29,7 @@ const ConfigFileName = "config.json"
 // running configuration stays.
 type FileConfig struct {
 	// Server is the county server's URL, e.g. http://county.example:8870.
-	// Empty: the one given at enrolment. Setting it moves an enrolled
+	// Empty: the one given at enrollment. Setting it moves an enrolled
 	// station to a new address (same county, same identity).
 	Server string `json:"server,omitempty"`
 	// SyncInterval is the time between sync rounds while all is well;
@@ -212,9 +212,9 @@ type liveConfig struct {
 	interval atomic.Int64 // time.Duration; 0: Config.SyncInterval
 }
 
-// loadKeyEnrolledElsewhere picks up an enrolment made by another process
+// loadKeyEnrolledElsewhere picks up an enrollment made by another process
 // (`station-agent enroll` beside the running service): the key file is
-// read once the enrolment is complete, i.e. once station_id is stored,
+// read once the enrollment is complete, i.e. once station_id is stored,
 // which happens after the key is written.
 func (a *Agent) loadKeyEnrolledElsewhere(ctx context.Context) {
 	a.mu.Lock()

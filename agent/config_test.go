@@ -208,7 +208,7 @@ func TestApplyConfigChangesIntervalAndServer(t *testing.T) {
 	if got := a.syncInterval(); got != 7*time.Second {
 		t.Fatalf("interval %v after reload", got)
 	}
-	// Not enrolled: the address is for enrolment, not written as the
+	// Not enrolled: the address is for enrollment, not written as the
 	// station's server.
 	if got := a.Store.Meta(ctx, "server_url"); got != "" {
 		t.Fatalf("server_url = %q before enrolment", got)

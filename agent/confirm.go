@@ -9,26 +9,26 @@ import (
 	"stationsync/internal/records"
 )
 
-// Confirming the county. A station may record for weeks before it enrols;
+// Confirming the county. A station may record for weeks before it enrolls;
 // its register, ID numbers and all, then goes to whatever county the
-// enrolment named. The county's name is known only once the county has
-// answered, so enrolment is two steps: Enroll saves the identity and, if
+// enrollment named. The county's name is known only once the county has
+// answered, so enrollment is two steps: Enroll saves the identity and, if
 // records are waiting, holds every sync round; a person reads the county's
 // name, code and address on the station pages and confirms
-// (ConfirmEnrolment), or says it is not theirs (CancelEnrolment).
+// (ConfirmEnrollment), or says it is not theirs (CancelEnrollment).
 //
-// Every way of enrolling ends here, also the kept enrolment the service
+// Every way of enrolling ends here, also the kept enrollment the service
 // completes on its own when the link returns (enrollater.go): its code was
 // typed by an installer, on the command line, without the county's name to
 // look at, and the pin a code may carry proves only that the server is the
-// one the code came from, not that the code is this village's. An enrolment
+// one the code came from, not that the code is this village's. An enrollment
 // with nothing waiting needs no confirmation: nothing made offline can go
 // to the wrong place, and the pages showed the name as it enrolled.
 
 const (
-	// metaUnconfirmed is set while the enrolment waits for a person.
+	// metaUnconfirmed is set while the enrollment waits for a person.
 	metaUnconfirmed metaKey[string] = "enrol_unconfirmed"
-	// metaHeldRecords is the number of records made before enrolment.
+	// metaHeldRecords is the number of records made before enrollment.
 	metaHeldRecords metaKey[int64] = "enrol_held_records"
 )
 
@@ -38,7 +38,7 @@ var ErrUnconfirmed = errors.New("注册待确认：请在站点页面「站点�
 
 // holdForConfirmation holds the sync rounds inside Enroll's transaction
 // if anything waits in the outbox; made is the records made before
-// enrolment.
+// enrollment.
 func holdForConfirmation(tx *sql.Tx, made int64) error {
 	var queued int
 	if err := tx.QueryRow(`SELECT count(*) FROM outbox`).Scan(&queued); err != nil {
@@ -53,8 +53,8 @@ func holdForConfirmation(tx *sql.Tx, made int64) error {
 	return setMeta(tx, metaUnconfirmed, "1")
 }
 
-// Enrolment is what the person confirming sees.
-type Enrolment struct {
+// Enrollment is what the person confirming sees.
+type Enrollment struct {
 	StationID    string
 	Server       string
 	County       string // 6-digit code
@@ -64,18 +64,18 @@ type Enrolment struct {
 	Village      string
 	VillageName  string
 	Pinned       bool // the connection was checked against the code's certificate pin
-	Records      int  // records made before enrolment
+	Records      int  // records made before enrollment
 	Pending      int  // changes waiting to go up
 	Unconfirmed  bool
 }
 
-// Enrolment describes the station's enrolment; nil if not enrolled.
-func (a *Agent) Enrolment(ctx context.Context) *Enrolment {
+// Enrollment describes the station's enrollment; nil if not enrolled.
+func (a *Agent) Enrollment(ctx context.Context) *Enrollment {
 	if !a.Enrolled(ctx) {
 		return nil
 	}
 	m := a.Store.text
-	e := &Enrolment{
+	e := &Enrollment{
 		StationID: m(ctx, metaStationID), Server: m(ctx, metaServerURL), County: m(ctx, metaCounty), CountyName: m(ctx, metaCountyName),
 		TownshipName: m(ctx, metaTownshipName), Village: m(ctx, metaVillage), VillageName: m(ctx, metaVillageName),
 		Pinned: m(ctx, metaTLSPin) != "", Unconfirmed: m(ctx, metaUnconfirmed) != "",
@@ -92,12 +92,12 @@ func (a *Agent) Enrolment(ctx context.Context) *Enrolment {
 	return e
 }
 
-// ErrNothingToConfirm says there is no enrolment waiting for confirmation.
+// ErrNothingToConfirm says there is no enrollment waiting for confirmation.
 var ErrNothingToConfirm = errors.New("没有等待确认的注册")
 
-// ConfirmEnrolment lets the records made before enrolment go up, once a
+// ConfirmEnrollment lets the records made before enrollment go up, once a
 // person has checked the county.
-func (a *Agent) ConfirmEnrolment(ctx context.Context) error {
+func (a *Agent) ConfirmEnrollment(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.Enrolled(ctx) || a.Store.text(ctx, metaUnconfirmed) == "" {
@@ -111,11 +111,11 @@ func (a *Agent) ConfirmEnrolment(ctx context.Context) error {
 	return nil
 }
 
-// CancelEnrolment undoes an enrolment not confirmed yet (the county shown
+// CancelEnrollment undoes an enrollment not confirmed yet (the county shown
 // was not theirs): the station is unenrolled, as before, with every
-// record kept and queued, and may enrol again with the right code. The key
+// record kept and queued, and may enroll again with the right code. The key
 // stays: the wrong county holds only its public half.
-func (a *Agent) CancelEnrolment(ctx context.Context) error {
+func (a *Agent) CancelEnrollment(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.Enrolled(ctx) || a.Store.text(ctx, metaUnconfirmed) == "" {
@@ -124,7 +124,7 @@ func (a *Agent) CancelEnrolment(ctx context.Context) error {
 	village, station := a.Store.text(ctx, metaVillage), a.Store.text(ctx, metaStationID)
 	err := a.Store.db.Tx(ctx, func(tx *sql.Tx) error {
 		// Nothing was pulled while unconfirmed, so every record of that
-		// village was made here: before enrolment, or since.
+		// village was made here: before enrollment, or since.
 		for _, k := range records.Kinds {
 			if _, err := tx.Exec(`UPDATE `+records.SchemaOf(k).Table+` SET village = '' WHERE village = ?`, village); err != nil {
 				return err

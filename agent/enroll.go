@@ -16,16 +16,16 @@ import (
 // made here; the private key is written, readable by the service account
 // only, before the county ever sees the public one.
 //
-// If records were made before enrolment, they stay in the outbox, and
+// If records were made before enrollment, they stay in the outbox, and
 // nothing is synced, until a person has seen the county's name and
-// confirmed it (ConfirmEnrolment, confirm.go): a wrong address or code must
+// confirmed it (ConfirmEnrollment, confirm.go): a wrong address or code must
 // not send a village's register, ID numbers and all, to a county that is
 // not theirs.
 func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.EnrollResponse, error) {
 	if a.Enrolled(ctx) {
 		return nil, errors.New("这台电脑已经注册为站点 " + a.Store.text(ctx, metaStationID) + "，无需再次注册")
 	}
-	// One enrolment at a time: the pages and the service's kept enrolment
+	// One enrollment at a time: the pages and the service's kept enrollment
 	// must not make two keys, one of them never enrolled.
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -38,12 +38,12 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 	priv := a.key
 	pub := priv.Public().(ed25519.PublicKey)
 	// The code may carry the county CA's fingerprint (pin.go).
-	code, pin := syncproto.SplitEnrolCode(code)
+	code, pin := syncproto.SplitEnrollCode(code)
 	if err := checkPinnedURL(serverURL, pin); err != nil {
 		return nil, err
 	}
-	a.enrolPin = pin
-	defer func() { a.enrolPin = "" }()
+	a.enrollPin = pin
+	defer func() { a.enrollPin = "" }()
 	c := a.newClient(serverURL, "", nil)
 	host, _ := os.Hostname()
 	resp, err := c.Enroll(ctx, syncproto.EnrollRequest{Code: code, PublicKey: pub, Hostname: host, AgentVersion: Version})
@@ -62,7 +62,7 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 				return err
 			}
 		}
-		// Records entered before enrolment take the village now; their
+		// Records entered before enrollment take the village now; their
 		// changes are still queued and carry no village of their own.
 		var made int64
 		for _, k := range records.Kinds {

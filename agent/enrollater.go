@@ -13,11 +13,11 @@ import (
 	"stationsync/syncproto"
 )
 
-// A kept enrolment. The code is a one-time secret: whoever uses it first
+// A kept enrollment. The code is a one-time secret: whoever uses it first
 // becomes the village's station at the county. It cannot be kept as a hash,
 // since it must be sent as it is once the county can be reached, so it is
 // kept sealed: AES-GCM under a key derived (HKDF-SHA256) from the station's
-// private key, in station.key (0600, the key the enrolment binds anyway),
+// private key, in station.key (0600, the key the enrollment binds anyway),
 // with the server address as additional data. A copy of station.db alone
 // (a backup, a file sent for support, the copy kept before a migration)
 // then holds no usable code, and a server address changed in the database
@@ -73,11 +73,11 @@ func (a *Agent) openCode(server, sealed string) (string, error) {
 	return string(code), nil
 }
 
-// EnrolLater keeps an enrolment to complete when the county can be reached:
+// EnrollLater keeps an enrollment to complete when the county can be reached:
 // Run tries it on every round until it succeeds, and until then the
 // station records offline as usual.
-func (a *Agent) EnrolLater(ctx context.Context, serverURL, code string) error {
-	otp, pin := syncproto.SplitEnrolCode(code)
+func (a *Agent) EnrollLater(ctx context.Context, serverURL, code string) error {
+	otp, pin := syncproto.SplitEnrollCode(code)
 	if otp == "" {
 		return errors.New("注册码格式不正确")
 	}
@@ -99,9 +99,9 @@ func (a *Agent) EnrolLater(ctx context.Context, serverURL, code string) error {
 	return a.Store.scrubMeta(ctx, metaKeptClear)
 }
 
-// PendingEnrolment returns the server of an enrolment kept for later ("" if
+// PendingEnrollment returns the server of an enrollment kept for later ("" if
 // none).
-func (a *Agent) PendingEnrolment(ctx context.Context) string {
+func (a *Agent) PendingEnrollment(ctx context.Context) string {
 	if a.Enrolled(ctx) {
 		return ""
 	}
@@ -146,10 +146,10 @@ func (a *Agent) sealKeptCode(ctx context.Context) {
 	a.logger.Info("kept enrolment code sealed")
 }
 
-// enrolPending completes a kept enrolment; true when the station is now
+// enrollPending completes a kept enrollment; true when the station is now
 // enrolled. A refusal (a used or expired code) stays in last_error, where
 // the pages and status show it: the cadre needs a new code.
-func (a *Agent) enrolPending(ctx context.Context) bool {
+func (a *Agent) enrollPending(ctx context.Context) bool {
 	server, sealed := a.Store.text(ctx, metaKeptServer), a.Store.text(ctx, metaKeptSealed)
 	if server == "" || sealed == "" {
 		return false

@@ -51,7 +51,7 @@ func filesHold(t *testing.T, dir, code string) []string {
 	return found
 }
 
-// A kept enrolment code is a one-time secret: not in station.db, its WAL
+// A kept enrollment code is a one-time secret: not in station.db, its WAL
 // or any other file in clear, and of no use in a copy of the database
 // without the station's key, or with the server address changed.
 func TestKeptCodeNotInClear(t *testing.T) {
@@ -59,7 +59,7 @@ func TestKeptCodeNotInClear(t *testing.T) {
 	dir := t.TempDir()
 	a := openTestAgent(t, dir)
 	const code = "QRSTU-VWXYZ"
-	if err := a.EnrolLater(ctx, "http://county.example:8870", code); err != nil {
+	if err := a.EnrollLater(ctx, "http://county.example:8870", code); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Store.Save(ctx, records.Person, "", person(), "李明"); err != nil {
@@ -98,7 +98,7 @@ func TestClearCodeOfOlderReleaseSealed(t *testing.T) {
 	dir := t.TempDir()
 	a := openTestAgent(t, dir)
 	const code = "MNPQR-STUVW"
-	const srv = "http://127.0.0.1:1" // nothing listens: the enrolment stays kept
+	const srv = "http://127.0.0.1:1" // nothing listens: the enrollment stays kept
 	if err := a.Store.SetMeta(ctx, putMeta(putMeta(metaValues{}, metaKeptServer, srv), metaKeptClear, code)); err != nil {
 		t.Fatal(err)
 	}
@@ -119,15 +119,15 @@ func TestClearCodeOfOlderReleaseSealed(t *testing.T) {
 	if got, err := a.openCode(srv, a.Store.text(ctx, metaKeptSealed)); err != nil || got != code {
 		t.Fatalf("sealed code reads %q, %v", got, err)
 	}
-	if a.PendingEnrolment(ctx) != srv {
+	if a.PendingEnrollment(ctx) != srv {
 		t.Fatal("the kept enrolment was lost")
 	}
 }
 
-// The service completes a kept enrolment once the county answers, but the
+// The service completes a kept enrollment once the county answers, but the
 // records made before it wait for a person's confirmation: nobody saw the
 // county's name when the code was typed on the command line.
-func TestKeptEnrolmentWaitsForConfirmation(t *testing.T) {
+func TestKeptEnrollmentWaitsForConfirmation(t *testing.T) {
 	ctx := context.Background()
 	cs, err := server.OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), "")
 	if err != nil {
@@ -142,7 +142,7 @@ func TestKeptEnrolmentWaitsForConfirmation(t *testing.T) {
 	}
 	a := openTestAgent(t, t.TempDir())
 	defer a.Close()
-	if err := a.EnrolLater(ctx, hs.URL, code); err != nil {
+	if err := a.EnrollLater(ctx, hs.URL, code); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Store.Save(ctx, records.Person, "", person(), "李明"); err != nil {
@@ -164,16 +164,16 @@ func TestKeptEnrolmentWaitsForConfirmation(t *testing.T) {
 		a.Nudge()
 		time.Sleep(40 * time.Millisecond)
 	}
-	if !a.Enrolled(ctx) || a.PendingEnrolment(ctx) != "" || a.Store.text(ctx, metaKeptSealed) != "" {
+	if !a.Enrolled(ctx) || a.PendingEnrollment(ctx) != "" || a.Store.text(ctx, metaKeptSealed) != "" {
 		t.Fatal("kept enrolment not completed and cleared")
 	}
-	if e := a.Enrolment(ctx); e == nil || !e.Unconfirmed || e.Records != 1 {
+	if e := a.Enrollment(ctx); e == nil || !e.Unconfirmed || e.Records != 1 {
 		t.Fatalf("enrolment %+v, want unconfirmed with 1 record", e)
 	}
 	if n := changes(); n != 0 {
 		t.Fatalf("county holds %d changes before confirmation", n)
 	}
-	if err := a.ConfirmEnrolment(ctx); err != nil {
+	if err := a.ConfirmEnrollment(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for changes() == 0 && time.Now().Before(deadline) {

@@ -15,7 +15,7 @@ type metaKey[T metaType] string
 
 type metaType interface{ string | int64 | uint64 }
 
-// The station's identity, written at enrolment.
+// The station's identity, written at enrollment.
 const (
 	metaStationID    metaKey[string] = "station_id"
 	metaServerURL    metaKey[string] = "server_url"
@@ -25,7 +25,7 @@ const (
 	metaTownshipName metaKey[string] = "township_name"
 	metaVillageName  metaKey[string] = "village_name"
 	// metaTLSPin is the county CA's full fingerprint, learned at an
-	// enrolment whose code carried a pin (pin.go).
+	// enrollment whose code carried a pin (pin.go).
 	metaTLSPin metaKey[string] = "tls_pin"
 )
 

@@ -10,9 +10,9 @@ import (
 	"stationsync/syncproto"
 )
 
-// The county's certificate pin (syncproto/tls.go). An enrolment code may
+// The county's certificate pin (syncproto/tls.go). An enrollment code may
 // carry the fingerprint of the county's own CA; the station then trusts
-// that CA only, from the enrolment request on, and keeps the full
+// that CA only, from the enrollment request on, and keeps the full
 // fingerprint for every later connection. It pins the CA, not the server's
 // certificate, so the county renews its certificate without the station
 // noticing.
@@ -21,10 +21,10 @@ import (
 var ErrPinMismatch = errors.New("连接到的服务器证书与注册码中的指纹不一致：请核对县级服务器地址，或向县里重新索取注册码（可能连到了冒充的服务器）")
 
 // pin returns the fingerprint to pin: the one being enrolled with, or the
-// one kept at enrolment.
+// one kept at enrollment.
 func (a *Agent) pin() string {
-	if a.enrolPin != "" {
-		return a.enrolPin
+	if a.enrollPin != "" {
+		return a.enrollPin
 	}
 	return a.Store.text(context.Background(), metaTLSPin)
 }
@@ -41,7 +41,7 @@ func (a *Agent) learned() string {
 	return a.learnedPin
 }
 
-// checkPinnedURL refuses a pinned enrolment over plain HTTP off loopback:
+// checkPinnedURL refuses a pinned enrollment over plain HTTP off loopback:
 // the pin would protect nothing.
 func checkPinnedURL(serverURL, pin string) error {
 	if pin == "" {

@@ -22,7 +22,7 @@ type Status struct {
 	// StorageError is set while the disk is full or the data folder
 	// cannot be written; new records are refused until it clears.
 	StorageError string `json:"storage_error,omitempty"`
-	// Unconfirmed: enrolled, but records made before enrolment wait
+	// Unconfirmed: enrolled, but records made before enrollment wait
 	// until a person confirms the county in the pages (confirm.go).
 	Unconfirmed bool   `json:"unconfirmed,omitempty"`
 	County      string `json:"county,omitempty"`

@@ -338,7 +338,7 @@ func (s *Store) Intent(ctx context.Context, appID string, op records.Op, comment
 			return err
 		}
 		// The same id the county will give this history entry, so that the
-		// two sides hold one entry, not two. Before enrolment the station id
+		// two sides hold one entry, not two. Before enrollment the station id
 		// is unknown; the county's copy replaces this one on the next pull.
 		if _, err := tx.Exec(`INSERT INTO application_history (id, application_id, from_status, to_status, op, by_name, origin, hlc, at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			syncproto.HistoryID(station, epoch, seq), appID, from, to, string(op), by, station, int64(h), now, comment); err != nil {

@@ -48,7 +48,7 @@ func (a *Agent) syncClient(ctx context.Context) (*syncproto.Client, error) {
 }
 
 // ErrNotEnrolled says the station has no identity yet; records are kept
-// and go up once it enrols.
+// and go up once it enrolls.
 var ErrNotEnrolled = errors.New("站点尚未注册：可以先离线录入，联网后再完成注册")
 
 // Nudge asks for a sync round soon, e.g. right after a local change.
@@ -209,11 +209,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		a.loadKeyEnrolledElsewhere(ctx) // config.go
-		if !a.Enrolled(ctx) && a.enrolPending(ctx) {
+		if !a.Enrolled(ctx) && a.enrollPending(ctx) {
 			a.logger.Info("station enrolled from a kept enrolment")
 		}
 		if !a.Enrolled(ctx) || a.Store.text(ctx, metaUnconfirmed) != "" {
-			// Unconfirmed: ConfirmEnrolment nudges the loop.
+			// Unconfirmed: ConfirmEnrollment nudges the loop.
 			wait = a.syncInterval()
 			continue
 		}

@@ -479,8 +479,8 @@ type AuditEntry struct {
 
 // Audit actions.
 const (
-	AuditEnrol        = "enrol"
-	AuditEnrolFailed  = "enrol_failed"
+	AuditEnroll       = "enrol"
+	AuditEnrollFailed = "enrol_failed"
 	AuditLogin        = "login"
 	AuditLoginFailed  = "login_failed"
 	AuditLogout       = "logout"
@@ -488,7 +488,7 @@ const (
 	AuditEdit         = "edit"
 	AuditResolve      = "resolve_conflict"
 	AuditExport       = "export"
-	AuditEnrolCode    = "enrol_code"
+	AuditEnrollCode   = "enrol_code"
 	AuditRevoke       = "revoke"
 	AuditUserCreate   = "user_create"
 	AuditUserUpdate   = "user_update"
@@ -499,8 +499,8 @@ const (
 
 // AuditLabel is the Chinese name of an audit action.
 var AuditLabel = map[string]string{
-	AuditEnrol: "站点注册", AuditEnrolFailed: "站点注册失败", AuditLogin: "登录", AuditLoginFailed: "登录失败", AuditLogout: "退出登录", AuditDecision: "审核决定", AuditEdit: "修改记录",
-	AuditResolve: "处理冲突", AuditExport: "导出", AuditEnrolCode: "生成注册码", AuditRevoke: "停用站点", AuditUserCreate: "新建账号",
+	AuditEnroll: "站点注册", AuditEnrollFailed: "站点注册失败", AuditLogin: "登录", AuditLoginFailed: "登录失败", AuditLogout: "退出登录", AuditDecision: "审核决定", AuditEdit: "修改记录",
+	AuditResolve: "处理冲突", AuditExport: "导出", AuditEnrollCode: "生成注册码", AuditRevoke: "停用站点", AuditUserCreate: "新建账号",
 	AuditUserUpdate: "修改账号", AuditSettings: "修改设置", AuditDisclosure: "生成公示", AuditViewFullNums: "查看完整号码",
 }
 
@@ -574,7 +574,7 @@ func (s *SQLiteStore) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry
 // and locks.
 func (s *SQLiteStore) SetClock(now func() time.Time) { s.now = now }
 
-// auditor is the part of a store the station API uses to log enrolments.
+// auditor is the part of a store the station API uses to log enrollments.
 type auditor interface {
 	Audit(ctx context.Context, username, action, target, detail, remote string) error
 }

@@ -33,7 +33,7 @@ func feedSeqs(t *testing.T, s *SQLiteStore) []int64 {
 	return out
 }
 
-func enrolTest(t *testing.T, s *SQLiteStore) *Station {
+func enrollTest(t *testing.T, s *SQLiteStore) *Station {
 	t.Helper()
 	ctx := context.Background()
 	code, err := s.CreateCode(ctx, village, 3600e9)
@@ -53,7 +53,7 @@ func enrolTest(t *testing.T, s *SQLiteStore) *Station {
 func TestFeedReplacedHeadMovesPastIt(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
-	st := enrolTest(t, s)
+	st := enrollTest(t, s)
 	t0 := hlc.Make(1_700_000_000_000, 0)
 	applyAll(t, s, []*change{personCreate("p1", t0), personCreate("p2", t0+1)})
 	page, err := s.Pull(ctx, st, 0, s.feedEpoch, 0)

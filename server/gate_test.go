@@ -33,7 +33,7 @@ type keyed struct {
 	key ed25519.PrivateKey
 }
 
-func enrolKeyed(t *testing.T, s Store) keyed {
+func enrollKeyed(t *testing.T, s Store) keyed {
 	t.Helper()
 	ctx := context.Background()
 	pub, key, err := ed25519.GenerateKey(nil)
@@ -214,8 +214,8 @@ func answersOf(conns []*rawConn, within time.Duration) chan answered {
 func TestUnverifiedPushesAreRefusedBeforeTheirBody(t *testing.T) {
 	srv, hs, store := gateServer(t, nil)
 	addr := hs.Listener.Addr().String()
-	real, other := enrolKeyed(t, store), enrolKeyed(t, store)
-	revoked := enrolKeyed(t, store)
+	real, other := enrollKeyed(t, store), enrollKeyed(t, store)
+	revoked := enrollKeyed(t, store)
 	if err := store.Revoke(context.Background(), revoked.st.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestUnverifiedPushesAreRefusedBeforeTheirBody(t *testing.T) {
 func TestPushPerStationLimitAtOnce(t *testing.T) {
 	srv, hs, store := gateServer(t, nil)
 	addr := hs.Listener.Addr().String()
-	k, other := enrolKeyed(t, store), enrolKeyed(t, store)
+	k, other := enrollKeyed(t, store), enrollKeyed(t, store)
 	env := sealed(t, k, 1, 20, 0)
 	const n = 12
 	conns := make([]*rawConn, n)
@@ -364,7 +364,7 @@ func TestPushPerStationLimitAtOnce(t *testing.T) {
 func TestLegacyPushesOwnPoolPerAddress(t *testing.T) {
 	srv, hs, store := gateServer(t, func(s *Server) { s.LegacySlots, s.MaxPerAddress, s.QueueWait = 3, 2, 200*time.Millisecond })
 	addr := hs.Listener.Addr().String()
-	k := enrolKeyed(t, store)
+	k := enrollKeyed(t, store)
 
 	// An old build syncs: a push without the hash, then more.
 	old := sealed(t, k, 1, 5, 0)
@@ -453,7 +453,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // station (the envelope's own signature would pass).
 func TestPushBodyMustMatchSignedHash(t *testing.T) {
 	_, hs, store := gateServer(t, nil)
-	k := enrolKeyed(t, store)
+	k := enrollKeyed(t, store)
 	signed, sent := sealed(t, k, 1, 2, 0), sealed(t, k, 1, 3, 0)
 	c := rawPush(t, hs.Listener.Addr().String(), "", "/v1/push", pushHeaders(k, signed, true), sent, len(sent))
 	a, err := c.answer(10 * time.Second)
@@ -476,7 +476,7 @@ func TestPushBodyMustMatchSignedHash(t *testing.T) {
 // were taken in the signer's name.
 func TestPushOfAnotherStationsEnvelope(t *testing.T) {
 	_, hs, store := gateServer(t, nil)
-	k, other := enrolKeyed(t, store), enrolKeyed(t, store)
+	k, other := enrollKeyed(t, store), enrollKeyed(t, store)
 	env := sealed(t, other, 1, 2, 0)
 	for _, withHash := range []bool{true, false} {
 		c := rawPush(t, hs.Listener.Addr().String(), "", "/v1/push", pushHeaders(k, env, withHash), env, len(env))

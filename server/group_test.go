@@ -94,7 +94,7 @@ func countRows(t *testing.T, s *SQLiteStore, q string, args ...any) int {
 // others.
 func TestGroupedPushesAnswerEachAsAlone(t *testing.T) {
 	s := openTestStore(t)
-	a, b := enrolTest(t, s), enrolTest(t, s)
+	a, b := enrollTest(t, s), enrollTest(t, s)
 	first := personsBatch(a, "ea", 1, 50, nil)
 	sts := []*Station{a, b, a, a, b}
 	bs := []*syncproto.Batch{
@@ -149,7 +149,7 @@ func TestGroupedPushFailureFailsOnlyItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b, c := enrolTest(t, s), enrolTest(t, s), enrolTest(t, s)
+	a, b, c := enrollTest(t, s), enrollTest(t, s), enrollTest(t, s)
 	bad := personsBatch(b, "eb", 1, 50, func(i int) string {
 		if i == 29 {
 			return "坏"
@@ -182,7 +182,7 @@ func TestConcurrentPushesLandOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, stations)
 	for range stations {
-		st := enrolTest(t, s)
+		st := enrollTest(t, s)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -224,7 +224,7 @@ func TestConcurrentPushesLandOnce(t *testing.T) {
 // waiting for ever, and the store goes on working.
 func TestGroupedPushPanicAnswersEveryPush(t *testing.T) {
 	s := openTestStore(t)
-	a, b := enrolTest(t, s), enrolTest(t, s)
+	a, b := enrollTest(t, s), enrollTest(t, s)
 	bs := []*syncproto.Batch{personsBatch(a, "ea", 1, 10, nil), personsBatch(b, "eb", 1, 10, nil), personsBatch(a, "ea", 11, 10, nil)}
 	_, errs := queuedPushes(t, s, []*Station{a, nil, a}, bs)
 	for i, err := range errs {
@@ -246,7 +246,7 @@ func TestGroupedPushPanicAnswersEveryPush(t *testing.T) {
 // pushes around it land.
 func TestQueuedPushWhoseStationLeftWritesNothing(t *testing.T) {
 	s := openTestStore(t)
-	a, b := enrolTest(t, s), enrolTest(t, s)
+	a, b := enrollTest(t, s), enrollTest(t, s)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, errs := queuedPushes(t, s, []*Station{a, b}, []*syncproto.Batch{personsBatch(a, "ea", 1, 10, nil), personsBatch(b, "eb", 1, 10, nil)},

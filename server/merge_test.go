@@ -135,7 +135,7 @@ func TestPushTwiceIsOnce(t *testing.T) {
 	// the store alone, so a dedup regression is caught without a server.
 	s := openTestStore(t)
 	ctx := context.Background()
-	st := enrolTest(t, s)
+	st := enrollTest(t, s)
 	b := batchOf(st, personCreate("p1", hlc.Make(1_700_000_000_000, 0)))
 	r1, err := s.Push(ctx, st, b)
 	if err != nil {
@@ -160,7 +160,7 @@ func TestPushTwiceIsOnce(t *testing.T) {
 func TestNewRecordsStoreOnlyDifferingVersions(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
-	st := enrolTest(t, s)
+	st := enrollTest(t, s)
 	t0 := hlc.FromTime(time.Now())
 	p1, p2, a1 := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	g := gen.New(1)

@@ -10,9 +10,9 @@ import (
 )
 
 // A county that typed no names still names itself, the township and the
-// village to the cadre confirming an enrolment: the official ones.
-func TestEnrolAnswerNamesOfficialPlaces(t *testing.T) {
-	st, url := newEnrolServer(t)
+// village to the cadre confirming an enrollment: the official ones.
+func TestEnrollAnswerNamesOfficialPlaces(t *testing.T) {
+	st, url := newEnrollServer(t)
 	ctx := context.Background()
 	for _, c := range []struct{ village, county, township, name string }{
 		{"340123101202", "肥西县", "三河镇", "太华村"},

@@ -1,4 +1,4 @@
-// Package server is the county server: it enrols stations, merges the
+// Package server is the county server: it enrolls stations, merges the
 // changes they push, keeps the change feed they pull, and takes the
 // county's decisions.
 package server
@@ -126,14 +126,14 @@ func (s *Server) writeVersionError(w http.ResponseWriter, v int) {
 }
 
 func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
-	// Counted before the body is read (enrolgate.go); every refusal below
+	// Counted before the body is read (enrollgate.go); every refusal below
 	// is audited.
 	at := s.admitAddr(w, r)
 	if at == nil {
 		return
 	}
-	fail := func(status int, code, msg, reason, enrolCode string, req *syncproto.EnrollRequest) {
-		s.auditEnrolFailure(r, reason, enrolCode, "", req)
+	fail := func(status int, code, msg, reason, enrollCode string, req *syncproto.EnrollRequest) {
+		s.auditEnrollFailure(r, reason, enrollCode, "", req)
 		writeError(w, status, code, msg, 0)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
@@ -152,7 +152,7 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := syncproto.CheckVersion(req.Version); err != nil {
-		s.auditEnrolFailure(r, "协议版本 "+strconv.Itoa(req.Version)+" 不兼容", "", "", &req)
+		s.auditEnrollFailure(r, "协议版本 "+strconv.Itoa(req.Version)+" 不兼容", "", "", &req)
 		s.writeVersionError(w, req.Version)
 		return
 	}
@@ -161,7 +161,7 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.admitCode(w, r, at, req.Code) {
-		s.auditEnrolFailure(r, "此注册码尝试过多，已暂停受理", req.Code, "", &req)
+		s.auditEnrollFailure(r, "此注册码尝试过多，已暂停受理", req.Code, "", &req)
 		return
 	}
 	st, err := s.Store.Enroll(r.Context(), req.Code, req.PublicKey, trunc(req.Hostname, 100), trunc(req.AgentVersion, 40))
@@ -182,12 +182,12 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 	at.succeeded(s.Now())
 	s.Logger.Info("station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
 	if a, ok := s.Store.(auditor); ok { // accounts.go
-		a.Audit(r.Context(), st.ID, AuditEnrol, st.Village, st.Hostname+" "+st.AgentVersion, r.RemoteAddr)
+		a.Audit(r.Context(), st.ID, AuditEnroll, st.Village, st.Hostname+" "+st.AgentVersion, r.RemoteAddr)
 	}
 	resp := syncproto.EnrollResponse{
 		Version: syncproto.Version, StationID: st.ID, Village: st.Village, County: st.Village[:6], ServerTime: s.Now().UnixMilli(),
 	}
-	s.nameEnrolment(r.Context(), &resp) // enrolgate.go
+	s.nameEnrollment(r.Context(), &resp) // enrollgate.go
 	writeJSON(w, http.StatusOK, resp)
 }
 

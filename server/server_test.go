@@ -20,8 +20,8 @@ func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
 	srv.MaxInflight, srv.QueueWait = 1, 20*time.Millisecond
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
-	srv.slots <- struct{}{}   // one long push holds the only slot
-	k := enrolKeyed(t, store) // gate_test.go
+	srv.slots <- struct{}{}    // one long push holds the only slot
+	k := enrollKeyed(t, store) // gate_test.go
 	pull := func() *http.Request {
 		req, _ := http.NewRequest(http.MethodGet, hs.URL+"/v1/pull", nil)
 		req.Header.Set(syncproto.HeaderVersion, "1")

@@ -55,7 +55,7 @@ func ValidVillage(v, county string) bool {
 	return county == "" || strings.HasPrefix(v, county)
 }
 
-// CreateCode makes a one-time enrolment code for a village.
+// CreateCode makes a one-time enrollment code for a village.
 func (s *SQLiteStore) CreateCode(ctx context.Context, village string, ttl time.Duration) (string, error) {
 	if !ValidVillage(village, s.county) {
 		return "", ErrBadVillage

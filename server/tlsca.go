@@ -26,7 +26,7 @@ import (
 // The county's own CA. On first start without an operator's certificate
 // the server makes a CA (ca.pem, ca.key) and a server certificate it signs
 // (server.pem, server.key) in its data folder. Stations pin the CA's
-// fingerprint at enrolment, so the server certificate can be renewed — by
+// fingerprint at enrollment, so the server certificate can be renewed — by
 // the same CA, automatically before it expires — without any station
 // noticing.
 

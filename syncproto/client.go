@@ -76,8 +76,8 @@ func IsVersionMismatch(err error) bool {
 // Client talks to a county server on behalf of one station.
 type Client struct {
 	BaseURL string
-	Station string             // empty before enrolment
-	Key     ed25519.PrivateKey // signs requests; nil before enrolment
+	Station string             // empty before enrollment
+	Key     ed25519.PrivateKey // signs requests; nil before enrollment
 	// Now is the station's clock corrected by its known offset; signatures
 	// carry it.
 	Now func() time.Time

@@ -500,7 +500,7 @@ func (t delayed) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // The pull request is signed over exactly what the server sees as the
-// request URI, and enrolment is not signed.
+// request URI, and enrollment is not signed.
 func TestClientRequests(t *testing.T) {
 	var seen []*http.Request
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -530,7 +530,7 @@ func TestClientRequests(t *testing.T) {
 	defer ts.Close()
 	c := NewClient(ts.URL)
 	c.Logger = slog.New(slog.DiscardHandler)
-	c.Key = FixtureKey() // already set: enrolment must still go unsigned
+	c.Key = FixtureKey() // already set: enrollment must still go unsigned
 	er, err := c.Enroll(t.Context(), EnrollRequest{Code: "YS6M8-259ER", PublicKey: fixturePub(), Hostname: "CUN-PC01"})
 	if err != nil || er.StationID != testStation {
 		t.Fatalf("enrol: %+v, %v", er, err)

@@ -116,7 +116,7 @@ func TestGenerateExamples(t *testing.T) {
 	section := func(title string) { fmt.Fprintf(&md, "\n#### %s\n\n", title) }
 	golden := map[string][]byte{}
 
-	// Enrolment.
+	// Enrollment.
 	er, err := c.Enroll(ctx, syncproto.EnrollRequest{Code: strings.ToLower(code), PublicKey: pub, Hostname: "CUN-PC01", AgentVersion: "1.0.0"})
 	if err != nil {
 		t.Fatal(err)

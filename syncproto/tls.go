@@ -14,7 +14,7 @@ import (
 )
 
 // Certificate pinning. A county server may serve TLS with a certificate of
-// its own CA, which no station trusts by default. The enrolment code the
+// its own CA, which no station trusts by default. The enrollment code the
 // county hands out carries the CA's fingerprint, so the station trusts that
 // CA (and only it) from its very first connection, and keeps the full
 // fingerprint for every later one. The station pins the CA, not the
@@ -32,18 +32,18 @@ func Fingerprint(der []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// pinAlphabet is the enrolment codes' alphabet: no 0/O, 1/I/L.
+// pinAlphabet is the enrollment codes' alphabet: no 0/O, 1/I/L.
 const pinAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 // pinBytes of the fingerprint go into a code: 96 bits, far beyond what
 // anyone can match with a forged certificate.
 const pinBytes = 12
 
-// PinLen is the length of the pin part of an enrolment code, without
+// PinLen is the length of the pin part of an enrollment code, without
 // separators.
 const PinLen = 20
 
-// ShortPin turns a hex fingerprint into the 20 characters an enrolment code
+// ShortPin turns a hex fingerprint into the 20 characters an enrollment code
 // carries, in groups of five.
 func ShortPin(fingerprint string) string {
 	raw, err := hex.DecodeString(fingerprint)
@@ -72,10 +72,10 @@ func normalizePin(s string) string {
 	return strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(s)))
 }
 
-// SplitEnrolCode splits an enrolment code into the one-time code and the
+// SplitEnrollCode splits an enrollment code into the one-time code and the
 // pin it may carry: "ABCDE-FGHJK" has none, "ABCDE-FGHJK-" followed by
 // four groups of five has one.
-func SplitEnrolCode(code string) (otp, pin string) {
+func SplitEnrollCode(code string) (otp, pin string) {
 	n := normalizePin(code)
 	if len(n) == 10+PinLen {
 		return n[:5] + "-" + n[5:10], n[10:]
@@ -84,7 +84,7 @@ func SplitEnrolCode(code string) (otp, pin string) {
 }
 
 // pinMatches reports whether a certificate matches a pin, either a full
-// hex fingerprint or the short form of an enrolment code.
+// hex fingerprint or the short form of an enrollment code.
 func pinMatches(pin string, der []byte) bool {
 	fp := Fingerprint(der)
 	if len(pin) == 64 {

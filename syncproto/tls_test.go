@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestSplitEnrolCode(t *testing.T) {
+func TestSplitEnrollCode(t *testing.T) {
 	fp := strings.Repeat("ab", 32)
 	pin := ShortPin(fp)
 	if len(strings.ReplaceAll(pin, "-", "")) != PinLen || strings.ContainsAny(pin, "01OIL") {
@@ -21,7 +21,7 @@ func TestSplitEnrolCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			otp, p := SplitEnrolCode(tt.code)
+			otp, p := SplitEnrollCode(tt.code)
 			if otp != tt.otp || p != tt.pin {
 				t.Errorf("got %q %q, want %q %q", otp, p, tt.otp, tt.pin)
 			}

@@ -13,7 +13,7 @@ import (
 	"stationsync/syncproto"
 )
 
-// Enrolment from the pages. Only a cadre who is logged in may enrol (the
+// Enrollment from the pages. Only a cadre who is logged in may enrol (the
 // first run makes the first account, logs it in, then comes here): before
 // this, any program on the PC could post a county address and a code and
 // send a station full of records to a county of its choosing. After the
@@ -22,11 +22,11 @@ import (
 
 type enrollData struct {
 	Form *form
-	E    *agent.Enrolment // nil: not enrolled
+	E    *agent.Enrollment // nil: not enrolled
 }
 
 func (s *Server) handleGetEnroll(w http.ResponseWriter, r *http.Request, se *session) {
-	d := enrollData{Form: newForm(nil), E: s.a.Enrolment(r.Context())}
+	d := enrollData{Form: newForm(nil), E: s.a.Enrollment(r.Context())}
 	s.render(w, r, se, http.StatusOK, "enroll", page{Title: "站点注册", Nav: "settings", Data: d})
 }
 
@@ -64,7 +64,7 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request, se *se
 			s.log.Warn("enrolment failed", "server", server, "by", se.account.Name, "err", err)
 		} else {
 			s.log.Info("station enrolled from the pages", "station", resp.StationID, "village", resp.Village, "by", se.account.Name)
-			e := s.a.Enrolment(ctx)
+			e := s.a.Enrollment(ctx)
 			if e != nil && e.Unconfirmed {
 				s.flash(se, "ok", "注册成功。请核对下面的县级服务器，确认后才会上传本站之前录入的记录")
 				s.redirect(w, r, "/enroll")
@@ -80,7 +80,7 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request, se *se
 }
 
 // countyLine names the county and village of an enrolment in one line.
-func countyLine(e *agent.Enrolment) string {
+func countyLine(e *agent.Enrollment) string {
 	if e == nil {
 		return ""
 	}
@@ -96,8 +96,8 @@ func named(name, code string) string {
 
 func (s *Server) handlePostEnrollConfirm(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
-	e := s.a.Enrolment(ctx)
-	if err := s.a.ConfirmEnrolment(ctx); err != nil {
+	e := s.a.Enrollment(ctx)
+	if err := s.a.ConfirmEnrollment(ctx); err != nil {
 		if errors.Is(err, agent.ErrNothingToConfirm) {
 			s.flash(se, "error", "没有等待确认的注册")
 			s.redirect(w, r, "/enroll")
@@ -113,8 +113,8 @@ func (s *Server) handlePostEnrollConfirm(w http.ResponseWriter, r *http.Request,
 
 func (s *Server) handlePostEnrollCancel(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
-	e := s.a.Enrolment(ctx)
-	if err := s.a.CancelEnrolment(ctx); err != nil {
+	e := s.a.Enrollment(ctx)
+	if err := s.a.CancelEnrollment(ctx); err != nil {
 		if errors.Is(err, agent.ErrNothingToConfirm) {
 			s.flash(se, "error", "注册已经确认，不能取消；如有疑问请联系县里的信息员")
 			s.redirect(w, r, "/enroll")

@@ -29,10 +29,10 @@ func notEnrolled(t *testing.T, s *station, c *county, code string) {
 	}
 }
 
-// Enrolment needs a cadre who is logged in: before any account exists,
+// Enrollment needs a cadre who is logged in: before any account exists,
 // after logging out, with a forged cookie, and under every spelling of
 // the paths, a posted county address and code change nothing.
-func TestEnrolRequiresLogin(t *testing.T) {
+func TestEnrollRequiresLogin(t *testing.T) {
 	c := newCounty(t)
 	s := newStation(t)
 	code := c.code(t, village)
@@ -198,7 +198,7 @@ func TestRecordsWaitForConfirmation(t *testing.T) {
 // "Not our county": the enrolment is undone, the records stay, unsent and
 // without the wrong village, and the right county gets them after its own
 // enrolment is confirmed.
-func TestCancelEnrolmentKeepsRecords(t *testing.T) {
+func TestCancelEnrollmentKeepsRecords(t *testing.T) {
 	wrong, right := newCounty(t), newCounty(t)
 	nameCounty(t, wrong, "别县民政局", "乙村")
 	nameCounty(t, right, "长丰县民政局", "甲村")
@@ -230,7 +230,7 @@ func TestCancelEnrolmentKeepsRecords(t *testing.T) {
 }
 
 // A station enrolled with nothing made offline needs no confirmation.
-func TestEnrolWithNothingWaitingSyncsAtOnce(t *testing.T) {
+func TestEnrollWithNothingWaitingSyncsAtOnce(t *testing.T) {
 	c := newCounty(t)
 	nameCounty(t, c, "长丰县民政局", "甲村")
 	s := newStation(t)

@@ -1,5 +1,5 @@
 // Command county-server is the county's server and its operator's command
-// line: serve, enrolment codes, stations, merged records and decisions.
+// line: serve, enrollment codes, stations, merged records and decisions.
 // Each command is a file with its runX (serve.go, station.go, …).
 package main
 

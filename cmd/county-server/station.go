@@ -13,7 +13,7 @@ import (
 	"stationsync/syncproto"
 )
 
-// runStationAdd is `county-server station add`: a one-time enrolment code
+// runStationAdd is `county-server station add`: a one-time enrollment code
 // for a village, with the own CA's pin when the server has one.
 func (e *env) runStationAdd(ctx context.Context, args []string) error {
 	fs, o := e.flags("station add")
@@ -30,7 +30,7 @@ func (e *env) runStationAdd(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		st.Audit(ctx, "(命令行)", server.AuditEnrolCode, *village, "", "localhost")
+		st.Audit(ctx, "(命令行)", server.AuditEnrollCode, *village, "", "localhost")
 		_, err = fmt.Fprintln(e.Stdout, withPin(o.data, code))
 		return err
 	})
@@ -85,7 +85,7 @@ func (e *env) runStationRevoke(ctx context.Context, args []string) error {
 	})
 }
 
-// withPin appends the own CA's pin to an enrolment code made on the
+// withPin appends the own CA's pin to an enrollment code made on the
 // command line, when the server uses its own CA (or an operator's chain
 // in DATA/tls/server.pem).
 func withPin(data, code string) string {

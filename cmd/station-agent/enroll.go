@@ -12,7 +12,7 @@ import (
 	"stationsync/syncproto"
 )
 
-// runEnroll is `station-agent enroll`: enrol now, or keep the enrolment for
+// runEnroll is `station-agent enroll`: enroll now, or keep the enrollment for
 // the service when the county cannot be reached.
 func (e *env) runEnroll(ctx context.Context, args []string) error {
 	fs, data := e.flags("enroll")
@@ -39,13 +39,13 @@ func (e *env) runEnroll(ctx context.Context, args []string) error {
 	})
 }
 
-// enrollNowOrLater enrols, or, when the county cannot be reached, keeps the
-// enrolment for the service to complete once the link works: install day
+// enrollNowOrLater enrolls, or, when the county cannot be reached, keeps the
+// enrollment for the service to complete once the link works: install day
 // often has no network, and records may be entered meanwhile.
 func enrollNowOrLater(ctx context.Context, a *agent.Agent, server, code string, yes bool, stdout io.Writer) error {
-	if en := a.Enrolment(ctx); en != nil && en.Unconfirmed && yes {
+	if en := a.Enrollment(ctx); en != nil && en.Unconfirmed && yes {
 		// Enrolled before, the county's name printed then: --yes confirms it.
-		if err := a.ConfirmEnrolment(ctx); err != nil {
+		if err := a.ConfirmEnrollment(ctx); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "已确认县级服务器 %s（%s）：之前录入的记录将由站点服务上传\n", orCode(en.CountyName, "未命名的县"), en.County)
@@ -55,9 +55,9 @@ func enrollNowOrLater(ctx context.Context, a *agent.Agent, server, code string, 
 	var pe *syncproto.Error
 	switch {
 	case err == nil:
-		printEnrollment(stdout, a.Enrolment(ctx))
-		if en := a.Enrolment(ctx); en != nil && en.Unconfirmed && yes {
-			if err := a.ConfirmEnrolment(ctx); err != nil {
+		printEnrollment(stdout, a.Enrollment(ctx))
+		if en := a.Enrollment(ctx); en != nil && en.Unconfirmed && yes {
+			if err := a.ConfirmEnrollment(ctx); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout, "已确认（--yes）：之前录入的记录将由站点服务上传")
@@ -66,7 +66,7 @@ func enrollNowOrLater(ctx context.Context, a *agent.Agent, server, code string, 
 	case errors.As(err, &pe), errors.Is(err, context.Canceled):
 		return explain(err)
 	}
-	if kerr := a.EnrolLater(ctx, server, code); kerr != nil {
+	if kerr := a.EnrollLater(ctx, server, code); kerr != nil {
 		return kerr
 	}
 	fmt.Fprintf(stdout, "暂时连不上县级服务器（%v）。注册信息已保存，联网后站点服务会自动完成注册；可以先离线录入。\n", err)
@@ -75,7 +75,7 @@ func enrollNowOrLater(ctx context.Context, a *agent.Agent, server, code string, 
 
 // printEnrollment says which county the station enrolled with, by name
 // and code, and whether records wait for a person to confirm it.
-func printEnrollment(w io.Writer, en *agent.Enrolment) {
+func printEnrollment(w io.Writer, en *agent.Enrollment) {
 	if en == nil {
 		return
 	}
@@ -92,13 +92,13 @@ func orCode(name, none string) string {
 	return name
 }
 
-func readEnrollFile(path string) (*syncproto.EnrolFile, error) {
+func readEnrollFile(path string) (*syncproto.EnrollFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("打开注册文件: %w", err)
 	}
 	defer f.Close()
-	return syncproto.ReadEnrolFile(f)
+	return syncproto.ReadEnrollFile(f)
 }
 
 // explain turns a sync error into a sentence a cadre can act on.

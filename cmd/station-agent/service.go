@@ -128,13 +128,13 @@ func install(ctx context.Context, s installer.Service, server, code string, star
 		var pe *syncproto.Error
 		switch {
 		case err == nil:
-			printEnrollment(stdout, a.Enrolment(ctx)) // enroll.go
+			printEnrollment(stdout, a.Enrollment(ctx)) // enroll.go
 		case errors.As(err, &pe):
 			step("注册未完成（%v）；请向县里申请新的注册码后运行 station-agent enroll 或在站点页面注册", explain(err))
 		default:
 			// No network on install day is normal: the service completes
-			// the enrolment once the county is reachable.
-			if kerr := a.EnrolLater(ctx, server, code); kerr != nil {
+			// the enrollment once the county is reachable.
+			if kerr := a.EnrollLater(ctx, server, code); kerr != nil {
 				step("注册未完成（%v）", kerr)
 			} else {
 				step("暂时连不上县级服务器：注册信息已保存，联网后服务自动完成注册；可以先离线录入")

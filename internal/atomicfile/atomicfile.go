@@ -1,5 +1,5 @@
 // Package atomicfile is the one way the station and the county write a
-// file that must survive a power cut: a key, a config, an enrolment, a
+// file that must survive a power cut: a key, a config, an enrollment, a
 // restored database. A cut leaves either the old content or the new, never
 // a torn or empty file, and once a call returns the new content is on the
 // disk.

@@ -101,7 +101,7 @@ func TestDataFoldersPrivate(t *testing.T) {
 		if _, err := a.Store.Save(ctx, records.Person, "", records.Fields{"name": []byte(`"王秀英"`), "id_number": []byte(`"11010519491231002X"`), "categories": []byte(`["农村留守老年人"]`)}, "李明"); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.EnrolLater(ctx, "http://county.example:8870", "ABCDE-FGHJK"); err != nil { // writes station.key
+		if err := a.EnrollLater(ctx, "http://county.example:8870", "ABCDE-FGHJK"); err != nil { // writes station.key
 			t.Fatal(err)
 		}
 		if err := agent.WriteConfigFile(filepath.Join(dir, agent.ConfigFileName), agent.DefaultConfig()); err != nil {
@@ -165,7 +165,7 @@ func TestOlderInstallClosedOnStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.EnrolLater(ctx, "http://county.example:8870", "ABCDE-FGHJK"); err != nil {
+	if err := a.EnrollLater(ctx, "http://county.example:8870", "ABCDE-FGHJK"); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()

@@ -194,7 +194,7 @@ type StationStatus struct {
 	CountyName  string `json:"county_name"`
 	Server      string `json:"server"`
 	Enrolled    bool   `json:"enrolled"`
-	// Unconfirmed: enrolled, but records made before enrolment wait
+	// Unconfirmed: enrolled, but records made before enrollment wait
 	// until a person confirms the county in the pages.
 	Unconfirmed   bool   `json:"unconfirmed"`
 	Pending       int    `json:"pending"`

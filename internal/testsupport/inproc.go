@@ -230,7 +230,7 @@ func (s *Station) MustEnroll(t testing.TB, serverURL, code, village string) {
 	if _, err := s.Enroll(ctx, serverURL, code); err != nil {
 		t.Fatalf("enroll: %v", err)
 	}
-	if err := s.ConfirmEnrolment(ctx); err != nil && !errors.Is(err, agent.ErrNothingToConfirm) {
+	if err := s.ConfirmEnrollment(ctx); err != nil && !errors.Is(err, agent.ErrNothingToConfirm) {
 		t.Fatalf("confirm enrolment: %v", err)
 	}
 	s.Village = village

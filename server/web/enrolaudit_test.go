@@ -8,7 +8,7 @@ import (
 
 // A refused enrolment shows on the county's audit log page, with the
 // claimed host name and the address, and the action can be filtered on.
-func TestRefusedEnrolmentOnAuditPage(t *testing.T) {
+func TestRefusedEnrollmentOnAuditPage(t *testing.T) {
 	f := newFixture(t)
 	resp, err := http.Post(f.http.URL+"/v1/enroll", "application/json",
 		strings.NewReader(`{"v":1,"code":"ZZZZZ-ZZZZZ","public_key":"iINX8UuVWVPfqT7N3LUj1/MZrq42aqfjfjgBzFeom94=","hostname":"odd-pc"}`))

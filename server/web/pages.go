@@ -63,7 +63,7 @@ func (h *Handler) stationsPage(w http.ResponseWriter, r *http.Request, u *server
 	}
 	data := map[string]any{"Stations": rows, "SilentDays": days, "Code": code, "CodeVillage": codeVillage, "ServerURL": h.ServerURL, "Pin": h.Pin}
 	if code != "" {
-		ef, _ := json.MarshalIndent(syncproto.EnrolFile{Server: h.ServerURL, Code: code, Village: codeVillage, Pin: h.PinSHA256}, "", "  ")
+		ef, _ := json.MarshalIndent(syncproto.EnrollFile{Server: h.ServerURL, Code: code, Village: codeVillage, Pin: h.PinSHA256}, "", "  ")
 		data["EnrolFile"] = string(ef)
 		data["EnrolFileURL"] = template.URL("data:application/json;charset=utf-8," + url.PathEscape(string(ef)))
 	}
@@ -102,7 +102,7 @@ func (h *Handler) handlePostCode(w http.ResponseWriter, r *http.Request, u *serv
 	if h.Pin != "" {
 		code = code + "-" + h.Pin
 	}
-	h.audit(r, u, server.AuditEnrolCode, village, "有效期"+strconv.Itoa(int(ttl.Hours()/24))+"天")
+	h.audit(r, u, server.AuditEnrollCode, village, "有效期"+strconv.Itoa(int(ttl.Hours()/24))+"天")
 	// The code is shown once, in this answer (never in a URL, which would
 	// keep it in the browser's history); only its hash is stored.
 	h.stationsPage(w, r, u, code, village)

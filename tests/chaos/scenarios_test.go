@@ -343,7 +343,7 @@ func TestClocks(t *testing.T) {
 		if _, err := s.Enroll(ctxb, px.URL(), c.Code(t, v)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ConfirmEnrolment(ctxb); err != nil { // the cadre checks the county
+		if err := s.ConfirmEnrollment(ctxb); err != nil { // the cadre checks the county
 			t.Fatal(err)
 		}
 		ss, ds = append(ss, s), append(ds, d)

@@ -166,12 +166,12 @@ func syncOK(t *testing.T, a *agent.Agent) {
 	}
 }
 
-// TestPinnedEnrolmentDecisionConflictRenewal: a station enrols over HTTPS
+// TestPinnedEnrollmentDecisionConflictRenewal: a station enrols over HTTPS
 // with a code that carries the county CA's pin; an application it submits
 // is approved in the county's pages and the decision reaches it; a
 // conflict resolved in the pages syncs down; the server's certificate is
 // renewed and the station keeps syncing.
-func TestPinnedEnrolmentDecisionConflictRenewal(t *testing.T) {
+func TestPinnedEnrollmentDecisionConflictRenewal(t *testing.T) {
 	ctx := context.Background()
 	c := newCounty(t)
 	a := newStation(t)

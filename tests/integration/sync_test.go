@@ -388,10 +388,10 @@ func TestStationReportsLastError(t *testing.T) {
 // Install day without a network: the enrolment from the county's file is
 // kept, records are entered, and the running service completes the
 // enrolment and syncs once the county is reachable.
-func TestEnrolmentKeptForLater(t *testing.T) {
+func TestEnrollmentKeptForLater(t *testing.T) {
 	ctx := context.Background()
 	c := testsupport.NewCounty(t)
-	ef, err := syncproto.ReadEnrolFile(strings.NewReader(`{"server":"` + c.URL() + `","code":"` + c.Code(t, villageA) + `","village":"` + villageA + `"}`))
+	ef, err := syncproto.ReadEnrollFile(strings.NewReader(`{"server":"` + c.URL() + `","code":"` + c.Code(t, villageA) + `","village":"` + villageA + `"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestEnrolmentKeptForLater(t *testing.T) {
 	if _, err := s.Enroll(ctx, ef.Server, ef.Code); err == nil {
 		t.Fatal("enrolled through a link that is down")
 	}
-	if err := s.EnrolLater(ctx, ef.Server, ef.Code); err != nil {
+	if err := s.EnrollLater(ctx, ef.Server, ef.Code); err != nil {
 		t.Fatal(err)
 	}
 	s.AddPeople(t, gen.New(4), villageA, 2)
@@ -417,20 +417,20 @@ func TestEnrolmentKeptForLater(t *testing.T) {
 	if n := len(c.Records(t, records.Person, "")); n != 0 {
 		t.Fatalf("county holds %d persons before the enrolment was confirmed", n)
 	}
-	if err := s.ConfirmEnrolment(ctx); err != nil {
+	if err := s.ConfirmEnrollment(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return len(c.Records(t, records.Person, "")) == 2 })
 	s.Halt()
-	if s.PendingEnrolment(ctx) != "" {
+	if s.PendingEnrollment(ctx) != "" {
 		t.Fatal("the kept enrolment was not cleared")
 	}
 	testsupport.AssertConverged(t, c, s, villageA)
 }
 
-func TestEnrolFileRefusesNonsense(t *testing.T) {
+func TestEnrollFileRefusesNonsense(t *testing.T) {
 	for _, in := range []string{`{}`, `not json`, `{"server":"ftp://x","code":"AAAAA-BBBBB"}`, `{"server":"http://127.0.0.1:1"}`} {
-		if _, err := syncproto.ReadEnrolFile(strings.NewReader(in)); err == nil || !hasHan(err.Error()) {
+		if _, err := syncproto.ReadEnrollFile(strings.NewReader(in)); err == nil || !hasHan(err.Error()) {
 			t.Errorf("%s: %v", in, err)
 		}
 	}

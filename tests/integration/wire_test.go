@@ -244,7 +244,7 @@ func hasHan(s string) bool {
 	return false
 }
 
-func TestEnrolmentCodes(t *testing.T) {
+func TestEnrollmentCodes(t *testing.T) {
 	ctx := context.Background()
 	c := testsupport.NewCounty(t)
 	code := c.Code(t, villageA)
@@ -285,7 +285,7 @@ func TestEnrolmentCodes(t *testing.T) {
 
 // An enrolment whose answer was lost is asked again with the same key:
 // the county answers with the same identity instead of "code used".
-func TestEnrolmentAnswerLostRetrySameKey(t *testing.T) {
+func TestEnrollmentAnswerLostRetrySameKey(t *testing.T) {
 	ctx := context.Background()
 	c := testsupport.NewCounty(t)
 	code := c.Code(t, villageA)

@@ -14,39 +14,39 @@ import (
 	"stationsync/syncproto"
 )
 
-// Enrolment limits. POST /v1/enroll needs no identity (it is how a station
+// Enrollment limits. POST /v1/enroll needs no identity (it is how a station
 // gets one), so it is where codes are guessed and where a flood costs the
 // county a database lookup and an audit row each. Every attempt takes a
 // token from its address's bucket, and, once the code is read, from the
 // code's, before any work is done: a burst of parallel guesses gets 429
 // at once, not after the lookups (LESSONS: limits checked before expensive
-// work must be counted before it too). A successful enrolment gives its
+// work must be counted before it too). A successful enrollment gives its
 // tokens back, so a technician enrolling a township's stations from one
 // address, or a county behind one carrier NAT, is not stopped.
 //
 // The address is the TCP peer (RemoteAddr), an IPv6 address counted by its
 // /64, which one subscriber usually holds whole. A reverse proxy in front
-// of the county makes every station one address: raise enrolPerAddress
+// of the county makes every station one address: raise enrollPerAddress
 // there, or let the proxy limit.
 //
-// The address's burst bounds enrolments in flight from one address too
+// The address's burst bounds enrollments in flight from one address too
 // (a success gives its token back only when it is done): 32 leaves room
 // for an installer's script or a proxy enrolling 16 stations at once, as
 // the chaos suite's herd does, and still answers a flood of guesses with
 // 429 after 32 lookups; codes have 31^10 values, so the limit is about
 // load and the audit log, not about guessing odds.
 const (
-	enrolPerAddress = 32               // burst of attempts per address
-	enrolAddrRefill = 15 * time.Second // one more attempt per address
-	enrolPerCode    = 5                // burst of attempts per code
-	enrolCodeRefill = 2 * time.Minute  // one more attempt per code
-	// enrolMaxKeys bounds the buckets kept; beyond it, full (idle) ones
+	enrollPerAddress = 32               // burst of attempts per address
+	enrollAddrRefill = 15 * time.Second // one more attempt per address
+	enrollPerCode    = 5                // burst of attempts per code
+	enrollCodeRefill = 2 * time.Minute  // one more attempt per code
+	// enrollMaxKeys bounds the buckets kept; beyond it, full (idle) ones
 	// are dropped, and if none is, the attempt is refused.
-	enrolMaxKeys = 50000
-	// enrolRetryAfter is at least what a client waits before trying again:
+	enrollMaxKeys = 50000
+	// enrollRetryAfter is at least what a client waits before trying again:
 	// above syncproto's in-request retry cap (30 s), so a station's client
 	// does not retry inside the same request but reports it.
-	enrolRetryAfter = 60 * time.Second
+	enrollRetryAfter = 60 * time.Second
 )
 
 // bucket is a token bucket: n tokens at time at.
@@ -74,14 +74,14 @@ func (l *limiter) level(b *bucket, now time.Time) float64 {
 func (l *limiter) take(key string, now time.Time) (ok bool, wait time.Duration) {
 	b := l.m[key]
 	if b == nil {
-		if len(l.m) >= enrolMaxKeys {
+		if len(l.m) >= enrollMaxKeys {
 			for k, x := range l.m {
 				if l.level(x, now) >= l.burst {
 					delete(l.m, k)
 				}
 			}
 		}
-		if len(l.m) >= enrolMaxKeys {
+		if len(l.m) >= enrollMaxKeys {
 			return false, l.refill
 		}
 		b = &bucket{n: l.burst, at: now}
@@ -102,8 +102,8 @@ func (l *limiter) give(key string, now time.Time) {
 	}
 }
 
-// enrolGate holds one server's enrolment buckets.
-type enrolGate struct {
+// enrollGate holds one server's enrollment buckets.
+type enrollGate struct {
 	mu   sync.Mutex
 	addr *limiter
 	code *limiter
@@ -113,17 +113,17 @@ type enrolGate struct {
 	limitedAudit map[string]time.Time
 }
 
-// enrolGates maps each *Server to its gate, made on first use: the
+// enrollGates maps each *Server to its gate, made on first use: the
 // Server struct belongs to the station API as a whole, and its zero value
 // must keep working.
-var enrolGates sync.Map
+var enrollGates sync.Map
 
-func (s *Server) enrolGate() *enrolGate {
-	if g, ok := enrolGates.Load(s); ok {
-		return g.(*enrolGate)
+func (s *Server) enrollGate() *enrollGate {
+	if g, ok := enrollGates.Load(s); ok {
+		return g.(*enrollGate)
 	}
-	g, _ := enrolGates.LoadOrStore(s, &enrolGate{addr: newLimiter(enrolPerAddress, enrolAddrRefill), code: newLimiter(enrolPerCode, enrolCodeRefill), limitedAudit: map[string]time.Time{}})
-	return g.(*enrolGate)
+	g, _ := enrollGates.LoadOrStore(s, &enrollGate{addr: newLimiter(enrollPerAddress, enrollAddrRefill), code: newLimiter(enrollPerCode, enrollCodeRefill), limitedAudit: map[string]time.Time{}})
+	return g.(*enrollGate)
 }
 
 // addrKey is the bucket of a request's peer: the IP, or its /64 for IPv6.
@@ -149,45 +149,45 @@ func codeKey(code string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-// enrolAttempt is one enrolment request's claim on the buckets.
-type enrolAttempt struct {
-	g          *enrolGate
+// enrollAttempt is one enrollment request's claim on the buckets.
+type enrollAttempt struct {
+	g          *enrollGate
 	addr, code string
 }
 
 // admitAddr takes the address's token, or answers 429 (audited once per
 // period) and returns nil.
-func (s *Server) admitAddr(w http.ResponseWriter, r *http.Request) *enrolAttempt {
-	g, now, key := s.enrolGate(), s.Now(), addrKey(r.RemoteAddr)
+func (s *Server) admitAddr(w http.ResponseWriter, r *http.Request) *enrollAttempt {
+	g, now, key := s.enrollGate(), s.Now(), addrKey(r.RemoteAddr)
 	g.mu.Lock()
 	ok, wait := g.addr.take(key, now)
 	audit := false
-	if !ok && now.Sub(g.limitedAudit[key]) >= enrolAddrRefill*enrolPerAddress {
+	if !ok && now.Sub(g.limitedAudit[key]) >= enrollAddrRefill*enrollPerAddress {
 		g.limitedAudit[key], audit = now, true
-		if len(g.limitedAudit) > enrolMaxKeys {
+		if len(g.limitedAudit) > enrollMaxKeys {
 			clear(g.limitedAudit)
 		}
 	}
 	g.mu.Unlock()
 	if !ok {
 		if audit {
-			s.auditEnrolFailure(r, "注册尝试过多（此地址）：已暂停受理，之后的拒绝不再逐条记录", "", "", nil)
+			s.auditEnrollFailure(r, "注册尝试过多（此地址）：已暂停受理，之后的拒绝不再逐条记录", "", "", nil)
 		}
-		s.refuseEnrol(w, wait)
+		s.refuseEnroll(w, wait)
 		return nil
 	}
-	return &enrolAttempt{g: g, addr: key}
+	return &enrollAttempt{g: g, addr: key}
 }
 
 // admitCode takes the code's token, or answers 429. The address's token
 // stays spent: the attempt was made.
-func (s *Server) admitCode(w http.ResponseWriter, r *http.Request, at *enrolAttempt, code string) bool {
+func (s *Server) admitCode(w http.ResponseWriter, r *http.Request, at *enrollAttempt, code string) bool {
 	key := codeKey(code)
 	at.g.mu.Lock()
 	ok, wait := at.g.code.take(key, s.Now())
 	at.g.mu.Unlock()
 	if !ok {
-		s.refuseEnrol(w, wait)
+		s.refuseEnroll(w, wait)
 		return false
 	}
 	at.code = key
@@ -195,7 +195,7 @@ func (s *Server) admitCode(w http.ResponseWriter, r *http.Request, at *enrolAtte
 }
 
 // succeeded gives the attempt's tokens back.
-func (at *enrolAttempt) succeeded(now time.Time) {
+func (at *enrollAttempt) succeeded(now time.Time) {
 	at.g.mu.Lock()
 	at.g.addr.give(at.addr, now)
 	if at.code != "" {
@@ -204,29 +204,29 @@ func (at *enrolAttempt) succeeded(now time.Time) {
 	at.g.mu.Unlock()
 }
 
-func (s *Server) refuseEnrol(w http.ResponseWriter, wait time.Duration) {
-	wait = max(wait, enrolRetryAfter)
+func (s *Server) refuseEnroll(w http.ResponseWriter, wait time.Duration) {
+	wait = max(wait, enrollRetryAfter)
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	writeError(w, http.StatusTooManyRequests, syncproto.CodeRateLimited, "注册尝试太多，请核对注册码，"+strconv.Itoa(int(math.Ceil(wait.Minutes())))+" 分钟后再试", 0)
 }
 
-// enrolCodeInfo tells, for the audit log, what a refused code was for.
-type enrolCodeInfo interface {
-	EnrolCodeInfo(ctx context.Context, code string) (village, usedBy string)
+// enrollCodeInfo tells, for the audit log, what a refused code was for.
+type enrollCodeInfo interface {
+	EnrollCodeInfo(ctx context.Context, code string) (village, usedBy string)
 }
 
-// EnrolCodeInfo returns the village of a code and the station that used
+// EnrollCodeInfo returns the village of a code and the station that used
 // it ("" when unknown or unused).
-func (s *SQLiteStore) EnrolCodeInfo(ctx context.Context, code string) (village, usedBy string) {
+func (s *SQLiteStore) EnrollCodeInfo(ctx context.Context, code string) (village, usedBy string) {
 	s.db.R.QueryRowContext(ctx, `SELECT village, coalesce(used_by, '') FROM enrol_codes WHERE code_hash = ?`, hashCode(code)).Scan(&village, &usedBy)
 	return village, usedBy
 }
 
-// auditEnrolFailure writes a refused enrolment to the audit log, where the
+// auditEnrollFailure writes a refused enrollment to the audit log, where the
 // county's staff see it: the reason, the village the code was for and the
 // station that holds it (when known), the name and key the PC claimed,
 // and its address.
-func (s *Server) auditEnrolFailure(r *http.Request, reason, code, village string, req *syncproto.EnrollRequest) {
+func (s *Server) auditEnrollFailure(r *http.Request, reason, code, village string, req *syncproto.EnrollRequest) {
 	a, ok := s.Store.(auditor) // accounts.go
 	if !ok {
 		return
@@ -244,8 +244,8 @@ func (s *Server) auditEnrolFailure(r *http.Request, reason, code, village string
 		}
 	}
 	if code != "" {
-		if ci, ok := s.Store.(enrolCodeInfo); ok {
-			v, usedBy := ci.EnrolCodeInfo(r.Context(), code)
+		if ci, ok := s.Store.(enrollCodeInfo); ok {
+			v, usedBy := ci.EnrollCodeInfo(r.Context(), code)
 			if village == "" {
 				village = v
 			}
@@ -260,7 +260,7 @@ func (s *Server) auditEnrolFailure(r *http.Request, reason, code, village string
 	if claimed != "" {
 		user = "站点?" + claimed
 	}
-	if err := a.Audit(context.WithoutCancel(r.Context()), user, AuditEnrolFailed, village, detail, r.RemoteAddr); err != nil {
+	if err := a.Audit(context.WithoutCancel(r.Context()), user, AuditEnrollFailed, village, detail, r.RemoteAddr); err != nil {
 		s.Logger.Error("audit refused enrolment", "err", err)
 	}
 }
@@ -270,9 +270,9 @@ type placeNamer interface {
 	PlaceNames(ctx context.Context) (map[string]string, error)
 }
 
-// nameEnrolment adds the county's, township's and village's names to an
-// enrolment answer, for the person who confirms it on the station.
-func (s *Server) nameEnrolment(ctx context.Context, resp *syncproto.EnrollResponse) {
+// nameEnrollment adds the county's, township's and village's names to an
+// enrollment answer, for the person who confirms it on the station.
+func (s *Server) nameEnrollment(ctx context.Context, resp *syncproto.EnrollResponse) {
 	pn, ok := s.Store.(placeNamer)
 	if !ok || len(resp.Village) != 12 {
 		return

@@ -19,10 +19,10 @@ import (
 	"stationsync/syncproto"
 )
 
-// enrolFrom posts an enrolment from the loopback address local
+// enrollFrom posts an enrollment from the loopback address local
 // (127.0.0.0/8 is all this host's on Linux), so that tests have several
 // "addresses".
-func enrolFrom(t *testing.T, url, local string, body []byte) (int, http.Header, syncproto.ErrorBody) {
+func enrollFrom(t *testing.T, url, local string, body []byte) (int, http.Header, syncproto.ErrorBody) {
 	t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
@@ -38,13 +38,13 @@ func enrolFrom(t *testing.T, url, local string, body []byte) (int, http.Header, 
 	return resp.StatusCode, resp.Header, eb
 }
 
-func enrolBody(code, host string) []byte {
+func enrollBody(code, host string) []byte {
 	pub, _, _ := ed25519.GenerateKey(nil)
 	b, _ := json.Marshal(syncproto.EnrollRequest{Version: syncproto.Version, Code: code, PublicKey: pub, Hostname: host, AgentVersion: "test"})
 	return b
 }
 
-func newEnrolServer(t *testing.T) (*SQLiteStore, string) {
+func newEnrollServer(t *testing.T) (*SQLiteStore, string) {
 	t.Helper()
 	st := openTestStore(t)
 	hs := httptest.NewServer(New(st, slog.New(slog.DiscardHandler)).Handler())
@@ -75,15 +75,15 @@ func atOnce(n int, do func(i int) int) map[int]int {
 	return got
 }
 
-// A burst of wrong codes from one address: the first enrolPerAddress are
+// A burst of wrong codes from one address: the first enrollPerAddress are
 // looked up and refused, every other one gets 429 at once with a
 // Retry-After the station's client will not retry inside the request; a
-// right code from another address still enrols.
-func TestEnrolRateLimitPerAddress(t *testing.T) {
-	st, url := newEnrolServer(t)
+// right code from another address still enrolls.
+func TestEnrollRateLimitPerAddress(t *testing.T) {
+	st, url := newEnrollServer(t)
 	const n = 60
 	got := atOnce(n, func(i int) int {
-		status, h, eb := enrolFrom(t, url, "127.0.0.1", enrolBody("WRONG-"+strconv.Itoa(10000+i), "guesser"))
+		status, h, eb := enrollFrom(t, url, "127.0.0.1", enrollBody("WRONG-"+strconv.Itoa(10000+i), "guesser"))
 		if status == http.StatusTooManyRequests {
 			if ra, _ := strconv.Atoi(h.Get("Retry-After")); ra < 31 || eb.Error.Code != syncproto.CodeRateLimited {
 				t.Errorf("429 with Retry-After %q, code %q", h.Get("Retry-After"), eb.Error.Code)
@@ -91,46 +91,46 @@ func TestEnrolRateLimitPerAddress(t *testing.T) {
 		}
 		return status
 	})
-	if got[http.StatusBadRequest] != enrolPerAddress || got[http.StatusTooManyRequests] != n-enrolPerAddress {
-		t.Fatalf("answers %v, want %d × 400 and %d × 429", got, enrolPerAddress, n-enrolPerAddress)
+	if got[http.StatusBadRequest] != enrollPerAddress || got[http.StatusTooManyRequests] != n-enrollPerAddress {
+		t.Fatalf("answers %v, want %d × 400 and %d × 429", got, enrollPerAddress, n-enrollPerAddress)
 	}
 	code, err := st.CreateCode(context.Background(), "340123101201", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status, _, eb := enrolFrom(t, url, "127.0.0.2", enrolBody(code, "cun-pc")); status != http.StatusOK {
+	if status, _, eb := enrollFrom(t, url, "127.0.0.2", enrollBody(code, "cun-pc")); status != http.StatusOK {
 		t.Fatalf("right code from another address: %d %v", status, eb)
 	}
 	// Still refused from the first address, even with a right code.
 	code2, _ := st.CreateCode(context.Background(), "340123101202", time.Hour)
-	if status, _, _ := enrolFrom(t, url, "127.0.0.1", enrolBody(code2, "x")); status != http.StatusTooManyRequests {
+	if status, _, _ := enrollFrom(t, url, "127.0.0.1", enrollBody(code2, "x")); status != http.StatusTooManyRequests {
 		t.Fatalf("right code from the limited address: %d", status)
 	}
 }
 
 // Attempts at one code are limited across addresses: a leaked or guessed
 // code cannot be hammered from many PCs.
-func TestEnrolRateLimitPerCode(t *testing.T) {
-	_, url := newEnrolServer(t)
+func TestEnrollRateLimitPerCode(t *testing.T) {
+	_, url := newEnrollServer(t)
 	const n = 12
 	got := atOnce(n, func(i int) int {
-		status, _, _ := enrolFrom(t, url, "127.0.1."+strconv.Itoa(i+1), enrolBody("ABCDE-FGHJK", "pc"))
+		status, _, _ := enrollFrom(t, url, "127.0.1."+strconv.Itoa(i+1), enrollBody("ABCDE-FGHJK", "pc"))
 		return status
 	})
-	if got[http.StatusBadRequest] != enrolPerCode || got[http.StatusTooManyRequests] != n-enrolPerCode {
-		t.Fatalf("answers %v, want %d × 400 and %d × 429", got, enrolPerCode, n-enrolPerCode)
+	if got[http.StatusBadRequest] != enrollPerCode || got[http.StatusTooManyRequests] != n-enrollPerCode {
+		t.Fatalf("answers %v, want %d × 400 and %d × 429", got, enrollPerCode, n-enrollPerCode)
 	}
 	// Another spelling of the same code shares its bucket.
-	if status, _, _ := enrolFrom(t, url, "127.0.2.1", enrolBody("abcde fghjk", "pc")); status != http.StatusTooManyRequests {
+	if status, _, _ := enrollFrom(t, url, "127.0.2.1", enrollBody("abcde fghjk", "pc")); status != http.StatusTooManyRequests {
 		t.Fatalf("same code, other spelling: %d", status)
 	}
 }
 
-// Successful enrolments give their tokens back: a technician enrolling a
+// Successful enrollments give their tokens back: a technician enrolling a
 // township's stations from one address, all at once, is never limited.
-func TestEnrolSuccessesNotLimited(t *testing.T) {
-	st, url := newEnrolServer(t)
-	const n = 3 * enrolPerAddress
+func TestEnrollSuccessesNotLimited(t *testing.T) {
+	st, url := newEnrollServer(t)
+	const n = 3 * enrollPerAddress
 	codes := make([]string, n)
 	for i := range codes {
 		var err error
@@ -140,24 +140,24 @@ func TestEnrolSuccessesNotLimited(t *testing.T) {
 	}
 	// In waves of at most a bucket, so that each wave finds its tokens
 	// given back by the one before.
-	for w := 0; w < n; w += enrolPerAddress {
-		got := atOnce(enrolPerAddress, func(i int) int {
-			status, _, _ := enrolFrom(t, url, "127.0.0.3", enrolBody(codes[w+i], "pc"))
+	for w := 0; w < n; w += enrollPerAddress {
+		got := atOnce(enrollPerAddress, func(i int) int {
+			status, _, _ := enrollFrom(t, url, "127.0.0.3", enrollBody(codes[w+i], "pc"))
 			return status
 		})
-		if got[http.StatusOK] != enrolPerAddress {
-			t.Fatalf("wave %d: %v", w/enrolPerAddress, got)
+		if got[http.StatusOK] != enrollPerAddress {
+			t.Fatalf("wave %d: %v", w/enrollPerAddress, got)
 		}
 	}
 }
 
-// Every refused enrolment is in the audit log with its reason, the claimed
+// Every refused enrollment is in the audit log with its reason, the claimed
 // host name, the address, and for a used code the station that holds it.
-func TestEnrolFailuresAudited(t *testing.T) {
-	st, url := newEnrolServer(t)
+func TestEnrollFailuresAudited(t *testing.T) {
+	st, url := newEnrollServer(t)
 	ctx := context.Background()
 	used, _ := st.CreateCode(ctx, "340123101201", time.Hour)
-	if status, _, _ := enrolFrom(t, url, "127.0.3.1", enrolBody(used, "first-pc")); status != http.StatusOK {
+	if status, _, _ := enrollFrom(t, url, "127.0.3.1", enrollBody(used, "first-pc")); status != http.StatusOK {
 		t.Fatal("first enrolment refused")
 	}
 	expired, _ := st.CreateCode(ctx, "340123101202", time.Millisecond)
@@ -169,15 +169,15 @@ func TestEnrolFailuresAudited(t *testing.T) {
 	}{
 		{[]byte(`{not json`), 400, "请求格式不正确"},
 		{[]byte(`{"v":1,"code":"AAAAA-BBBBB","public_key":"AAAA","hostname":"short-key"}`), 400, "缺少有效的站点公钥"},
-		{enrolBody("ZZZZZ-ZZZZZ", "guess-pc"), 400, "注册码不正确"},
-		{enrolBody(used, "thief-pc"), 409, "注册码已用过"},
-		{enrolBody(expired, "late-pc"), 410, "注册码已过期"},
+		{enrollBody("ZZZZZ-ZZZZZ", "guess-pc"), 400, "注册码不正确"},
+		{enrollBody(used, "thief-pc"), 409, "注册码已用过"},
+		{enrollBody(expired, "late-pc"), 410, "注册码已过期"},
 	} {
-		if status, _, _ := enrolFrom(t, url, "127.0.3.2", tc.body); status != tc.status {
+		if status, _, _ := enrollFrom(t, url, "127.0.3.2", tc.body); status != tc.status {
 			t.Errorf("%s: status %d, want %d", tc.reason, status, tc.status)
 		}
 	}
-	es, total, err := st.AuditLog(ctx, AuditFilter{Action: AuditEnrolFailed})
+	es, total, err := st.AuditLog(ctx, AuditFilter{Action: AuditEnrollFailed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,10 +200,10 @@ func TestEnrolFailuresAudited(t *testing.T) {
 	}
 	// A flood of refusals writes one row for the limit, not one per request.
 	atOnce(40, func(i int) int {
-		status, _, _ := enrolFrom(t, url, "127.0.3.3", enrolBody("WRONG-"+strconv.Itoa(i), "flood"))
+		status, _, _ := enrollFrom(t, url, "127.0.3.3", enrollBody("WRONG-"+strconv.Itoa(i), "flood"))
 		return status
 	})
-	es, _, _ = st.AuditLog(ctx, AuditFilter{Action: AuditEnrolFailed, Limit: 1000})
+	es, _, _ = st.AuditLog(ctx, AuditFilter{Action: AuditEnrollFailed, Limit: 1000})
 	flood, limited := 0, 0
 	for _, e := range es {
 		if strings.HasPrefix(e.Remote, "127.0.3.3:") {
@@ -213,15 +213,15 @@ func TestEnrolFailuresAudited(t *testing.T) {
 			}
 		}
 	}
-	if flood != enrolPerAddress+1 || limited != 1 {
-		t.Fatalf("flood of 40: %d rows (%d for the limit), want %d refused lookups and 1 for the limit", flood, limited, enrolPerAddress+1)
+	if flood != enrollPerAddress+1 || limited != 1 {
+		t.Fatalf("flood of 40: %d rows (%d for the limit), want %d refused lookups and 1 for the limit", flood, limited, enrollPerAddress+1)
 	}
 }
 
 // The answer names the county, township and village as the county named
 // them, for the person confirming on the station.
-func TestEnrolAnswerNamesPlaces(t *testing.T) {
-	st, url := newEnrolServer(t)
+func TestEnrollAnswerNamesPlaces(t *testing.T) {
+	st, url := newEnrollServer(t)
 	ctx := context.Background()
 	for code, name := range map[string]string{"340123": "长丰县民政局", "340123101": "甲镇", "340123101201": "甲村"} {
 		if err := st.SetPlaceName(ctx, code, name); err != nil {

@@ -8,20 +8,20 @@ import (
 	"net/url"
 )
 
-// EnrolFile is the enrolment file the county's stations page offers beside
+// EnrollFile is the enrollment file the county's stations page offers beside
 // a code: an installer carries it to a station that may have no network on
 // the day.
-type EnrolFile struct {
+type EnrollFile struct {
 	Server  string `json:"server"`
 	Code    string `json:"code"` // carries the county CA's pin when it serves TLS
 	Village string `json:"village"`
 	Pin     string `json:"pin_sha256,omitempty"`
 }
 
-// ReadEnrolFile decodes an enrolment file, refusing one without a server
+// ReadEnrollFile decodes an enrollment file, refusing one without a server
 // address or a code.
-func ReadEnrolFile(r io.Reader) (*EnrolFile, error) {
-	var f EnrolFile
+func ReadEnrollFile(r io.Reader) (*EnrollFile, error) {
+	var f EnrollFile
 	if err := json.NewDecoder(io.LimitReader(r, 64<<10)).Decode(&f); err != nil {
 		return nil, fmt.Errorf("注册文件格式不正确，请使用县里站点页面下载的注册文件: %w", err)
 	}
