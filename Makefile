@@ -5,7 +5,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-short bench run stop fuzz check clean dist test-dist chaos browser-deps powercut powercut-deps
+.PHONY: help build test test-short bench run stop fuzz check clean dist test-dist chaos browser-deps powercut powercut-deps tour
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ powercut-deps: ## install QEMU, busybox-static and unpack a guest kernel for the
 
 browser-deps: ## install Chromium and a CJK font for the station pages' browser tests (quick when present)
 	bash scripts/install-browser.sh
+
+tour: browser-deps ## refresh README's tour screenshots (docs/tour/) from the browser tests
+	bash scripts/refresh-tour.sh
 
 bench: ## run the benchmarks and print a table of the figures
 	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./bench/ ./agent/web/ ./bench/county/ | tee /dev/stderr | $(GO) run ./bench/table
