@@ -134,7 +134,7 @@ func TestKeptEnrollmentWaitsForConfirmation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).Handler())
+	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).NewHandler())
 	defer hs.Close()
 	code, err := cs.CreateCode(ctx, "340123101201", time.Hour)
 	if err != nil {

@@ -29,7 +29,7 @@ func TestCorruptSyncStateStopsSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).Handler())
+	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).NewHandler())
 	defer hs.Close()
 	countyChanges := func() int {
 		var n int

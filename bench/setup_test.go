@@ -97,7 +97,7 @@ func newCounty(tb testing.TB, dir string) *county {
 		tb.Fatal(err)
 	}
 	c := &county{store: st, wire: &wireCounter{}}
-	c.http = httptest.NewUnstartedServer(server.New(st, quiet).Handler())
+	c.http = httptest.NewUnstartedServer(server.New(st, quiet).NewHandler())
 	c.http.Listener = &countingListener{Listener: c.http.Listener, w: c.wire}
 	c.http.Start()
 	tb.Cleanup(c.close)

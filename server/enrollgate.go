@@ -113,17 +113,10 @@ type enrollGate struct {
 	limitedAudit map[string]time.Time
 }
 
-// enrollGates maps each *Server to its gate, made on first use: the
-// Server struct belongs to the station API as a whole, and its zero value
-// must keep working.
-var enrollGates sync.Map
-
-func (s *Server) enrollGate() *enrollGate {
-	if g, ok := enrollGates.Load(s); ok {
-		return g.(*enrollGate)
-	}
-	g, _ := enrollGates.LoadOrStore(s, &enrollGate{addr: newLimiter(enrollPerAddress, enrollAddrRefill), code: newLimiter(enrollPerCode, enrollCodeRefill), limitedAudit: map[string]time.Time{}})
-	return g.(*enrollGate)
+// newEnrollGate is a handler's enrollment buckets (NewHandler); they used
+// to live in a package-level map keyed by *Server, never emptied.
+func newEnrollGate() *enrollGate {
+	return &enrollGate{addr: newLimiter(enrollPerAddress, enrollAddrRefill), code: newLimiter(enrollPerCode, enrollCodeRefill), limitedAudit: map[string]time.Time{}}
 }
 
 // addrKey is the bucket of a request's peer: the IP, or its /64 for IPv6.
@@ -158,7 +151,7 @@ type enrollAttempt struct {
 // admitAddr takes the address's token, or answers 429 (audited once per
 // period) and returns nil.
 func (s *Server) admitAddr(w http.ResponseWriter, r *http.Request) *enrollAttempt {
-	g, now, key := s.enrollGate(), s.Now(), addrKey(r.RemoteAddr)
+	g, now, key := s.enroll, s.Now(), addrKey(r.RemoteAddr)
 	g.mu.Lock()
 	ok, wait := g.addr.take(key, now)
 	audit := false

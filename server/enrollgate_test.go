@@ -47,7 +47,7 @@ func enrollBody(code, host string) []byte {
 func newEnrollServer(t *testing.T) (*SQLiteStore, string) {
 	t.Helper()
 	st := openTestStore(t)
-	hs := httptest.NewServer(New(st, slog.New(slog.DiscardHandler)).Handler())
+	hs := httptest.NewServer(New(st, slog.New(slog.DiscardHandler)).NewHandler())
 	t.Cleanup(hs.Close)
 	return st, hs.URL
 }

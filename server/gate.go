@@ -277,7 +277,7 @@ func (b *pacedBody) next(now time.Time) time.Time {
 func (s *Server) httpServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:    addr,
-		Handler: s.Handler(),
+		Handler: s.NewHandler(),
 		// The headers of a station's request are a few hundred bytes:
 		// a second on 2G.
 		ReadHeaderTimeout: 30 * time.Second,

@@ -172,7 +172,7 @@ func gateServer(t *testing.T, tweak func(*Server)) (*Server, *httptest.Server, *
 	if tweak != nil {
 		tweak(srv)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(srv.NewHandler())
 	t.Cleanup(hs.Close)
 	return srv, hs, st
 }

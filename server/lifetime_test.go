@@ -57,3 +57,21 @@ func TestServerCloseWaitsForJobs(t *testing.T) {
 	}
 	leakcheck.Check(t, before)
 }
+
+// The handler is made once, with its slots: a second NewHandler on the
+// same Server would hand its stations a second set of slots (the getter
+// Handler did, on every call), so it panics instead.
+func TestNewHandlerOnce(t *testing.T) {
+	s := New(nil, slog.New(slog.DiscardHandler))
+	s.MaxInflight = 3
+	s.NewHandler()
+	if cap(s.slots) != 3 || s.enroll == nil {
+		t.Fatalf("slots %d, enroll gate %v", cap(s.slots), s.enroll)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a second NewHandler did not panic")
+		}
+	}()
+	s.NewHandler()
+}

@@ -38,8 +38,11 @@ type Server struct {
 	// Limits: who may take a slot, and the pace of bodies (gate.go).
 	Limits
 
-	slots chan struct{}
-	gate  gate
+	// The handler's state, made by NewHandler: the sync slots and the
+	// gates in front of them (gate.go, enrollgate.go).
+	slots  chan struct{}
+	gate   gate
+	enroll *enrollGate
 	// bg is the county's background work started with Go (the staff
 	// pages' refresher, the certificate's renewal): it ends at Close,
 	// which waits for it, so nothing outlives the store.
@@ -71,10 +74,18 @@ func New(store Store, logger *slog.Logger) *Server {
 	return &Server{Store: store, Logger: logger, MaxInflight: 16, QueueWait: 2 * time.Second, Now: time.Now, Limits: DefaultLimits()}
 }
 
-// Handler returns the HTTP handler with every route.
-func (s *Server) Handler() http.Handler {
+// NewHandler makes the station API's handler: its routes, its MaxInflight
+// sync slots and the gates of Limits, sized by the settings above, which
+// are read now and must be set before. A Server makes one handler: a
+// second would give the same stations a second set of slots (it used to,
+// each time the getter Handler was called), so a second call panics.
+func (s *Server) NewHandler() http.Handler {
+	if s.slots != nil {
+		panic("server: NewHandler called twice on one Server")
+	}
 	s.slots = make(chan struct{}, max(1, s.MaxInflight))
 	s.gate.legacy = make(chan struct{}, max(1, s.LegacySlots))
+	s.enroll = newEnrollGate()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/enroll", s.handlePostEnroll)
 	// Push and pull pass the gate (gate.go) before they take a slot.

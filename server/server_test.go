@@ -18,7 +18,7 @@ func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
 	store := openTestStore(t)
 	srv := New(store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv.MaxInflight, srv.QueueWait = 1, 20*time.Millisecond
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(srv.NewHandler())
 	defer hs.Close()
 	srv.slots <- struct{}{}    // one long push holds the only slot
 	k := enrollKeyed(t, store) // gate_test.go

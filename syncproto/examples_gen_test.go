@@ -96,7 +96,7 @@ func TestGenerateExamples(t *testing.T) {
 	}
 	defer store.Close()
 	srv := server.New(store, slog.New(slog.DiscardHandler))
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(srv.NewHandler())
 	defer ts.Close()
 
 	code, err := store.CreateCode(ctx, village, 7*24*time.Hour)

@@ -189,7 +189,7 @@ func newCounty(t *testing.T) *county {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(st, quiet).Handler())
+	srv := httptest.NewServer(server.New(st, quiet).NewHandler())
 	t.Cleanup(func() { srv.Close(); st.Close() })
 	return &county{store: st, srv: srv}
 }

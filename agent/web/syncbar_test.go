@@ -40,7 +40,7 @@ func TestSyncBarFollowsTheLink(t *testing.T) {
 	if err != nil {
 		t.Skipf("the county's port was taken meanwhile: %v", err)
 	}
-	back := httptest.NewUnstartedServer(server.New(c.store, quiet).Handler())
+	back := httptest.NewUnstartedServer(server.New(c.store, quiet).NewHandler())
 	back.Listener.Close()
 	back.Listener = ln
 	back.Start()

@@ -421,7 +421,7 @@ func TestPublicContactNumberOnThePortal(t *testing.T) {
 	}
 	srv := server.New(st, quiet)
 	srv.Web = countyweb.New(st, quiet)
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(srv.NewHandler())
 	t.Cleanup(func() { hs.Close(); st.Close() })
 	c := &county{store: st, srv: hs}
 

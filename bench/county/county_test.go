@@ -227,7 +227,7 @@ func open(b *testing.B) (*env, func()) {
 	}
 	srv := server.New(st, slog.New(slog.DiscardHandler))
 	srv.Web = web.New(st, slog.New(slog.DiscardHandler))
-	e := &env{h: srv.Handler(), cookies: map[string]*http.Cookie{}}
+	e := &env{h: srv.NewHandler(), cookies: map[string]*http.Cookie{}}
 	for _, u := range []string{"county", "town"} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(url.Values{"username": {u}, "password": {"benchmark password"}}.Encode()))

@@ -72,7 +72,7 @@ func TestDoctorRunningCounty(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hs := httptest.NewServer(server.New(st, nil).Handler())
+	hs := httptest.NewServer(server.New(st, nil).NewHandler())
 	defer hs.Close()
 
 	out, code := runDoctor(t, "--data", dir, "--listen", strings.TrimPrefix(hs.URL, "http://"))
@@ -116,7 +116,7 @@ func TestDoctorOwnCATLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: server.New(st, nil).Handler()}
+	hs := &http.Server{Handler: server.New(st, nil).NewHandler()}
 	go hs.Serve(tls.NewListener(ln, cs.TLSConfig()))
 	defer hs.Close()
 

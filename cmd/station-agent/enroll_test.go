@@ -26,7 +26,7 @@ func TestEnrollCommandNamesCountyAndWaits(t *testing.T) {
 	}
 	defer cs.Close()
 	cs.SetPlaceName(ctx, "340123", "长丰县民政局")
-	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).Handler())
+	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).NewHandler())
 	defer hs.Close()
 	code, _ := cs.CreateCode(ctx, "340123101201", time.Hour)
 

@@ -32,7 +32,7 @@ func TestListPrintsTheCountysShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).Handler())
+	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).NewHandler())
 	defer hs.Close()
 	const village = "340123101202"
 	code, _ := cs.CreateCode(ctx, village, time.Hour)

@@ -87,7 +87,7 @@ func (c *County) open(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(st, Quiet).Handler()
+	h := server.New(st, Quiet).NewHandler()
 	c.Store = st
 	c.handler.Store(&h)
 }

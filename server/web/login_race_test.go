@@ -63,7 +63,7 @@ func newLoginRig(t *testing.T) *loginRig {
 	g.h = web.New(st, quiet)
 	g.h.Now = clock
 	srv.Web = g.h
-	g.http = httptest.NewServer(srv.Handler())
+	g.http = httptest.NewServer(srv.NewHandler())
 	t.Cleanup(func() { g.http.Close(); st.Close() })
 	for _, u := range rigUsers {
 		nu := server.NewUser{Username: u, Role: server.RoleCounty, Password: pw}

@@ -73,7 +73,7 @@ func newFixtureLogged(t *testing.T, logger *slog.Logger) *fixture {
 	h := web.New(st, logger)
 	h.Now = func() time.Time { return time.UnixMilli(f.now.Load()) }
 	srv.Web = h
-	f.http = httptest.NewServer(srv.Handler())
+	f.http = httptest.NewServer(srv.NewHandler())
 	t.Cleanup(func() { f.http.Close(); st.Close() })
 	for _, u := range []server.NewUser{
 		{Username: "admin", DisplayName: "管理员", Role: server.RoleAdmin, Password: pw, FullNumbers: true},

@@ -77,7 +77,7 @@ func newCounty(t *testing.T) *county {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), TLSConfig: c.certs.TLSConfig(), ErrorLog: log.New(io.Discard, "", 0)}
+	hs := &http.Server{Handler: srv.NewHandler(), TLSConfig: c.certs.TLSConfig(), ErrorLog: log.New(io.Discard, "", 0)}
 	go hs.ServeTLS(ln, "", "")
 	c.url = "https://" + ln.Addr().String()
 	c.addr = ln.Addr().String()

@@ -48,7 +48,7 @@ func TestBusyCountyIsNotASlowLink(t *testing.T) {
 	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil) // batch size and ahead left to the link
 	busy := &busyStore{SQLiteStore: c.Store}
-	h := http.Handler(server.New(busy, testsupport.Quiet).Handler())
+	h := http.Handler(server.New(busy, testsupport.Quiet).NewHandler())
 	c.SetHandler(h)
 
 	s.AddPeople(t, gen.New(41), villageA, 1480) // 4,440 changes

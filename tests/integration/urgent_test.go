@@ -33,7 +33,7 @@ func TestUrgentVisitGoesUpDuringALongPull(t *testing.T) {
 		urgent string
 		log    []string
 	)
-	inner := server.New(c.Store, testsupport.Quiet).Handler()
+	inner := server.New(c.Store, testsupport.Quiet).NewHandler()
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		log = append(log, r.Method+" "+r.URL.Path)
