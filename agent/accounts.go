@@ -51,16 +51,15 @@ const (
 	MaxPINDigits = 12
 )
 
-// CheckPINFormat returns a Chinese message when pin is not a new PIN of
-// 6 to 12 digits.
+// CheckPINFormat returns what is wrong with a new PIN, in Chinese words
+// that say what is allowed (the pages show it by the box; the store
+// refuses with it), or "" for a PIN of 6 to 12 ASCII digits.
 func CheckPINFormat(pin string) string {
-	if n := len(pin); n < MinPINDigits || n > MaxPINDigits {
-		return fmt.Sprintf("密码应为 %d 到 %d 位数字", MinPINDigits, MaxPINDigits)
+	if strings.Trim(pin, "0123456789") != "" {
+		return fmt.Sprintf("密码只能是 %d 到 %d 位数字（0–9），不能有字母、空格或符号", MinPINDigits, MaxPINDigits)
 	}
-	for _, r := range pin {
-		if r < '0' || r > '9' {
-			return "密码只能是数字"
-		}
+	if n := len(pin); n < MinPINDigits || n > MaxPINDigits {
+		return fmt.Sprintf("密码应为 %d 到 %d 位数字，现在是 %d 位", MinPINDigits, MaxPINDigits, n)
 	}
 	return ""
 }
