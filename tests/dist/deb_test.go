@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -29,11 +30,34 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 	station := one(t, "station-agent_*_amd64.deb")
 	county := one(t, "county-server_*_amd64.deb")
 	cleanup := func() {
+		for pid := range leftovers() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if _, err := os.Stat("/run/systemd/system"); err == nil {
+			runErr("systemctl", "stop", "station-agent", "county-server")
+		}
 		runErr("dpkg", "--purge", "station-agent", "county-server")
 		os.RemoveAll("/var/lib/stationsync")
 	}
 	cleanup()
-	t.Cleanup(cleanup)
+	// After the test, passed or failed (t.Cleanup runs after the county
+	// startCounty started is stopped): no program of the packages is left
+	// running, and no package, unit or data directory stays.
+	t.Cleanup(func() {
+		for pid, cmd := range leftovers() {
+			t.Errorf("left running after the test: %d %s", pid, cmd)
+		}
+		cleanup()
+		for _, p := range []string{"/usr/bin/station-agent", "/usr/bin/county-server", "/var/lib/stationsync",
+			"/etc/systemd/system/multi-user.target.wants/station-agent.service", "/etc/systemd/system/multi-user.target.wants/county-server.service"} {
+			if _, err := os.Lstat(p); err == nil {
+				t.Errorf("%s left behind after purge", p)
+			}
+		}
+		if out, _ := runErr("dpkg-query", "-W", "-f", "${Package} ${Status}\n", "station-agent", "county-server"); strings.Contains(out, " installed") || strings.Contains(out, "config-files") {
+			t.Errorf("packages left after purge:\n%s", out)
+		}
+	})
 
 	// The previous release's data, left by root.
 	must(t, os.MkdirAll(stationData, 0o755) == nil, "mkdir")

@@ -176,6 +176,8 @@ func (c *county) start() {
 	if err := c.proc.Start(); err != nil {
 		c.t.Fatal(err)
 	}
+	// Stopped even if it never answers below; stop is idempotent.
+	c.t.Cleanup(c.stop)
 	waitFor(c.t, "the county server", 30*time.Second, func() bool {
 		_, err := runErr("curl", "-sf", "http://"+c.addr+"/healthz")
 		return err == nil
@@ -184,8 +186,7 @@ func (c *county) start() {
 
 func (c *county) stop() {
 	if c.proc != nil {
-		c.proc.Process.Kill()
-		c.proc.Wait()
+		stopTree(c.t, c.proc)
 		c.proc = nil
 	}
 }
@@ -212,7 +213,6 @@ func TestWindowsEndToEndUnderWine(t *testing.T) {
 	c := &county{t: t, bin: filepath.Join(distDir, ".build/linux-amd64/county-server"), data: filepath.Join(t.TempDir(), "county"), addr: freeAddr(t)}
 	code := strings.TrimSpace(run(t, c.bin, "station", "add", "--village", village, "--data", c.data))
 	c.start()
-	t.Cleanup(c.stop)
 
 	t.Cleanup(func() {
 		if t.Failed() {
