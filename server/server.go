@@ -37,6 +37,8 @@ type Server struct {
 	Web http.Handler
 	// Limits: who may take a slot, and the pace of bodies (gate.go).
 	Limits
+	// Files: where attachments go and how large they may be (files.go).
+	Files FileConfig
 
 	// The handler's state, made by NewHandler: the sync slots and the
 	// gates in front of them (gate.go, enrollgate.go).
@@ -91,6 +93,7 @@ func (s *Server) NewHandler() http.Handler {
 	// Push and pull pass the gate (gate.go) before they take a slot.
 	mux.HandleFunc("POST /v1/push", s.handlePostPush)
 	mux.HandleFunc("GET /v1/pull", s.handleGetPull)
+	s.fileRoutes(mux) // files.go: attachments, with slots of their own
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	if s.Web != nil {
 		mux.Handle("/", s.Web)
