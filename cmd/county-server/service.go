@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"stationsync/installer"
 	"stationsync/internal/cli"
+	"stationsync/internal/svcrun"
 )
 
 const serviceName = "county-server"
@@ -22,11 +22,7 @@ Service (as Administrator / root):
 // countyServiceAt is the county's service for the data directory and
 // listen address given on the command line.
 func countyServiceAt(data, listen string) (installer.Service, error) {
-	dataDir, err := filepath.Abs(data)
-	if err != nil {
-		return installer.Service{}, err
-	}
-	exe, err := installer.Executable()
+	exe, dataDir, err := svcrun.Paths(data)
 	if err != nil {
 		return installer.Service{}, err
 	}

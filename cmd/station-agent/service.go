@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"stationsync/agent"
 	"stationsync/installer"
 	"stationsync/internal/cli"
+	"stationsync/internal/svcrun"
 	"stationsync/syncproto"
 )
 
@@ -87,11 +87,7 @@ func (e *env) runService(ctx context.Context, cmd string, args []string) error {
 
 // stationService is the station's service for a data directory.
 func stationService(data string) (installer.Service, error) {
-	dataDir, err := filepath.Abs(data)
-	if err != nil {
-		return installer.Service{}, err
-	}
-	exe, err := installer.Executable()
+	exe, dataDir, err := svcrun.Paths(data)
 	if err != nil {
 		return installer.Service{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 
+	"path/filepath"
 	"stationsync/installer"
 	"stationsync/internal/logging"
 )
@@ -82,4 +83,16 @@ func Run(ctx context.Context, o Options, body func(ctx context.Context, logger *
 		return installer.RunService(ctx, o.Name, logger, run)
 	}
 	return run(ctx)
+}
+
+// Paths are what a service is registered with: this program's absolute
+// path and the data directory's.
+func Paths(data string) (exe, dataDir string, err error) {
+	if dataDir, err = filepath.Abs(data); err != nil {
+		return "", "", err
+	}
+	if exe, err = installer.Executable(); err != nil {
+		return "", "", err
+	}
+	return exe, dataDir, nil
 }
