@@ -51,6 +51,8 @@ type Config struct {
 	// RetryCap bounds the wait between failed rounds; default 1 min, so a
 	// returning link is used within a minute.
 	RetryCap time.Duration
+	// Attach shapes attachments and their uploads (attach.go).
+	Attach AttachConfig
 	// Now is the station's clock; tests set a wrong one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -112,6 +114,8 @@ type Agent struct {
 	upBps, perChange float64
 	// live holds what a config reload changes (config.go).
 	live liveConfig
+	// files is the attachments' blob store and upload state (attach.go).
+	files attachState
 	// bg is every goroutine the agent starts (Run's, WatchConfig's): they
 	// end at Close, which waits for them before it closes the store.
 	bg background.Group

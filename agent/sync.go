@@ -62,6 +62,7 @@ func (a *Agent) Nudge() {
 // SyncResult summarises one round.
 type SyncResult struct {
 	Pushed, Rejected, Pulled, Skipped int
+	Files                             int // attachments the county acknowledged
 }
 
 // SyncOnce runs one round: push everything queued, then pull the county's
@@ -104,6 +105,10 @@ func (a *Agent) syncOnce(ctx context.Context) (SyncResult, error) {
 		return res, err
 	}
 	if err := a.pull(ctx, c, &res); err != nil {
+		return res, err
+	}
+	// Files after the records, never before them (attach_upload.go).
+	if err := a.uploadFiles(ctx, c, &res); err != nil {
 		return res, err
 	}
 	// A clock that ran far ahead before the station ever heard from the
