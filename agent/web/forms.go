@@ -1,10 +1,6 @@
 package web
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,10 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"stationsync/agent"
-	"stationsync/internal/idcard"
 	"stationsync/internal/pii"
 	"stationsync/internal/records"
 )
@@ -27,6 +20,9 @@ type form struct {
 	Values url.Values
 	Errors map[string]string
 	Rows   []int // indexes of repeated rows (family members …)
+	// dup is the record the values typed would register again (a person
+	// whose ID number is on file), for the page to link to.
+	dup string
 }
 
 func newForm(v url.Values) *form {
@@ -128,32 +124,6 @@ func checkPhone(f *form, field, v string) string {
 	return norm
 }
 
-// pinText turns the full-width digits of a Chinese input method into
-// ASCII: every PIN ever set is ASCII digits, so nothing else changes.
-func pinText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '０' && r <= '９' {
-			return r - '０' + '0'
-		}
-		return r
-	}, s)
-}
-
-// msgPINRule says what a PIN may be, for a PIN with anything but digits.
-var msgPINRule = fmt.Sprintf("密码只能是 %d 到 %d 位数字（0–9），不能有字母、空格或符号", agent.MinPINDigits, agent.MaxPINDigits)
-
-// newPINProblem is what is wrong with a new PIN, in words that say what is
-// allowed, or "".
-func newPINProblem(pin string) string {
-	if strings.Trim(pin, "0123456789") != "" {
-		return msgPINRule
-	}
-	if n := len(pin); n < agent.MinPINDigits || n > agent.MaxPINDigits {
-		return fmt.Sprintf("密码应为 %d 到 %d 位数字，现在是 %d 位", agent.MinPINDigits, agent.MaxPINDigits, n)
-	}
-	return ""
-}
-
 func checkDate(f *form, field, v string) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, false
@@ -236,36 +206,8 @@ func changed(old, fields records.Fields) records.Fields {
 	return out
 }
 
-// ---- persons ----
-
-const familyRows = 4
-
-func personFormFrom(fields records.Fields) *form {
-	v := url.Values{}
-	for _, n := range []string{"name", "id_number", "phone", "address", "health", "status", "exit_reason"} {
-		v.Set(n, records.TextValue(fields, n))
-	}
-	var cats []string
-	json.Unmarshal(fields["categories"], &cats)
-	v["categories"] = cats
-	var g map[string]string
-	if json.Unmarshal(fields["guardian"], &g) == nil {
-		v.Set("guardian_name", g["name"])
-		v.Set("guardian_relation", g["relation"])
-		v.Set("guardian_phone", g["phone"])
-	}
-	var fam []map[string]string
-	json.Unmarshal(fields["family_away"], &fam)
-	for i, m := range fam {
-		for _, k := range []string{"name", "relation", "location", "phone"} {
-			v.Set("fa_"+k+"_"+strconv.Itoa(i), m[k])
-		}
-	}
-	f := newForm(v)
-	f.Rows = rowsFor(len(fam), familyRows)
-	return f
-}
-
+// rowsFor numbers the repeated rows of a form: those filled in, two empty
+// ones to add to, and at least min.
 func rowsFor(have, min int) []int {
 	n := have + 2
 	if n < min {
@@ -278,306 +220,9 @@ func rowsFor(have, min int) []int {
 	return out
 }
 
-// personFields reads the person form; it returns the fields and the form
-// with its messages.
-func personFields(v url.Values, create bool) (records.Fields, *form) {
-	f := newForm(v)
-	fields := records.Fields{}
-	name := trimmed(v, "name")
-	fields["name"] = jtext(name)
-	id := idcard.Normalize(v.Get("id_number"))
-	v.Set("id_number", id)
-	if id == "" {
-		f.fail("id_number", "请填写公民身份号码")
-	}
-	fields["id_number"] = jtext(id)
-	cats := v["categories"]
-	if len(cats) == 0 {
-		f.fail("categories", "请至少选择一个类别")
-	}
-	fields["categories"] = jvalue(nonNil(cats))
-	fields["phone"] = jtext(checkPhone(f, "phone", v.Get("phone")))
-	fields["address"] = jtext(trimmed(v, "address"))
-	fields["health"] = jtext(trimmed(v, "health"))
-	if gn := trimmed(v, "guardian_name"); gn != "" || trimmed(v, "guardian_phone") != "" {
-		if gn == "" {
-			f.fail("guardian_name", "请填写监护人姓名")
-		}
-		gp := checkPhone(f, "guardian_phone", v.Get("guardian_phone"))
-		fields["guardian"] = jvalue(map[string]string{"name": gn, "relation": trimmed(v, "guardian_relation"), "phone": gp})
-	} else if !create {
-		fields["guardian"] = json.RawMessage("{}")
-	}
-	fam := []map[string]string{}
-	n := 0
-	for i := 0; i < 30; i++ {
-		k := strconv.Itoa(i)
-		row := map[string]string{}
-		for _, c := range []string{"name", "relation", "location", "phone"} {
-			row[c] = trimmed(v, "fa_"+c+"_"+k)
-		}
-		if v.Get("fa_name_"+k) != "" || row["relation"] != "" || row["location"] != "" || row["phone"] != "" {
-			n = i + 1
-			if row["name"] == "" {
-				f.fail("fa_name_"+k, "请填写姓名")
-			}
-			row["phone"] = checkPhone(f, "fa_phone_"+k, row["phone"])
-			if row["name"] != "" {
-				m := map[string]string{"name": row["name"], "relation": row["relation"]}
-				if row["location"] != "" {
-					m["location"] = row["location"]
-				}
-				if row["phone"] != "" {
-					m["phone"] = row["phone"]
-				}
-				fam = append(fam, m)
-			}
-		}
-	}
-	fields["family_away"] = jvalue(fam)
-	f.Rows = rowsFor(n, familyRows)
-	if create {
-		fields["status"] = jtext("在册")
-	}
-	validateFields(records.Person, fields, f)
-	return fields, f
-}
-
 func nonNil(l []string) []string {
 	if l == nil {
 		return []string{}
 	}
 	return l
-}
-
-// ---- visits ----
-
-// visitFormFrom fills the visit form from a saved visit, for a correction.
-func visitFormFrom(fields records.Fields) *form {
-	v := url.Values{}
-	for _, n := range []string{"visited_on", "method", "situation", "risk", "measures", "next_due"} {
-		v.Set(n, records.TextValue(fields, n))
-	}
-	var names, needs []string
-	json.Unmarshal(fields["visitors"], &names)
-	json.Unmarshal(fields["needs"], &needs)
-	v.Set("visitors", strings.Join(names, "、"))
-	v["needs"] = needs
-	return newForm(v)
-}
-
-func visitFields(v url.Values, personID, today string) (records.Fields, *form) {
-	f := newForm(v)
-	fields := records.Fields{"person_id": jtext(personID)}
-	on := trimmed(v, "visited_on")
-	if t, ok := checkDate(f, "visited_on", on); ok && t.Format(time.DateOnly) > today {
-		f.fail("visited_on", "走访日期不能晚于今天")
-	}
-	fields["visited_on"] = jtext(on)
-	fields["visitors"] = jvalue(nonNil(splitNames(v.Get("visitors"))))
-	fields["method"] = jtext(v.Get("method"))
-	fields["situation"] = jtext(trimmed(v, "situation"))
-	if trimmed(v, "situation") == "" {
-		f.fail("situation", records.MsgVisitSituation)
-	}
-	fields["needs"] = jvalue(nonNil(v["needs"]))
-	fields["risk"] = jtext(v.Get("risk"))
-	fields["measures"] = jtext(trimmed(v, "measures"))
-	due := trimmed(v, "next_due")
-	if t, ok := checkDate(f, "next_due", due); ok && on != "" && t.Format(time.DateOnly) <= on {
-		f.fail("next_due", "下次走访日期应晚于本次走访日期")
-	}
-	if due != "" {
-		fields["next_due"] = jtext(due)
-	}
-	if v.Get("risk") == "紧急" && trimmed(v, "measures") == "" {
-		f.fail("measures", "紧急情况请填写已采取的帮扶措施")
-	}
-	validateFields(records.Visit, fields, f)
-	return fields, f
-}
-
-// ---- applications ----
-
-const memberRows = 4
-
-func appFormFrom(fields records.Fields) *form {
-	v := url.Values{}
-	v.Set("type", records.TextValue(fields, "type"))
-	v.Set("reason", records.TextValue(fields, "reason"))
-	v.Set("household_income", fenToYuan(fields["household_income_fen"]))
-	v.Set("amount_requested", fenToYuan(fields["amount_requested_fen"]))
-	var ms []map[string]any
-	json.Unmarshal(fields["members"], &ms)
-	for i, m := range ms {
-		k := strconv.Itoa(i)
-		s, _ := m["name"].(string)
-		v.Set("m_name_"+k, s)
-		s, _ = m["relation"].(string)
-		v.Set("m_relation_"+k, s)
-		s, _ = m["id_number"].(string)
-		v.Set("m_id_"+k, s)
-		if inc, ok := m["income_fen"].(float64); ok {
-			v.Set("m_income_"+k, fenToYuan(jvalue(int64(inc))))
-		}
-	}
-	f := newForm(v)
-	f.Rows = rowsFor(len(ms), memberRows)
-	return f
-}
-
-func appFields(v url.Values, applicantID string) (records.Fields, *form) {
-	f := newForm(v)
-	fields := records.Fields{"applicant_id": jtext(applicantID)}
-	fields["type"] = jtext(v.Get("type"))
-	fields["reason"] = jtext(trimmed(v, "reason"))
-	if fen, ok := parseYuan(f, "household_income", v.Get("household_income")); ok {
-		fields["household_income_fen"] = jvalue(fen)
-	}
-	if fen, ok := parseYuan(f, "amount_requested", v.Get("amount_requested")); ok {
-		fields["amount_requested_fen"] = jvalue(fen)
-	}
-	members := []map[string]any{}
-	n := 0
-	for i := 0; i < 30; i++ {
-		k := strconv.Itoa(i)
-		name, rel := trimmed(v, "m_name_"+k), trimmed(v, "m_relation_"+k)
-		id := idcard.Normalize(v.Get("m_id_" + k))
-		inc := v.Get("m_income_" + k)
-		if name == "" && rel == "" && id == "" && strings.TrimSpace(inc) == "" {
-			continue
-		}
-		n = i + 1
-		if name == "" {
-			f.fail("m_name_"+k, "请填写姓名")
-		}
-		m := map[string]any{"name": name, "relation": rel}
-		if id != "" {
-			v.Set("m_id_"+k, id)
-			if err := idcard.Validate(id); err != nil {
-				f.fail("m_id_"+k, err.Error())
-			}
-			m["id_number"] = id
-		}
-		if fen, ok := parseYuan(f, "m_income_"+k, inc); ok {
-			m["income_fen"] = fen
-		}
-		members = append(members, m)
-	}
-	fields["members"] = jvalue(members)
-	f.Rows = rowsFor(n, memberRows)
-	validateFields(records.Application, fields, f)
-	if e, ok := f.Errors["household_income_fen"]; ok {
-		f.fail("household_income", e)
-	}
-	if e, ok := f.Errors["amount_requested_fen"]; ok {
-		f.fail("amount_requested", e)
-	}
-	return fields, f
-}
-
-// ---- disclosures ----
-
-func discFormFrom(fields records.Fields) *form {
-	v := url.Values{}
-	for _, n := range []string{"category", "title", "body", "publish_from", "publish_until", "reviewer"} {
-		v.Set(n, records.TextValue(fields, n))
-	}
-	v["public_marked"] = records.PublicNumbers(fields)
-	return newForm(v)
-}
-
-// numberChoice is one mobile number of a disclosure's text, offered for
-// its publisher to mark as the notice's public contact. The page shows it
-// masked with the words before it ("村会计，电话 139****0456") and posts a
-// keyed tag of it: a full number never stands in a station page that
-// nobody marked public, not even in a box's value.
-type numberChoice struct {
-	Tag            string
-	Before, Masked string
-	Checked        bool
-}
-
-// numberChoices lists the mobile numbers of a disclosure's text in the
-// order records.PublicNumbersIn finds them, those in marked ticked.
-func numberChoices(title, body, reviewer string, marked []string) []numberChoice {
-	var out []numberChoice
-	seen := map[string]bool{}
-	for _, t := range []string{title, body, reviewer} {
-		for _, sp := range pii.FindNumbers(t) {
-			if sp.Kind != pii.Mobile || seen[sp.Number] {
-				continue
-			}
-			seen[sp.Number] = true
-			out = append(out, numberChoice{Tag: numberTag(sp.Number), Before: wordsBefore(t[:sp.Start]), Masked: sp.Masked, Checked: contains(marked, sp.Number)})
-		}
-	}
-	return out
-}
-
-// wordsBefore is what names a number: the words before it in its
-// sentence, at most 12 characters, numbers in them masked.
-func wordsBefore(s string) string {
-	if i := strings.LastIndexAny(s, "。；;！!？?\n"); i >= 0 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		s = s[i+size:]
-	}
-	r := []rune(pii.MaskText(s))
-	r = r[max(0, len(r)-12):]
-	return strings.TrimLeft(strings.TrimSpace(string(r)), "，,、：:")
-}
-
-// tagKey keys the tags of offered numbers. Made at start: a page drawn
-// before a restart asks for its boxes to be ticked again.
-var tagKey = func() []byte {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		panic(err)
-	}
-	return k
-}()
-
-// numberTag names a number in a page without giving it away: a keyed
-// hash, so that the few digits a masked number hides cannot be guessed
-// from it.
-func numberTag(n string) string {
-	m := hmac.New(sha256.New, tagKey)
-	m.Write([]byte(n))
-	return hex.EncodeToString(m.Sum(nil)[:10])
-}
-
-// publicNumbers reads the ticked 公开 boxes: the mobile numbers of the
-// text that its publisher marks as the notice's contact. A tick counts
-// only for a number the text (as it is saved now) still holds.
-func publicNumbers(v url.Values, title, body, reviewer string) []string {
-	out := []string{}
-	ticked := v["public_numbers"]
-	for _, n := range records.PublicNumbersIn(title, body, reviewer) {
-		if contains(ticked, numberTag(n)) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func discFields(v url.Values) (records.Fields, *form) {
-	f := newForm(v)
-	fields := records.Fields{}
-	fields["category"] = jtext(v.Get("category"))
-	fields["title"] = jtext(trimmed(v, "title"))
-	fields["body"] = jtext(strings.TrimSpace(strings.ReplaceAll(v.Get("body"), "\r\n", "\n")))
-	from, until := trimmed(v, "publish_from"), trimmed(v, "publish_until")
-	_, okF := checkDate(f, "publish_from", from)
-	_, okU := checkDate(f, "publish_until", until)
-	if okF && okU && until < from {
-		f.fail("publish_until", "公开截止日期不能早于开始日期")
-	}
-	fields["publish_from"] = jtext(from)
-	fields["publish_until"] = jtext(until)
-	fields["reviewer"] = jtext(trimmed(v, "reviewer"))
-	nums := publicNumbers(v, trimmed(v, "title"), records.TextValue(fields, "body"), trimmed(v, "reviewer"))
-	fields["public_numbers"] = jvalue(nums)
-	v["public_marked"] = nums
-	validateFields(records.Disclosure, fields, f)
-	return fields, f
 }

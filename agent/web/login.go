@@ -137,3 +137,65 @@ func (s *Server) handlePostLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.redirect(w, r, next)
 }
+
+type loginData struct {
+	Accounts []agent.Account
+	Form     *form
+	Next     string
+	Replay   string // a form posted after the session ended, to post again
+	Expired  bool
+}
+
+// replayOf keeps a posted form for after the log-in, without any PIN.
+func replayOf(v url.Values) string {
+	keep := url.Values{}
+	for k, x := range v {
+		if !strings.Contains(k, "pin") {
+			keep[k] = x
+		}
+	}
+	return keep.Encode()
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *form, next, replay string, expired bool) {
+	accs, err := s.a.Store.Accounts(r.Context())
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if len(accs) == 1 && f.Get("account") == "" {
+		f.Values.Set("account", strconv.FormatInt(accs[0].ID, 10))
+	}
+	s.render(w, r, nil, status, "login", page{Title: "选择登录人", Data: loginData{Accounts: enabled(accs), Form: f, Next: next, Replay: replay, Expired: expired}})
+}
+
+type resumeData struct {
+	Action string
+	Fields []resumeField
+}
+
+type resumeField struct{ Name, Value string }
+
+func (s *Server) handleGetLogin(w http.ResponseWriter, r *http.Request) {
+	if n, _ := s.a.Store.AccountCount(r.Context()); n == 0 {
+		s.redirect(w, r, "/setup")
+		return
+	}
+	q := r.URL.Query()
+	s.renderLogin(w, r, http.StatusOK, newForm(nil), safeNext(q.Get("next")), "", q.Get("expired") != "")
+}
+
+func enabled(accs []agent.Account) []agent.Account {
+	var out []agent.Account
+	for _, a := range accs {
+		if !a.Disabled {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (s *Server) handlePostLogout(w http.ResponseWriter, r *http.Request) {
+	s.endSession(w, r)
+	s.redirect(w, r, "/login")
+}
