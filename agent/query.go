@@ -311,6 +311,9 @@ func (s *Store) Applications(ctx context.Context, q AppQuery) ([]AppRow, int, er
 type DisclosureRow struct {
 	ID, Category, Title, Status, From, Until, Reviewer, UpdatedBy string
 	UpdatedAt                                                     int64
+	// PublicNumbers are the contact numbers its publisher marked public
+	// (records.PublicNumbers): a list masks the rest, as the notice does.
+	PublicNumbers []string
 }
 
 // Disclosures returns a page of disclosures, last changed first.
@@ -326,7 +329,7 @@ func (s *Store) Disclosures(ctx context.Context, status string, offset, limit in
 	if err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM disclosures WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count disclosures: %w", err)
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, coalesce(category, ''), coalesce(title, ''), coalesce(status, 'draft'), coalesce(publish_from, ''), coalesce(publish_until, ''), coalesce(reviewer, ''), updated_by, updated_at
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, coalesce(category, ''), coalesce(title, ''), coalesce(status, 'draft'), coalesce(publish_from, ''), coalesce(publish_until, ''), coalesce(reviewer, ''), updated_by, updated_at, public_numbers
 		FROM disclosures WHERE `+cond+` ORDER BY updated_at DESC, id LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list disclosures: %w", err)
@@ -335,8 +338,15 @@ func (s *Store) Disclosures(ctx context.Context, status string, offset, limit in
 	var out []DisclosureRow
 	for rows.Next() {
 		var r DisclosureRow
-		if err := rows.Scan(&r.ID, &r.Category, &r.Title, &r.Status, &r.From, &r.Until, &r.Reviewer, &r.UpdatedBy, &r.UpdatedAt); err != nil {
+		var public sql.NullString
+		if err := rows.Scan(&r.ID, &r.Category, &r.Title, &r.Status, &r.From, &r.Until, &r.Reviewer, &r.UpdatedBy, &r.UpdatedAt, &public); err != nil {
 			return nil, 0, err
+		}
+		// Unreadable, none is public and every number stays masked, as
+		// records.PublicNumbers reads it.
+		var l []string
+		if public.Valid && json.Unmarshal([]byte(public.String), &l) == nil {
+			r.PublicNumbers = l
 		}
 		out = append(out, r)
 	}

@@ -25,7 +25,6 @@ var funcs = template.FuncMap{
 	"stationClock": func(offsetMs int64) string {
 		return zone.ClockText("本机", -time.Duration(offsetMs)*time.Millisecond)
 	},
-	"yuan": yuan,
 	"yuanOpt": func(v any) string {
 		if v == nil {
 			return ""
@@ -53,6 +52,8 @@ var funcs = template.FuncMap{
 		}
 		return records.AmountText(records.TextValue(f, "type"), fen, from)
 	},
+	// amount is appAmount for a list row: the amount asked for, by type.
+	"amount":     func(typ string, fen int64) string { return records.AmountText(typ, fen, "") },
 	"statusCN":   func(s string) string { return orDash(records.StatusLabel[s]) },
 	"discStatus": discStatusLabel,
 	"join":       func(l []string) string { return strings.Join(l, "、") },
@@ -89,6 +90,9 @@ var funcs = template.FuncMap{
 	"maskDisc": func(f records.Fields, name string) string {
 		return records.MaskDisclosure(f, records.TextValue(f, name))
 	},
+	// maskPublic is maskDisc for a list row, which carries the numbers
+	// marked public beside its text.
+	"maskPublic": pii.MaskTextExcept,
 	"phoneGroups": func(n string) string {
 		if len(n) == 11 {
 			return n[:3] + " " + n[3:7] + " " + n[7:]
