@@ -226,3 +226,12 @@ func (s *SQLiteStore) Rejected(ctx context.Context, village string) ([]Rejection
 	}
 	return out, rows.Err()
 }
+
+// DataVersion changes whenever any record changes: every merged change,
+// decision, edit and resolution moves its record to a new feed seq. Pages
+// cache aggregates under it.
+func (s *SQLiteStore) DataVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.R.QueryRowContext(ctx, feedTopSQL).Scan(&v)
+	return v, err
+}

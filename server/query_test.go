@@ -163,14 +163,14 @@ func TestVisitReportsCountEveryVisit(t *testing.T) {
 					}
 				}
 				var got []string
-				_, err := f.s.List(ctx, records.Visit, Filter{Scope: scope, Risk: risk, From: from, To: to, Limit: -1}, false, func(r Row) error {
+				_, err := f.s.List(ctx, records.Visit, Filter{Scope: scope, Risk: risk, From: from, To: to, Limit: -1}, func(r Row) error {
 					got = append(got, r.ID)
 					return nil
 				})
 				if err != nil {
 					t.Fatal(err)
 				}
-				total, err := f.s.List(ctx, records.Visit, Filter{Scope: scope, Risk: risk, From: from, To: to}, false, func(Row) error { return nil })
+				total, err := f.s.List(ctx, records.Visit, Filter{Scope: scope, Risk: risk, From: from, To: to}, func(Row) error { return nil })
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -194,7 +194,7 @@ func TestVisitReportsCountEveryVisit(t *testing.T) {
 				}
 			}
 			var got []string
-			total, err := f.s.FollowUp(ctx, FollowUrgent, scope, "", time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), -1, 0, false, func(r Row) error {
+			total, err := f.s.FollowUp(ctx, FollowUrgent, scope, "", time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), -1, 0, func(r Row) error {
 				got = append(got, r.ID)
 				return nil
 			})

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"stationsync/internal/records"
 	"stationsync/syncproto"
@@ -89,36 +88,6 @@ func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id stri
 	})
 }
 
-// ConflictRow is a conflict the merge kept, with its record.
-type ConflictRow struct {
-	syncproto.Conflict
-	Kind       string
-	RecordID   string
-	Village    string
-	ResolvedAt *int64
-}
-
-// ConflictByID returns one conflict.
-func (s *SQLiteStore) ConflictByID(ctx context.Context, id string) (*ConflictRow, error) {
-	var c ConflictRow
-	var w, l string
-	var wh, lh int64
-	var res sql.NullInt64
-	err := s.db.R.QueryRowContext(ctx, `SELECT id, kind, record_id, village, field, winner, winner_hlc, winner_origin, loser, loser_hlc, loser_origin, at, resolved_at FROM conflicts WHERE id = ?`, id).
-		Scan(&c.ID, &c.Kind, &c.RecordID, &c.Village, &c.Field, &w, &wh, &c.WinnerOrigin, &l, &lh, &c.LoserOrigin, &c.At, &res)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("conflict %s: %w", id, err)
-	}
-	c.Winner, c.Loser, c.WinnerHLC, c.LoserHLC = json.RawMessage(w), json.RawMessage(l), uint64(wh), uint64(lh)
-	if res.Valid {
-		c.ResolvedAt = &res.Int64
-	}
-	return &c, nil
-}
-
 // ResolveConflict settles a conflict: value nil keeps the record's current
 // value; otherwise value becomes the field's value through a county change
 // based on the current one. Every open conflict of the same field of the
@@ -169,9 +138,4 @@ func (s *SQLiteStore) ResolveConflict(ctx context.Context, id string, value json
 		}
 		return nil
 	})
-}
-
-// formatFen shows fen as yuan.
-func formatFen(fen int64) string {
-	return strconv.FormatFloat(float64(fen)/100, 'f', 2, 64)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"bytes"
 )
 
 // Station is an enrolled station.
@@ -199,4 +200,19 @@ func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVe
 			now, pending, agentVersion, offset.Milliseconds(), lastError, lastError, now, id)
 		return err
 	})
+}
+
+// StationsIn returns the stations within scope.
+func (s *SQLiteStore) StationsIn(ctx context.Context, scope string) ([]Station, error) {
+	all, err := s.Stations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, st := range all {
+		if strings.HasPrefix(st.Village, scope) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }

@@ -3,15 +3,16 @@ package server
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"embed"
+	"io/fs"
 
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
@@ -101,6 +102,9 @@ type SQLiteStore struct {
 	mu      sync.Mutex // the writer lock: serialises writes so HLC clamping is ordered
 	queueMu sync.Mutex // guards queue
 	queue   []*pushReq // pushes waiting for the writer, oldest first
+	// follow keeps the follow-up lists the pages page through, until a
+	// record or the visit policy changes (followup.go).
+	follow followCache
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -192,6 +196,30 @@ func (s *SQLiteStore) DB() *sqlitedb.DB { return s.db }
 
 // Close closes the database.
 func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+// SetClock replaces the store's clock; tests move it to expire sessions
+// and locks.
+func (s *SQLiteStore) SetClock(now func() time.Time) { s.now = now }
+
+// reader returns a read connection for the scans of the county's pages:
+// memory-mapped reads and a larger page cache (the pool's connections keep
+// both once set), which halve the time of a query that seeks all over a
+// million-row index.
+func (s *SQLiteStore) reader(ctx context.Context) (*sql.Conn, error) {
+	c, err := s.db.R.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, `PRAGMA mmap_size = 1073741824`); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, `PRAGMA cache_size = -32768`); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
 
 // countyWrite runs fn in one transaction under the writer lock, with a
 // merger for the county's own changes, and stores the clocks before

@@ -113,7 +113,7 @@ func TestVoidedVisitStopsCounting(t *testing.T) {
 	must(t, s.follow(s.post("/sync", url.Values{})), 200, "同步成功")
 	mustNot(t, s.get("/visits/overdue"), "王秀英")
 	urgentAtCounty := func() int {
-		n, err := c.store.FollowUp(ctx, server.FollowUrgent, "", "", s.clock.Now(), 50, 0, false, func(server.Row) error { return nil })
+		n, err := c.store.FollowUp(ctx, server.FollowUrgent, "", "", s.clock.Now(), 50, 0, func(server.Row) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -71,13 +71,6 @@ func months(now time.Time, n int) []string {
 	return out
 }
 
-func (h *Handler) placeName(names map[string]string, code string) string {
-	if n := server.PlaceName(names, code); n != "" {
-		return n
-	}
-	return code
-}
-
 func total(s series) float64 {
 	t := 0.0
 	for _, v := range s.Values {
@@ -322,7 +315,7 @@ type chartView struct {
 type legendItem struct{ Name, Color string }
 
 func (h *Handler) handleGetReports(w http.ResponseWriter, r *http.Request, u *server.User) {
-	h.snapshotHealth(r, h.silentDays(r))
+	h.snapshotHealth(r, h.Store.SilentDays(r.Context()))
 	names, _ := h.Store.PlaceNames(r.Context())
 	var views []chartView
 	for _, id := range chartIDs {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"encoding/csv"
 	"github.com/xuri/excelize/v2"
 
 	"stationsync/internal/zone"
@@ -134,7 +134,10 @@ func (h *Handler) handleGetExport(w http.ResponseWriter, r *http.Request, u *ser
 		}
 		cols, label = server.FollowUpColumns(k), followLabels[k]
 		run = func(fn func(server.Row) error) error {
-			_, err := h.Store.FollowUp(r.Context(), k, u.Scope(), place, h.today(), -1, 0, mask, fn)
+			_, err := h.Store.FollowUp(r.Context(), k, u.Scope(), place, h.today(), -1, 0, func(row server.Row) error {
+				followCells(k, row.Cells, mask)
+				return fn(row)
+			})
 			return err
 		}
 	} else {
@@ -151,7 +154,10 @@ func (h *Handler) handleGetExport(w http.ResponseWriter, r *http.Request, u *ser
 		f.Limit, f.Offset = -1, 0
 		cols, label = server.Columns(kind), kindLabel(kind)
 		run = func(fn func(server.Row) error) error {
-			_, err := h.Store.List(r.Context(), kind, f, mask, fn)
+			_, err := h.Store.List(r.Context(), kind, f, func(row server.Row) error {
+				listCells(kind, row.Cells, mask)
+				return fn(row)
+			})
 			return err
 		}
 	}

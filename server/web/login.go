@@ -2,19 +2,20 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"crypto/hmac"
+	"net"
 
 	"stationsync/internal/loginguard"
 	"stationsync/server"
@@ -208,4 +209,27 @@ func (h *Handler) deviceKey() []byte {
 		}
 	})
 	return g.key
+}
+
+func (h *Handler) handleGetLogin(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "login", page{Title: "登录", Data: map[string]string{"Next": safeNext(r.URL.Query().Get("next"))}, Names: map[string]string{}})
+}
+
+// safeNext keeps a redirect after login on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (h *Handler) handlePostLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil {
+		if u, err := h.Store.Session(r.Context(), c.Value); err == nil {
+			h.audit(r, u, server.AuditLogout, u.Username, "")
+		}
+		h.Store.Logout(r.Context(), c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -29,3 +29,11 @@ func placeLabel(names map[string]string, code string) string {
 	}
 	return code
 }
+
+// placeName is the name of a division code, or the code when it has none.
+func (h *Handler) placeName(names map[string]string, code string) string {
+	if n := server.PlaceName(names, code); n != "" {
+		return n
+	}
+	return code
+}

@@ -10,20 +10,21 @@ package web
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
-	"io/fs"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net"
 
 	"stationsync/internal/pagebuf"
 	"stationsync/internal/records"
@@ -85,9 +86,8 @@ func (h *Handler) Run(ctx context.Context) {
 	warmed := int64(-1)
 	for {
 		if time.Since(lastHealth) >= time.Hour {
-			days := 3
-			h.Store.Setting(ctx, "silent_days", &days)
-			if err := h.Store.SnapshotHealth(ctx, time.Duration(max(1, days))*24*time.Hour); err != nil && ctx.Err() == nil {
+			days := h.Store.SilentDays(ctx)
+			if err := h.Store.SnapshotHealth(ctx, time.Duration(days)*24*time.Hour); err != nil && ctx.Err() == nil {
 				h.Logger.Warn("station health snapshot", "err", err)
 			}
 			// The planner's statistics follow the county's growth.
@@ -98,7 +98,7 @@ func (h *Handler) Run(ctx context.Context) {
 		}
 		if v, err := h.Store.DataVersion(ctx); err == nil && v != warmed {
 			for _, k := range []server.FollowUpKind{server.FollowOverdue, server.FollowUrgent, server.FollowReview} {
-				h.Store.FollowUpPage(ctx, k, "", "", h.today(), 1, 0, true)
+				h.Store.FollowUpPage(ctx, k, "", "", h.today(), 1, 0)
 			}
 			warmed = v
 		}
@@ -116,17 +116,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var funcs = template.FuncMap{
-	"status": func(s string) string {
-		if l, ok := records.StatusLabel[s]; ok {
-			return l
-		}
-		return s
-	},
-	"role":  func(s string) string { return server.RoleLabel[s] },
-	"audit": func(s string) string { return orDefault(server.AuditLabel[s], s) },
-	"time":  showTime,
-	"add":   func(a, b int) int { return a + b },
-	"pname": placeLabel, // places.go
+	"status": statusLabel, // display.go
+	"role":   func(s string) string { return server.RoleLabel[s] },
+	"audit":  func(s string) string { return orDefault(server.AuditLabel[s], s) },
+	"time":   showTime,
+	"add":    func(a, b int) int { return a + b },
+	"pname":  placeLabel, // places.go
 	// offset is a station's clock against the county's ("时钟准确",
 	// "慢 3 分钟"), under the column heading 时钟偏差.
 	"offset": func(ms int64) string { return zone.ClockText("", time.Duration(ms)*time.Millisecond) },
@@ -350,7 +345,7 @@ type page struct {
 	Err   string
 	Data  any
 	Names map[string]string
-	Menu  *homeCounts // what waits, beside the menu's links (pages.go attention)
+	Menu  *homeCounts // what waits, beside the menu's links (home.go attention)
 }
 
 var messages = map[string]string{
@@ -443,33 +438,6 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 	h.Logger.Error("county page failed", "path", r.URL.Path, "err", err)
 	h.fail(w, r, nil, http.StatusInternalServerError, "服务器内部错误，请稍后再试；如反复出现请联系管理员")
 }
-
-// ---- Login ----
-
-func (h *Handler) handleGetLogin(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "login", page{Title: "登录", Data: map[string]string{"Next": safeNext(r.URL.Query().Get("next"))}, Names: map[string]string{}})
-}
-
-// safeNext keeps a redirect after login on this site.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
-	}
-	return next
-}
-
-func (h *Handler) handlePostLogout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(CookieName); err == nil {
-		if u, err := h.Store.Session(r.Context(), c.Value); err == nil {
-			h.audit(r, u, server.AuditLogout, u.Username, "")
-		}
-		h.Store.Logout(r.Context(), c.Value)
-	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-// ---- helpers ----
 
 func atoi(s string, def int) int {
 	n, err := strconv.Atoi(s)

@@ -376,12 +376,12 @@ func TestStationReportsLastError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if errs[id] == "" {
+	if errs[id].Reason == "" {
 		t.Fatal("the county does not know the station's last failure")
 	}
 	s.MustSync(t)
-	if errs, _ = c.Store.LastErrors(ctx); errs[id] != "" {
-		t.Fatalf("still shows %q after a good round", errs[id])
+	if errs, _ = c.Store.LastErrors(ctx); errs[id].Reason != "" {
+		t.Fatalf("still shows %q after a good round", errs[id].Reason)
 	}
 }
 

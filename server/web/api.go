@@ -1,0 +1,68 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"stationsync/internal/records"
+	"stationsync/server"
+)
+
+// The JSON API: the same lists and records as the pages, with the same
+// scope and masking.
+
+func (h *Handler) handleAPIList(w http.ResponseWriter, r *http.Request, u *server.User) {
+	kind, ok := kindOf(r.PathValue("kind"))
+	if !ok {
+		h.fail(w, r, u, http.StatusNotFound, "没有这类记录")
+		return
+	}
+	f := filterOf(r, u)
+	if !placeAllowed(u, f.Place) {
+		h.fail(w, r, u, http.StatusForbidden, "您只能查看本乡镇的村")
+		return
+	}
+	var rows []map[string]string
+	cols := server.Columns(kind)
+	total, err := h.Store.List(r.Context(), kind, f, func(row server.Row) error {
+		listCells(kind, row.Cells, !u.FullNumbers)
+		m := map[string]string{"id": row.ID}
+		for i, c := range cols {
+			m[c] = row.Cells[i]
+		}
+		rows = append(rows, m)
+		return nil
+	})
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(map[string]any{"total": total, "rows": rows})
+}
+
+func (h *Handler) handleAPIRecord(w http.ResponseWriter, r *http.Request, u *server.User) {
+	kind, rec, ok := h.recordOf(w, r, u)
+	if !ok {
+		return
+	}
+	if u.FullNumbers && kind == records.Person {
+		h.audit(r, u, server.AuditViewFullNums, string(kind)+"/"+rec.ID, "")
+	}
+	out := rec.Record
+	if !u.FullNumbers {
+		out.Fields = map[string]json.RawMessage{}
+		for k, v := range rec.Record.Fields {
+			out.Fields[k] = v
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				out.Fields[k] = records.JSONText(displayMask(k, s))
+			} else {
+				out.Fields[k] = json.RawMessage(maskText(string(v)))
+			}
+		}
+		out.Conflicts = nil
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(out)
+}
