@@ -39,6 +39,12 @@ func userError(err error) string {
 func (h *Handler) handlePostUser(w http.ResponseWriter, r *http.Request, u *server.User) {
 	nu := server.NewUser{Username: r.PostFormValue("username"), DisplayName: r.PostFormValue("display_name"), Role: r.PostFormValue("role"),
 		Township: strings.TrimSpace(r.PostFormValue("township")), Password: r.PostFormValue("password"), FullNumbers: r.PostFormValue("full_numbers") == "1"}
+	if nu.Role == "" {
+		// The list opens on 请选择: an account gets the role someone chose,
+		// never the first of the list by default.
+		h.fail(w, r, u, http.StatusBadRequest, "不能创建账号：请选择角色")
+		return
+	}
 	created, err := h.Store.CreateUser(r.Context(), nu)
 	if msg := userError(err); msg != "" {
 		h.fail(w, r, u, http.StatusBadRequest, "不能创建账号："+msg)
