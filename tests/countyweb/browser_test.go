@@ -37,8 +37,6 @@ func shotDir(t *testing.T) string {
 	return dir
 }
 
-const chromium = "/usr/bin/chromium"
-
 // TestBrowserReviewConflictExportPortal drives the county's pages in real
 // headless Chromium: log in, accept and approve an application a station
 // submitted (the station's next sync sees the decision), create the
