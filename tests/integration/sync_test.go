@@ -191,8 +191,11 @@ func TestConcurrentEditsKeepConflict(t *testing.T) {
 	pid := persons[0]
 	a2.MustSave(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000001"`)})
 	// HLCs of two machines within one millisecond tie and break by station
-	// id; a few milliseconds make the second edit the later one.
-	time.Sleep(5 * time.Millisecond)
+	// id. Each station corrects its clock by an estimate of the county's
+	// that may be off by half a round trip, which on a loaded test machine
+	// is more than a few milliseconds (a 5 ms gap flaked once in a run
+	// beside other tests); a second makes the second edit the later one.
+	time.Sleep(time.Second)
 	a.MustSave(t, records.Person, pid, records.Fields{"phone": json.RawMessage(`"13900000002"`)})
 	a.MustSync(t)
 	a2.MustSync(t)
