@@ -123,6 +123,21 @@ type admission struct {
 // slot within QueueWait, else 503. On refusal it has answered and returns
 // nil; else the caller reads the body and must call release.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) *admission {
+	return s.admitTo(w, r, door{pool: s.slots, busy: "县级服务器繁忙，稍后会自动重试"})
+}
+
+// door is where admitTo lets a request in: the slots it takes, whether
+// the signed body hash is required (no older build sends a request through
+// it), and what a client is told when every slot stays taken.
+type door struct {
+	pool     chan struct{}
+	needHash bool
+	busy     string
+}
+
+// admitTo is admit for the request's own door (the attachment calls have
+// slots of their own, so files never make records wait).
+func (s *Server) admitTo(w http.ResponseWriter, r *http.Request, d door) *admission {
 	// A refusal leaves the body unread. Without this the server would
 	// read up to 256 KiB of it before it answers, to keep the connection;
 	// a client that trickles would then hold the answer and the goroutine.
@@ -130,14 +145,14 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) *admission {
 	if closeOnRefusal {
 		w.Header().Set("Connection", "close")
 	}
-	a := s.admitting(w, r)
+	a := s.admitting(w, r, d)
 	if a != nil && closeOnRefusal {
 		w.Header().Del("Connection")
 	}
 	return a
 }
 
-func (s *Server) admitting(w http.ResponseWriter, r *http.Request) *admission {
+func (s *Server) admitting(w http.ResponseWriter, r *http.Request, d door) *admission {
 	if !s.checkVersion(w, r) {
 		return nil
 	}
@@ -158,18 +173,18 @@ func (s *Server) admitting(w http.ResponseWriter, r *http.Request) *admission {
 		a.bodyHash = r.Header.Get(syncproto.HeaderContentSHA256)
 	}
 	legacy := a.bodyHash == ""
-	if !legacy {
+	if !legacy || d.needHash {
 		if !syncproto.ValidBodyHash(a.bodyHash) || !auth.VerifyHash(st.PublicKey, r.Method, r.URL.RequestURI(), a.bodyHash) {
 			s.Logger.Warn("request with a bad signature", "path", r.URL.Path, "station", st.ID, "remote", r.RemoteAddr)
 			writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "请求签名无效，请重新注册站点", 0)
 			return nil
 		}
-		if d := auth.At.Sub(s.Now()); d > syncproto.SkewWindow || d < -syncproto.SkewWindow {
+		if off := auth.At.Sub(s.Now()); off > syncproto.SkewWindow || off < -syncproto.SkewWindow {
 			writeError(w, http.StatusUnauthorized, syncproto.CodeClockSkew, "电脑时间与县里相差太大，已自动校准后重试", 0)
 			return nil
 		}
 	}
-	pool, done := s.slots, func() {}
+	pool, done := d.pool, func() {}
 	if legacy {
 		// Only the envelope will tell who sent this: the address is all
 		// that is known, and the station named may not be the sender.
@@ -200,7 +215,7 @@ func (s *Server) admitting(w http.ResponseWriter, r *http.Request) *admission {
 		done()
 		// Spread the returning stations over the next half minute.
 		w.Header().Set("Retry-After", strconv.Itoa(5+rand.IntN(25)))
-		writeError(w, http.StatusServiceUnavailable, syncproto.CodeOverloaded, "县级服务器繁忙，稍后会自动重试", 0)
+		writeError(w, http.StatusServiceUnavailable, syncproto.CodeOverloaded, d.busy, 0)
 		return nil
 	case <-r.Context().Done():
 		done()

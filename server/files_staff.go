@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"stationsync/internal/blobstore"
+)
+
+// What staff see of the attachments: which files a record names, and a
+// file served only within the township scope of a record that names it.
+
+// FileInfo is a file the county holds.
+type FileInfo struct {
+	Hash       string
+	Size       int64
+	Type       string // image/jpeg, image/png or application/pdf
+	Station    string // who sent it first
+	ReceivedAt time.Time
+}
+
+// Files returns, of hashes, those that arrived (a record page shows the
+// others as 附件上传中). It says nothing of who may see them.
+func (s *SQLiteStore) Files(ctx context.Context, hashes []string) (map[string]FileInfo, error) {
+	out := map[string]FileInfo{}
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	j, _ := json.Marshal(hashes)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT hash, size, type, station, received_at FROM files WHERE hash IN (SELECT value FROM json_each(?))`, string(j))
+	if err != nil {
+		return nil, fmt.Errorf("files: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fi FileInfo
+		var at int64
+		if err := rows.Scan(&fi.Hash, &fi.Size, &fi.Type, &fi.Station, &at); err != nil {
+			return nil, fmt.Errorf("files: %w", err)
+		}
+		fi.ReceivedAt = time.UnixMilli(at)
+		out[fi.Hash] = fi
+	}
+	return out, rows.Err()
+}
+
+// FileInScope returns the file if it arrived and a record of a village
+// under scope (a village-code prefix, User.Scope; "" for the whole county)
+// names it; ErrNotFound otherwise, whichever of the two it is, so that a
+// township's staff learn nothing of other townships' files.
+func (s *SQLiteStore) FileInScope(ctx context.Context, hash, scope string) (FileInfo, error) {
+	if !blobstore.ValidHash(hash) || strings.Trim(scope, "0123456789") != "" {
+		return FileInfo{}, ErrNotFound
+	}
+	var fi FileInfo
+	var at int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT hash, size, type, station, received_at FROM files f WHERE hash = ?1
+		AND EXISTS (SELECT 1 FROM record_files r WHERE r.hash = f.hash AND substr(r.village, 1, length(?2)) = ?2)`, hash, scope).
+		Scan(&fi.Hash, &fi.Size, &fi.Type, &fi.Station, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return FileInfo{}, ErrNotFound
+	}
+	if err != nil {
+		return FileInfo{}, fmt.Errorf("file %s: %w", hash, err)
+	}
+	fi.ReceivedAt = time.UnixMilli(at)
+	return fi, nil
+}
+
+// ServeFile writes a file to a staff member whose scope covers a record
+// naming it (FileInScope); anything else is 404. The bytes are checked
+// against their name as they go out: a file damaged on the county's disk
+// ends the answer early instead of showing a wrong photo. A file never
+// changes under its name, so the browser may keep it.
+func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, scope, hash string) {
+	st, ok := s.Store.(*SQLiteStore)
+	cfg := s.Files.withDefaults(s)
+	if !ok || cfg.Dir == "" {
+		http.NotFound(w, r)
+		return
+	}
+	fi, err := st.FileInScope(r.Context(), hash, scope)
+	if errors.Is(err, ErrNotFound) {
+		http.Error(w, "没有这个附件，或您无权查看", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.Logger.Error("serve file", "hash", hash, "err", err)
+		http.Error(w, "县级服务器内部错误，请稍后再试", http.StatusInternalServerError)
+		return
+	}
+	cf, err := openCountyFiles(cfg.Dir)
+	if err != nil {
+		s.Logger.Error("serve file", "hash", hash, "err", err)
+		http.Error(w, "县级服务器内部错误，请稍后再试", http.StatusInternalServerError)
+		return
+	}
+	etag := `"` + hash + `"`
+	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	br, err := cf.main.Open(hash)
+	if err != nil {
+		s.Logger.Error("serve file: listed but not on disk", "hash", hash, "err", err)
+		http.Error(w, "附件文件缺失，请联系管理员", http.StatusInternalServerError)
+		return
+	}
+	defer br.Close()
+	if fi.Type == "" {
+		fi.Type = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", fi.Type)
+	w.Header().Set("Content-Length", strconv.FormatInt(br.Size(), 10))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", "inline")
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, br); err != nil && r.Context().Err() == nil {
+		s.Logger.Error("serve file", "hash", hash, "err", err)
+	}
+}
