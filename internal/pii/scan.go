@@ -1,9 +1,10 @@
 package pii
 
 import (
-	"stationsync/internal/idcard"
 	"unicode"
 	"unicode/utf8"
+
+	"stationsync/internal/idcard"
 )
 
 // The scanner: runs of digit-like characters, the windows in them that are
