@@ -26,6 +26,7 @@ type page struct {
 	FlashKind string
 	Enrolled  bool
 	Data      any
+	Files     *filesPart // attachments.go: a record's files, the sync page's counts
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, se *session, status int, name string, p page) {
@@ -43,6 +44,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, se *session, sta
 		}
 	}
 	p.Page, p.Back = name, backLink(r)
+	p.Files = s.filesOf(r, name)
 	if t == nil {
 		s.renderFailed(w, r, name, p, fmt.Errorf("no template %q", name))
 		return

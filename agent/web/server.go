@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,9 @@ type Options struct {
 	IdleTimeout, MaxSession time.Duration
 	// SyncTimeout bounds the "立即同步" button's round; default 20 s.
 	SyncTimeout time.Duration
+	// MaxUpload is what one posted form of files may carry; default
+	// DefaultMaxUpload.
+	MaxUpload int64
 	Now         func() time.Time
 	Logger      *slog.Logger
 }
@@ -67,6 +71,9 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 	if opts.SyncTimeout <= 0 {
 		opts.SyncTimeout = 20 * time.Second
 	}
+	if opts.MaxUpload <= 0 {
+		opts.MaxUpload = DefaultMaxUpload
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -86,8 +93,12 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 
 func parseTemplates() (map[string]*template.Template, error) {
 	base := template.New("").Funcs(funcs)
-	if _, err := base.ParseFS(templateFS, "templates/layout.html"); err != nil {
-		return nil, fmt.Errorf("parse layout: %w", err)
+	// Partials every page may include.
+	partials := []string{"layout", "attachments"}
+	for _, p := range partials {
+		if _, err := base.ParseFS(templateFS, "templates/"+p+".html"); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", p, err)
+		}
 	}
 	pages, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -96,7 +107,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, p := range pages {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
-		if name == "layout" {
+		if slices.Contains(partials, name) {
 			continue
 		}
 		t, err := base.Clone()
@@ -184,6 +195,14 @@ func (s *Server) Handler() http.Handler {
 	auth("POST /disclosures/{id}/publish", s.handlePostDiscPublish)
 	auth("POST /disclosures/{id}/withdraw", s.handlePostDiscWithdraw)
 	auth("GET /disclosures/{id}/print", s.handleGetDiscPrint)
+
+	// Files of records (attachments.go).
+	for _, fk := range fileKinds {
+		auth("POST "+fk.base+"{id}/files", s.handlePostFiles(fk.kind, fk.base))
+		auth("POST "+fk.base+"{id}/files/{hash}/delete", s.handlePostFileDelete(fk.kind, fk.base))
+	}
+	auth("GET /files/{id}/{hash}", s.handleGetFile(false))
+	auth("GET /files/{id}/{hash}/thumb", s.handleGetFile(true))
 
 	auth("GET /sync", s.handleGetSync)
 	mux.HandleFunc("GET /sync/bar", s.handleGetSyncBar)
