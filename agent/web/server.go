@@ -44,8 +44,8 @@ type Options struct {
 	// MaxUpload is what one posted form of files may carry; default
 	// DefaultMaxUpload.
 	MaxUpload int64
-	Now         func() time.Time
-	Logger      *slog.Logger
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Server serves the station's pages.
