@@ -30,6 +30,7 @@ Usage:
   station-agent sync     [--data DIR] [--batch N] [--ahead auto|always|never]  one sync round now; exit 0 when all is acknowledged
   station-agent add      --kind KIND [--id ID] [--by NAME] [--file F.json|-]  save a record (JSON object of fields)
   station-agent intent   --app ID --op submit|resubmit|withdraw [--by NAME] [--comment TEXT]
+  station-agent attach   --record ID [--by NAME] FILE…       attach JPEG/PNG photos or PDF scans to a visit, application or disclosure
   station-agent list     --kind KIND                         print the station's records as JSON (README: JSON on the command line)
   station-agent demo     [--persons N] [--seed S]            add generated demo records
   station-agent install|uninstall|start|stop|restart|doctor|open   the service (station-agent help)
@@ -49,7 +50,7 @@ func (e *env) commands() map[string]func(ctx context.Context, args []string) err
 	m := map[string]func(context.Context, []string) error{
 		"run": e.runRun, "enroll": e.runEnroll, "status": e.runStatus, "sync": e.runSync,
 		"add": e.runAdd, "intent": e.runIntent, "list": e.runList, "demo": e.runDemo,
-		"doctor": e.runDoctor, "open": e.runOpen,
+		"doctor": e.runDoctor, "open": e.runOpen, "attach": e.runAttach,
 		"version": func(context.Context, []string) error { _, err := fmt.Fprintln(e.Stdout, Version); return err },
 		"help":    e.runHelp, "-h": e.runHelp, "--help": e.runHelp,
 	}
