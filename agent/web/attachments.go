@@ -365,6 +365,8 @@ func sizeCN(n int64) string {
 		return strconv.FormatInt(n, 10) + " 字节"
 	case n < 1<<20:
 		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MB"
 	default:
 		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 	}

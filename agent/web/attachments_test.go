@@ -250,7 +250,7 @@ func TestAttachFilesOnTheVisitPage(t *testing.T) {
 		{"gif", []part{{"动图.gif", gif}}, "不支持 GIF 图片"},
 		{"corrupt", []part{{"坏的.jpg", corrupt}}, "坏的.jpg"},
 		{"good then gif", []part{{"好的.png", testPNG(t)}, {"动图.gif", gif}}, "不支持 GIF 图片"},
-		{"oversize", []part{{"大.pdf", append([]byte("%PDF-1.4\n"), make([]byte, 5<<20)...)}}, "合计超过 4.0 MB"},
+		{"oversize", []part{{"大.pdf", append([]byte("%PDF-1.4\n"), make([]byte, 5<<20)...)}}, "合计超过 4 MB"},
 		{"none", nil, "请先选择"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
