@@ -359,3 +359,41 @@ func TestDeleteRefusedAfterUpload(t *testing.T) {
 		t.Errorf("after refused delete: %v", got)
 	}
 }
+
+// An application's scans and a disclosure's photo go on their pages too;
+// a submitted application takes no more until the county returns it, and
+// its page says so instead of offering the form.
+func TestAttachToApplicationAndDisclosure(t *testing.T) {
+	s := attachStation(t, 0)
+	s.setup("李明")
+	pid := addPerson(t, s, "王秀英", goodID)
+	app := created(t, s.post("/applications/new", url.Values{"applicant_id": {pid}, "type": {"最低生活保障"}, "reason": {"独居，无固定收入"},
+		"household_income": {"420"}, "amount_requested": {"300"}, "m_name_0": {"王秀英"}, "m_relation_0": {"本人"}, "m_id_0": {goodID}, "m_income_0": {"120"}}))
+	must(t, s.get("/applications/"+app), 200, `action="/applications/`+app+`/files"`)
+	must(t, s.follow(s.upload("/applications/"+app+"/files", part{"户口簿.pdf", []byte(testPDF)}, part{"收入证明.jpg", testJPEG(t, 400, 300)})), 200, "已添加 2 个文件", "户口簿.pdf", "待上传")
+	if n := len(hashes(t, s, app)); n != 2 {
+		t.Fatalf("application has %d files", n)
+	}
+	s.follow(s.post("/applications/"+app+"/submit", url.Values{}))
+	p := s.get("/applications/" + app)
+	must(t, p, 200, "不能再添加证明材料")
+	mustNot(t, p, `action="/applications/`+app+`/files"`, `/delete"`)
+	must(t, s.follow(s.upload("/applications/"+app+"/files", part{"补充.pdf", []byte(testPDF + " ")})), 200, "不能再修改证明材料")
+	must(t, s.follow(s.post("/applications/"+app+"/files/"+hashes(t, s, app)[0]+"/delete", url.Values{})), 200, "不能再修改证明材料")
+	if n := len(hashes(t, s, app)); n != 2 {
+		t.Fatalf("submitted application has %d files", n)
+	}
+	// A visit's address does not take an application's files.
+	if r := s.upload("/visits/"+app+"/files", part{"a.pdf", []byte(testPDF)}); r.Status != http.StatusNotFound {
+		t.Errorf("upload to an application through /visits/: %d", r.Status)
+	}
+
+	disc := created(t, s.post("/disclosures/new", url.Values{"category": {"救助对象公示"}, "title": {"公示"}, "body": {"拟纳入低保。"},
+		"publish_from": {"2026-11-01"}, "publish_until": {"2026-11-08"}}))
+	must(t, s.follow(s.upload("/disclosures/"+disc+"/files", part{"公示栏.png", testPNG(t)})), 200, "已添加 1 个文件", "公示栏.png")
+	h := hashes(t, s, disc)
+	if len(h) != 1 {
+		t.Fatalf("disclosure has %d files", len(h))
+	}
+	must(t, s.get("/files/"+disc+"/"+h[0]+"/thumb"), 200)
+}
