@@ -42,7 +42,7 @@ var fileKinds = map[string]struct {
 	"disclosure":  {records.Disclosure, "/disclosures/"},
 }
 
-// filesPart is what the attachments partial (templates/attachments.html)
+// filesPart is what the attachments partial (partials/attachments.html)
 // draws on a record's page, and the counts on the sync page.
 type filesPart struct {
 	Record  string // the record's id

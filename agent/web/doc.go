@@ -9,6 +9,7 @@
 // (the new and edit forms of every kind of record, and a change that
 // needs its reason, written once), then one file per page family:
 // home.go, persons.go, visits.go, applications.go, disclosures.go,
-// accounts.go, enroll.go, sync.go, settings.go. funcs.go holds what the
-// templates call.
+// accounts.go, enroll.go, sync.go, settings.go; attachments.go serves the
+// files of records, drawn on their pages by partials/attachments.html.
+// funcs.go holds what the templates call.
 package web

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +23,12 @@ var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
+
+// Partials are drawn inside pages, never on their own
+// (partials/attachments.html: a record's files).
+//
+//go:embed partials/*.html
+var partialFS embed.FS
 
 // Options are how the pages are served. Zero values take the defaults
 // written beside each field.
@@ -93,12 +98,11 @@ func New(a *agent.Agent, opts Options) (*Server, error) {
 
 func parseTemplates() (map[string]*template.Template, error) {
 	base := template.New("").Funcs(funcs)
-	// Partials every page may include.
-	partials := []string{"layout", "attachments"}
-	for _, p := range partials {
-		if _, err := base.ParseFS(templateFS, "templates/"+p+".html"); err != nil {
-			return nil, fmt.Errorf("parse %s: %w", p, err)
-		}
+	if _, err := base.ParseFS(templateFS, "templates/layout.html"); err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	if _, err := base.ParseFS(partialFS, "partials/*.html"); err != nil {
+		return nil, fmt.Errorf("parse partials: %w", err)
 	}
 	pages, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -107,7 +111,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, p := range pages {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
-		if slices.Contains(partials, name) {
+		if name == "layout" {
 			continue
 		}
 		t, err := base.Clone()
