@@ -18,7 +18,7 @@ import (
 	"stationsync/internal/testsupport"
 )
 
-// A photo attached to a visit with the county down: the thumbnail and 待上传
+// A photo and a PDF scan attached to a visit at once with the county down: the thumbnail and 待上传
 // on the visit's page, the file counted on the sync page; the county
 // comes back, a sync takes the record and then the file up, the page says
 // 已上传到县里, 删除 is gone, and the county holds the file named by the
@@ -54,11 +54,17 @@ func TestAttachPhotoCountyDown(t *testing.T) {
 	if err := os.WriteFile(photo, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.do("choose the photo", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{photo}))
+	// An ASCII name on disk: this test machine's Chromium sends no file whose path it cannot convert from its locale.
+	scan := filepath.Join(t.TempDir(), "scan.pdf")
+	if err := os.WriteFile(scan, []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.do("choose the photo and the scan", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{photo, scan}))
 	c.shot("visit-photo-chosen")
-	c.submit("#attach", "已添加 1 个文件")
+	c.submit("#attach", "已添加 2 个文件")
 	c.see("待上传")
 	c.see("IMG_20261203_0915.jpg")
+	c.see("scan.pdf")
 	// The thumbnail is drawn: the browser fetched and decoded it.
 	c.waitFor(`(() => { const i = document.querySelector("img.thumb"); return !!i && i.complete && i.naturalWidth > 0 && i.naturalWidth <= 320; })()`, "thumbnail loaded")
 	c.shot("visit-photo-pending")
@@ -72,7 +78,7 @@ func TestAttachPhotoCountyDown(t *testing.T) {
 	c.syncNow("同步成功")
 	// One more round if the file went after the record in a second one.
 	for range 3 {
-		if n, _ := a.Store.FileCounts(context.Background()); n.Acked == 1 {
+		if n, _ := a.Store.FileCounts(context.Background()); n.Acked == 2 {
 			break
 		}
 		c.open(visit)
@@ -92,26 +98,27 @@ func TestAttachPhotoCountyDown(t *testing.T) {
 	// The county has the record naming the file, and the file itself.
 	id := strings.TrimPrefix(visit, "/visits/")
 	list, err := a.Attachments(context.Background(), id)
-	if err != nil || len(list) != 1 {
+	if err != nil || len(list) != 2 {
 		t.Fatalf("station's files: %v %v", list, err)
 	}
-	hash := list[0].Hash
 	recs, err := co.Store.Records(context.Background(), records.Visit, village)
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := false
-	for _, r := range recs {
-		j, _ := json.Marshal(r)
-		if strings.Contains(string(j), id) && strings.Contains(string(j), hash) {
-			named = true
+	for _, at := range list {
+		named := false
+		for _, r := range recs {
+			j, _ := json.Marshal(r)
+			if strings.Contains(string(j), id) && strings.Contains(string(j), at.Hash) {
+				named = true
+			}
 		}
-	}
-	if !named {
-		t.Errorf("the county's visit does not name the photo %s", hash)
-	}
-	files, err := co.Store.Files(context.Background(), []string{hash})
-	if err != nil || files[hash].Size != list[0].Size || files[hash].Type != "image/jpeg" {
-		t.Errorf("county's file: %+v %v, station's %+v", files[hash], err, list[0])
+		if !named {
+			t.Errorf("the county's visit does not name %s (%s)", at.Name, at.Hash)
+		}
+		files, err := co.Store.Files(context.Background(), []string{at.Hash})
+		if err != nil || files[at.Hash].Size != at.Size || files[at.Hash].Type != at.Type {
+			t.Errorf("county's file: %+v %v, station's %+v", files[at.Hash], err, at)
+		}
 	}
 }
