@@ -2,12 +2,7 @@ package countyweb
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/base64"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +14,8 @@ import (
 	"stationsync/internal/gen"
 	"stationsync/internal/idcard"
 	"stationsync/internal/records"
-	"stationsync/server"
+	"stationsync/internal/testsupport"
 )
-
-// Screenshots land in artifacts/screenshots/county (gitignored; README
-// names it), or in $STATIONSYNC_ARTIFACTS/screenshots/county.
-func shotDir(t *testing.T) string {
-	base := os.Getenv("STATIONSYNC_ARTIFACTS")
-	if base == "" {
-		_, file, _, _ := runtime.Caller(0)
-		base = filepath.Join(filepath.Dir(file), "..", "..", "artifacts")
-	}
-	dir := filepath.Join(base, "screenshots", "county")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestBrowserReviewConflictExportPortal drives the county's pages in real
 // headless Chromium: log in, accept and approve an application a station
@@ -43,59 +23,26 @@ func shotDir(t *testing.T) string {
 // 救助对象公示, resolve a conflict (it syncs down), export to Excel and
 // read the file back, and open the public portal.
 func TestBrowserReviewConflictExportPortal(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skip("chromium not installed: run scripts/install-browser.sh")
-	}
 	ctx := context.Background()
 	c := newCounty(t)
+	bctx := c.browser(t, 1400, 1000, 2*time.Minute)
 	c.store.SetPlaceName(ctx, village, "张庄村")
 	c.store.SetPlaceName(ctx, village[:9], "三河镇")
-	a := newStation(t)
-	if _, err := a.Enroll(ctx, c.url, c.code(t)); err != nil {
-		t.Fatal(err)
-	}
+	a := c.station(t, village)
 	g := gen.New(11)
 	p := g.Person(village)
-	pid, _ := a.Store.Save(ctx, records.Person, "", fields(p), "村干部")
+	pid, _ := a.Store.Save(ctx, records.Person, "", testsupport.Fields(p), "村干部")
 	app := g.Application(pid, p)
 	app["type"] = "特困人员救助供养"
-	aid, _ := a.Store.Save(ctx, records.Application, "", fields(app), "村干部")
+	aid, _ := a.Store.Save(ctx, records.Application, "", testsupport.Fields(app), "村干部")
 	if err := a.Store.Intent(ctx, aid, records.OpSubmit, "", "村干部"); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		a.Store.Save(ctx, records.Visit, "", fields(g.Visit(pid, time.Now().AddDate(0, 0, -3))), "村干部")
+		a.Store.Save(ctx, records.Visit, "", testsupport.Fields(g.Visit(pid, time.Now().AddDate(0, 0, -3))), "村干部")
 	}
-	syncOK(t, a)
-
-	// Chromium trusts the county's server key by its SPKI hash, the way a
-	// county PC would trust the installed CA.
-	conn, err := tls.Dial("tcp", c.addr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
-	conn.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
-		chromedp.Flag("lang", "zh-CN"), chromedp.WindowSize(1400, 1000))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
-	dir := shotDir(t)
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a.MustSync(t)
+	shot := func(name string) { t.Helper(); shoot(t, bctx, name) }
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
@@ -172,7 +119,7 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 	))
 
 	// The station's next sync brings the decision down.
-	syncOK(t, a)
+	a.MustSync(t)
 	l, err := a.Store.Get(ctx, records.Application, aid)
 	must("station application", err)
 	if st := records.TextValue(l.Fields, "status"); st != records.StatusApproved || string(l.Fields["approved_amount_fen"]) != "98000" {
@@ -190,7 +137,7 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 	if _, err := a.Store.Save(ctx, records.Person, pid, records.Fields{"phone": records.JSONText("13700000002")}, "村干部"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 	must("conflicts", chromedp.Do(bctx,
 		chromedp.Navigate(c.url+"/conflicts"),
 		chromedp.WaitVisible(chromedp.CSS("#conflicts")),
@@ -213,7 +160,7 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 	}
 	rec, _ := c.store.Record(ctx, records.Person, pid, "")
 	want := records.TextValue(rec.Record.Fields, "phone")
-	syncOK(t, a)
+	a.MustSync(t)
 	lp, _ := a.Store.Get(ctx, records.Person, pid)
 	if got := records.TextValue(lp.Fields, "phone"); got != want {
 		t.Fatalf("station phone %s, county %s", got, want)
@@ -257,8 +204,7 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 	shot("08-stations")
 
 	// The public portal, without logging in.
-	pctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	pctx := c.browser(t, 1400, 1000, time.Minute)
 	must("portal", chromedp.Do(pctx,
 		chromedp.Navigate(c.url+"/public/"),
 		chromedp.WaitVisible(chromedp.CSS("#villages a")),
@@ -272,13 +218,10 @@ func TestBrowserReviewConflictExportPortal(t *testing.T) {
 	if !strings.Contains(notice, idcard.Mask(p["id_number"].(string))) || strings.Contains(notice, p["id_number"].(string)) {
 		t.Fatalf("public notice: %s", notice)
 	}
-	png, err := chromedp.Run(pctx, chromedp.FullScreenshot(100))
-	must("portal screenshot", err)
-	os.WriteFile(filepath.Join(dir, "09-public-portal.png"), png, 0o644)
+	shoot(t, pctx, "09-public-portal")
 	// Staff pages stay closed to the portal's visitor.
 	must("portal visitor", chromedp.Do(pctx, chromedp.Navigate(c.url+"/records/person")))
 	if l, _ := chromedp.Run(pctx, chromedp.Location()); !strings.Contains(l, "/login") {
 		t.Errorf("anonymous visitor reached %s", l)
 	}
-	_ = server.RoleAdmin
 }

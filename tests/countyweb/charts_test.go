@@ -2,9 +2,6 @@ package countyweb
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/base64"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -17,7 +14,7 @@ import (
 
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
-	"stationsync/syncproto"
+	"stationsync/internal/testsupport"
 )
 
 // TestBrowserReportsCharts: the reports page in Chromium with visits of
@@ -30,37 +27,28 @@ import (
 // artifacts/screenshots/county/charts-1280.png, charts-390.png,
 // charts-focus.png.
 func TestBrowserReportsCharts(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skip("chromium not installed: run scripts/install-browser.sh")
-	}
 	ctx := context.Background()
 	c := newCounty(t)
+	bctx := c.browser(t, 1280, 900, 2*time.Minute)
 	g := gen.New(21)
 	now := time.Now()
 	for n, v := range []string{"340123101202", "340123101201", "340123103201"} {
-		code, err := c.store.CreateCode(ctx, v, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := newStation(t)
-		if _, err := a.Enroll(ctx, c.url, code+"-"+syncproto.ShortPin(c.pin)); err != nil {
-			t.Fatal(err)
-		}
+		a := c.station(t, v)
 		for i := range 4 + 2*n {
 			p := g.Person(v)
-			pid, err := a.Store.Save(ctx, records.Person, "", fields(p), "村干部")
+			pid, err := a.Store.Save(ctx, records.Person, "", testsupport.Fields(p), "村干部")
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Visits spread over the last five months, more in some.
 			for k := range 1 + i%3 {
-				if _, err := a.Store.Save(ctx, records.Visit, "", fields(g.Visit(pid, now.AddDate(0, -((i+k)%5), -k))), "村干部"); err != nil {
+				if _, err := a.Store.Save(ctx, records.Visit, "", testsupport.Fields(g.Visit(pid, now.AddDate(0, -((i+k)%5), -k))), "村干部"); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if i%3 == 0 {
 				app := g.Application(pid, p)
-				aid, err := a.Store.Save(ctx, records.Application, "", fields(app), "村干部")
+				aid, err := a.Store.Save(ctx, records.Application, "", testsupport.Fields(app), "村干部")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -69,25 +57,9 @@ func TestBrowserReportsCharts(t *testing.T) {
 				}
 			}
 		}
-		syncOK(t, a)
+		a.MustSync(t)
 	}
 
-	conn, err := tls.Dial("tcp", c.addr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
-	conn.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
-		chromedp.Flag("lang", "zh-CN"), chromedp.WindowSize(1280, 900))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
-	dir := shotDir(t)
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {
@@ -103,25 +75,10 @@ func TestBrowserReportsCharts(t *testing.T) {
 	save := func(name string, png []byte, err error) {
 		t.Helper()
 		must("screenshot "+name, err)
-		must("write", os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+		must("write", os.WriteFile(filepath.Join(shotDir(t), name+".png"), png, 0o644))
 	}
 
-	must("login", chromedp.Do(bctx,
-		chromedp.Navigate(c.url+"/login"),
-		chromedp.WaitVisible(chromedp.CSS("#login")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "county"),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#login-btn")),
-	))
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		loc, err := chromedp.Run(bctx, chromedp.Location())
-		if err == nil && !strings.Contains(loc, "/login") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still at %s after logging in", loc)
-		}
-	}
+	c.logIn(t, bctx, "county")
 	must("reports", chromedp.Do(bctx, chromedp.Navigate(c.url+"/reports"), chromedp.WaitVisible(chromedp.CSS("#chart-visits .chart-svg svg"))))
 	body, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
 	must("text", err)

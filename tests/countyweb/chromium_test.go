@@ -6,6 +6,9 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,4 +40,58 @@ func (c *county) browser(t *testing.T, w, h int, limit time.Duration) context.Co
 	bctx, cancel := context.WithTimeout(bctx, limit)
 	t.Cleanup(func() { cancel(); cancelTab(); cancelAlloc() })
 	return bctx
+}
+
+// logIn logs the browser in as user (password pw) through the log-in page
+// and waits for the home page it lands on.
+func (c *county) logIn(t *testing.T, bctx context.Context, user string) {
+	t.Helper()
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(c.url+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#login")),
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Click(chromedp.CSS("#login-btn")),
+	); err != nil {
+		t.Fatalf("log in as %s: %v", user, err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		loc, err := chromedp.Run(bctx, chromedp.Location())
+		if err == nil && !strings.Contains(loc, "/login") {
+			if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#attention"))); err != nil {
+				t.Fatalf("home page after logging in as %s: %v", user, err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still at %s after logging in as %s", loc, user)
+		}
+	}
+}
+
+// shoot saves a screenshot of the whole page as name.png in shotDir.
+func shoot(t *testing.T, bctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(shotDir(t), name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Screenshots land in artifacts/screenshots/county (gitignored; README
+// names it), or in $STATIONSYNC_ARTIFACTS/screenshots/county.
+func shotDir(t *testing.T) string {
+	base := os.Getenv("STATIONSYNC_ARTIFACTS")
+	if base == "" {
+		_, file, _, _ := runtime.Caller(0)
+		base = filepath.Join(filepath.Dir(file), "..", "..", "artifacts")
+	}
+	dir := filepath.Join(base, "screenshots", "county")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -2,9 +2,6 @@ package countyweb
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -17,11 +14,10 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"stationsync/agent"
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
-	"stationsync/syncproto"
 )
 
 // layoutCheckJS looks at the page as laid out now and lists what a person
@@ -192,34 +188,25 @@ func (n *narrowWalk) check(name, main string, widths ...viewport) {
 // every button and field is within reach; the public notice prints on A4.
 // Screenshots: artifacts/screenshots/county/narrow-*.png.
 func TestNarrowCountyPages(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skip("chromium not installed: run scripts/install-browser.sh")
-	}
 	const real = "340123101202" // 三河镇太华村 in the official table
 	ctx := context.Background()
 	c := newCounty(t)
+	bctx := c.browser(t, 1280, 900, 4*time.Minute)
 	if _, err := c.store.CreateUser(ctx, server.NewUser{Username: "admin", DisplayName: "县民政局管理员刘建国", Role: server.RoleAdmin, Password: pw}); err != nil {
 		t.Fatal(err)
 	}
 	g := gen.New(21)
 	var persons, urgent []string
 	apps := map[string]string{}
-	var main *agent.Agent
+	var main *testsupport.Station
 	for i, v := range []string{real, village} {
-		code, err := c.store.CreateCode(ctx, v, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := newStation(t)
+		a := c.station(t, v)
 		if i == 0 {
 			main = a
 		}
-		if _, err := a.Enroll(ctx, c.url, code+"-"+syncproto.ShortPin(c.pin)); err != nil {
-			t.Fatal(err)
-		}
 		for j := range 6 {
 			p := g.Person(v)
-			pid, err := a.Store.Save(ctx, records.Person, "", fields(p), "村干部王芳")
+			pid, err := a.Store.Save(ctx, records.Person, "", testsupport.Fields(p), "村干部王芳")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +216,7 @@ func TestNarrowCountyPages(t *testing.T) {
 				if k == 2 && j%2 == 0 {
 					vis["risk"], vis["measures"] = "紧急", "已联系村医上门，通知在外务工的儿子尽快回家，村干部每天去看一次。"
 				}
-				id, err := a.Store.Save(ctx, records.Visit, "", fields(vis), "村干部王芳")
+				id, err := a.Store.Save(ctx, records.Visit, "", testsupport.Fields(vis), "村干部王芳")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -241,7 +228,7 @@ func TestNarrowCountyPages(t *testing.T) {
 				ap := g.Application(pid, p)
 				ap["type"] = []string{"最低生活保障", "特困人员救助供养", "临时救助"}[j%3]
 				delete(ap, "status")
-				id, err := a.Store.Save(ctx, records.Application, "", fields(ap), "村干部王芳")
+				id, err := a.Store.Save(ctx, records.Application, "", testsupport.Fields(ap), "村干部王芳")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -251,7 +238,7 @@ func TestNarrowCountyPages(t *testing.T) {
 				apps[[]string{"submitted", "accepted", "reviewing", "approved", "rejected", "returned"}[j]] = id
 			}
 		}
-		syncOK(t, a)
+		a.MustSync(t)
 	}
 	// Decisions through the county's own pages, so the audit log and the
 	// state history are real.
@@ -277,35 +264,20 @@ func TestNarrowCountyPages(t *testing.T) {
 	delete(dz, "status")
 	dz["publish_from"], dz["publish_until"] = time.Now().AddDate(0, 0, -1).Format(time.DateOnly), time.Now().AddDate(0, 0, 20).Format(time.DateOnly)
 	dz["status"], dz["reviewer"] = "published", "陈德明"
-	disc, err := main.Store.Save(ctx, records.Disclosure, "", fields(dz), "村干部王芳")
+	disc, err := main.Store.Save(ctx, records.Disclosure, "", testsupport.Fields(dz), "村干部王芳")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Two open conflicts: the county and the station changed the same
 	// fields of one person.
-	if err := c.store.CountyEdit(ctx, records.Person, persons[0], fields(map[string]any{"phone": "13700000001", "health": "高血压、糖尿病，需每月复查，已申请家庭医生签约服务"}), "县民政局张三"); err != nil {
+	if err := c.store.CountyEdit(ctx, records.Person, persons[0], testsupport.Fields(map[string]any{"phone": "13700000001", "health": "高血压、糖尿病，需每月复查，已申请家庭医生签约服务"}), "县民政局张三"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := main.Store.Save(ctx, records.Person, persons[0], fields(map[string]any{"phone": "13700000002", "health": "高血压，行动不便，独自居住"}), "村干部王芳"); err != nil {
+	if _, err := main.Store.Save(ctx, records.Person, persons[0], testsupport.Fields(map[string]any{"phone": "13700000002", "health": "高血压，行动不便，独自居住"}), "村干部王芳"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, main)
+	main.MustSync(t)
 
-	conn, err := tls.Dial("tcp", c.addr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
-	conn.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
-		chromedp.Flag("lang", "zh-CN"), chromedp.WindowSize(1280, 900))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 4*time.Minute)
-	defer cancel()
 	n := &narrowWalk{t: t, ctx: bctx, base: c.url, dir: shotDir(t), side: "county", failed: map[string]bool{}}
 
 	// The public portal and the log-in page, before logging in.
@@ -313,12 +285,7 @@ func TestNarrowCountyPages(t *testing.T) {
 	n.page("public-village", "/public/v/"+real, "#items", "#items a")
 	n.page("public-notice", "/public/d/"+disc, "#notice", "", phone, oldPC, a4, a4Body)
 	n.page("login", "/login", "#login", "#login-btn")
-	n.do("login",
-		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#login-btn")),
-		chromedp.WaitVisible(chromedp.CSS("#attention")),
-	)
+	c.logIn(t, bctx, "admin")
 	n.check("home", "#attention a, button.link")
 	n.page("queue", "/applications", "#list", ".tabs a.on, #bulk-btn, #export-csv")
 	n.page("queue-returned", "/applications?status=returned", "#list", ".tabs a.on, #bulk-btn")

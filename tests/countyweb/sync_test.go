@@ -6,11 +6,9 @@ package countyweb
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"io"
 	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -24,20 +22,26 @@ import (
 	"stationsync/agent"
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 	"stationsync/server/web"
 	"stationsync/syncproto"
 )
 
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = testsupport.Quiet
 
 const (
-	countyCode = "340123"
+	countyCode = testsupport.CountyCode
 	village    = "340123101201"
 	pw         = "correct horse battery"
 )
 
-// county is a county server over HTTPS with its own CA.
+// county is a county server over HTTPS with its own CA and its staff
+// pages, and one account, county (县民政局张三). Stations enrol with a
+// code that carries the CA's pin (code, station). testsupport's county
+// speaks plain HTTP: pinning and the browser's trust of the county's key
+// are what this suite tests. When the test ends the server is closed and
+// the database passes integrity_check.
 type county struct {
 	store  *server.SQLiteStore
 	tlsDir string
@@ -82,22 +86,37 @@ func newCounty(t *testing.T) *county {
 	c.url = "https://" + ln.Addr().String()
 	c.addr = ln.Addr().String()
 	c.web.ServerURL = c.url
-	t.Cleanup(func() { hs.Close(); st.Close() })
+	t.Cleanup(func() {
+		hs.Close()
+		if err := st.DB().IntegrityCheck(context.Background()); err != nil {
+			t.Errorf("county: %v", err)
+		}
+		st.Close()
+	})
 	if _, err := st.CreateUser(ctx, server.NewUser{Username: "county", DisplayName: "县民政局张三", Role: server.RoleCounty, Password: pw}); err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-// code is an enrolment code as the stations page shows it: the one-time
-// code and the CA's pin.
-func (c *county) code(t *testing.T) string {
+// code is an enrolment code for v as the stations page shows it: the
+// one-time code and the CA's pin.
+func (c *county) code(t *testing.T, v string) string {
 	t.Helper()
-	code, err := c.store.CreateCode(context.Background(), village, time.Hour)
+	code, err := c.store.CreateCode(context.Background(), v, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return code + "-" + syncproto.ShortPin(c.pin)
+}
+
+// station is a fresh station enrolled for v with a pinned code
+// (testsupport: shut and integrity-checked when the test ends).
+func (c *county) station(t *testing.T, v string) *testsupport.Station {
+	t.Helper()
+	s := testsupport.OpenStation(t, "", agent.Config{})
+	s.MustEnroll(t, c.url, c.code(t, v), v)
+	return s
 }
 
 // staff is a logged-in browser that trusts the county's CA by its pin.
@@ -140,32 +159,6 @@ func (s *staff) get(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func newStation(t *testing.T) *agent.Agent {
-	t.Helper()
-	a, err := agent.Open(context.Background(), agent.Config{DataDir: t.TempDir(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
-}
-
-func fields(m map[string]any) records.Fields {
-	out := records.Fields{}
-	for k, v := range m {
-		b, _ := json.Marshal(v)
-		out[k] = b
-	}
-	return out
-}
-
-func syncOK(t *testing.T, a *agent.Agent) {
-	t.Helper()
-	if _, err := a.SyncOnce(context.Background()); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
-}
-
 // TestPinnedEnrollmentDecisionConflictRenewal: a station enrols over HTTPS
 // with a code that carries the county CA's pin; an application it submits
 // is approved in the county's pages and the decision reaches it; a
@@ -174,7 +167,7 @@ func syncOK(t *testing.T, a *agent.Agent) {
 func TestPinnedEnrollmentDecisionConflictRenewal(t *testing.T) {
 	ctx := context.Background()
 	c := newCounty(t)
-	a := newStation(t)
+	a := testsupport.OpenStation(t, "", agent.Config{})
 
 	// Without the pin the station does not trust the county's CA.
 	code, _ := c.store.CreateCode(ctx, village, time.Hour)
@@ -189,33 +182,30 @@ func TestPinnedEnrollmentDecisionConflictRenewal(t *testing.T) {
 		t.Fatalf("enrol with a wrong pin: %v", err)
 	}
 	// A pinned code over plain HTTP off loopback is refused.
-	if _, err := a.Enroll(ctx, "http://county.example:8870", c.code(t)); err == nil || !strings.Contains(err.Error(), "https://") {
+	if _, err := a.Enroll(ctx, "http://county.example:8870", c.code(t, village)); err == nil || !strings.Contains(err.Error(), "https://") {
 		t.Fatalf("pinned code over http: %v", err)
 	}
-	resp, err := a.Enroll(ctx, c.url, c.code(t))
-	if err != nil {
-		t.Fatalf("enrol: %v", err)
-	}
+	a.MustEnroll(t, c.url, c.code(t, village), village)
 	if got := a.Store.Meta(ctx, "tls_pin"); got != c.pin {
 		t.Fatalf("kept pin %q, want the CA's full fingerprint %q", got, c.pin)
 	}
 
 	g := gen.New(7)
 	p := g.Person(village)
-	pid, err := a.Store.Save(ctx, records.Person, "", fields(p), "村干部")
+	pid, err := a.Store.Save(ctx, records.Person, "", testsupport.Fields(p), "村干部")
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := g.Application(pid, p)
 	app["type"] = "最低生活保障"
-	aid, err := a.Store.Save(ctx, records.Application, "", fields(app), "村干部")
+	aid, err := a.Store.Save(ctx, records.Application, "", testsupport.Fields(app), "村干部")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Store.Intent(ctx, aid, records.OpSubmit, "", "村干部"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 
 	s := c.login(t)
 	if code, body := s.get("/applications"); code != 200 || !strings.Contains(body, aid) {
@@ -229,7 +219,7 @@ func TestPinnedEnrollmentDecisionConflictRenewal(t *testing.T) {
 			t.Fatalf("decide %v: %d", step, r.StatusCode)
 		}
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 	l, err := a.Store.Get(ctx, records.Application, aid)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +235,7 @@ func TestPinnedEnrollmentDecisionConflictRenewal(t *testing.T) {
 	if _, err := a.Store.Save(ctx, records.Person, pid, records.Fields{"health": records.JSONText("村里：已住院")}, "村干部"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 	open, _, err := c.store.OpenConflicts(ctx, "", 10, 0)
 	if err != nil || len(open) != 1 {
 		t.Fatalf("open conflicts: %d %v", len(open), err)
@@ -258,7 +248,7 @@ func TestPinnedEnrollmentDecisionConflictRenewal(t *testing.T) {
 	if r := s.post("/conflicts/"+open[0].ID, url.Values{"choice": {"edit"}, "value": {"已住院，行动不便"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("resolve: %d", r.StatusCode)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 	l, _ = a.Store.Get(ctx, records.Person, pid)
 	if got := records.TextValue(l.Fields, "health"); got != "已住院，行动不便" {
 		t.Fatalf("station health %q after resolution", got)
@@ -279,19 +269,14 @@ func TestPinnedEnrollmentDecisionConflictRenewal(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Close()
-	a2, err := agent.Open(ctx, agent.Config{DataDir: a.Store.DB().Path[:len(a.Store.DB().Path)-len("/station.db")], Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a2.Close()
+	a2 := testsupport.OpenStation(t, a.Dir, agent.Config{})
 	if after := servedLeaf(t, c); after == before {
 		t.Fatal("certificate not renewed")
 	}
-	if _, err := a2.Store.Save(ctx, records.Person, "", fields(g.Person(village)), "村干部"); err != nil {
+	if _, err := a2.Store.Save(ctx, records.Person, "", testsupport.Fields(g.Person(village)), "村干部"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, a2)
-	_ = resp
+	a2.MustSync(t)
 }
 
 func servedLeaf(t *testing.T, c *county) string {

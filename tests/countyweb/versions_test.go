@@ -2,8 +2,6 @@ package countyweb
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 )
 
 // emptyRowsJS lists the table rows of main that, as laid out now, show
@@ -61,49 +60,32 @@ func TestVersionsOnAPhone(t *testing.T) {
 	ctx := context.Background()
 	c := newCounty(t)
 	bctx := c.browser(t, 390, 844, 2*time.Minute)
-	a := newStation(t)
-	if _, err := a.Enroll(ctx, c.url, c.code(t)); err != nil {
-		t.Fatal(err)
-	}
+	a := c.station(t, village)
 	g := gen.New(5)
 	p := g.Person(village)
-	pid, err := a.Store.Save(ctx, records.Person, "", fields(p), "村干部王芳")
+	pid, err := a.Store.Save(ctx, records.Person, "", testsupport.Fields(p), "村干部王芳")
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := g.Application(pid, p)
 	app["type"] = "最低生活保障"
 	app["reason"] = "申请人父母常年在外务工，收入微薄，现由年迈的祖父母抚养。申请人今年考入县第一中学，学费和生活费负担较重。现申请教育救助，望予以批准。"
-	aid, err := a.Store.Save(ctx, records.Application, "", fields(app), "村干部王芳")
+	aid, err := a.Store.Save(ctx, records.Application, "", testsupport.Fields(app), "村干部王芳")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Store.Intent(ctx, aid, records.OpSubmit, "", "村干部王芳"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 
-	if err := chromedp.Do(bctx,
-		chromedp.Navigate(c.url+"/login"),
-		chromedp.SendKeys(chromedp.CSS("#username"), "county"),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#login-btn")),
-		chromedp.WaitVisible(chromedp.CSS("#attention")),
-	); err != nil {
-		t.Fatalf("login: %v", err)
-	}
-	var rows []string
+	c.logIn(t, bctx, "county")
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(c.url+"/records/application/"+aid), chromedp.WaitReady(chromedp.CSS("#versions"))); err != nil {
 		t.Fatal(err)
 	}
-	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	shoot(t, bctx, "versions-390")
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](emptyRowsJS))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(shotDir(t), "versions-390.png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if rows, err = chromedp.Run(bctx, chromedp.Evaluate[[]string](emptyRowsJS)); err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) > 0 {
@@ -113,12 +95,7 @@ func TestVersionsOnAPhone(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Reload(), chromedp.WaitReady(chromedp.CSS("#versions"))); err != nil {
 		t.Fatal(err)
 	}
-	if png, err = chromedp.Run(bctx, chromedp.FullScreenshot(100)); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(shotDir(t), "versions-1280.png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	shoot(t, bctx, "versions-1280")
 	display, err := chromedp.Run(bctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("#versions td.small")).display`))
 	if err != nil || display != "table-cell" {
 		t.Errorf("at 1280 px a version's change is %q (%v), want a table cell", display, err)

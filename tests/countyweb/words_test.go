@@ -2,9 +2,6 @@ package countyweb
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,7 +12,7 @@ import (
 	"stationsync/internal/gen"
 	"stationsync/internal/pii"
 	"stationsync/internal/records"
-	"stationsync/syncproto"
+	"stationsync/internal/testsupport"
 )
 
 // TestWordsCountyPages (issue 14 item 14) in Chromium at 1280 and 390 px:
@@ -27,22 +24,20 @@ import (
 func TestWordsCountyPages(t *testing.T) {
 	ctx := context.Background()
 	c := newCounty(t)
-	a := newStation(t)
-	if _, err := a.Enroll(ctx, c.url, c.code(t)); err != nil {
-		t.Fatal(err)
-	}
+	bctx := c.browser(t, 1280, 900, 2*time.Minute)
+	a := c.station(t, village)
 	g := gen.New(14)
 	var apps []string
 	for _, typ := range []string{"最低生活保障", "临时救助", "特困人员救助供养"} {
 		p := g.Person(village)
-		pid, err := a.Store.Save(ctx, records.Person, "", fields(p), "村干部王芳")
+		pid, err := a.Store.Save(ctx, records.Person, "", testsupport.Fields(p), "村干部王芳")
 		if err != nil {
 			t.Fatal(err)
 		}
 		ap := g.Application(pid, p)
 		ap["type"] = typ
 		delete(ap, "status")
-		id, err := a.Store.Save(ctx, records.Application, "", fields(ap), "村干部王芳")
+		id, err := a.Store.Save(ctx, records.Application, "", testsupport.Fields(ap), "村干部王芳")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +47,7 @@ func TestWordsCountyPages(t *testing.T) {
 		apps = append(apps, id)
 	}
 	today := time.Now()
-	disc, err := a.Store.Save(ctx, records.Disclosure, "", fields(map[string]any{
+	disc, err := a.Store.Save(ctx, records.Disclosure, "", testsupport.Fields(map[string]any{
 		"category": "财务公开", "title": "2026年11月财务公开", "reviewer": "陈德明", "status": "published",
 		"body":         "本月村级财务收支明细如下，如有疑问请找村会计王建国，电话 139-0551-0456。\n低保户王秀英（电话 138 0013 8000）本月领取1500元。",
 		"publish_from": today.AddDate(0, 0, -1).Format(time.DateOnly), "publish_until": today.AddDate(0, 0, 7).Format(time.DateOnly),
@@ -61,7 +56,7 @@ func TestWordsCountyPages(t *testing.T) {
 	if err == nil {
 		t.Fatal("the station saved a published notice with an unmarked mobile number")
 	}
-	if _, err = a.Store.Save(ctx, records.Disclosure, "", fields(map[string]any{
+	if _, err = a.Store.Save(ctx, records.Disclosure, "", testsupport.Fields(map[string]any{
 		"category": "财务公开", "title": "2026年11月财务公开", "reviewer": "陈德明", "status": "published",
 		"body":         "本月村级财务收支明细如下，如有疑问请找村会计王建国，电话 139-0551-0456。\n低保户王秀英本月领取1500元。",
 		"publish_from": today.AddDate(0, 0, -1).Format(time.DateOnly), "publish_until": today.AddDate(0, 0, 7).Format(time.DateOnly),
@@ -69,7 +64,7 @@ func TestWordsCountyPages(t *testing.T) {
 	}), "村干部王芳"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 	list, err := c.store.PublicDisclosures(ctx, village, "", today.Format(time.DateOnly))
 	if err != nil || len(list) != 1 {
 		t.Fatalf("portal list: %d %v", len(list), err)
@@ -83,11 +78,7 @@ func TestWordsCountyPages(t *testing.T) {
 		t.Fatalf("approve: %d", r.StatusCode)
 	}
 	// A second station whose clock runs 5 minutes behind.
-	code, _ := c.store.CreateCode(ctx, "340123101202", time.Hour)
-	b := newStation(t)
-	if _, err := b.Enroll(ctx, c.url, code+"-"+syncproto.ShortPin(c.pin)); err != nil {
-		t.Fatal(err)
-	}
+	c.station(t, "340123101202")
 	sts, _ := c.store.Stations(ctx)
 	for _, st := range sts {
 		if st.Village == "340123101202" {
@@ -102,21 +93,6 @@ func TestWordsCountyPages(t *testing.T) {
 		}
 	}
 
-	conn, err := tls.Dial("tcp", c.addr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
-	conn.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
-		chromedp.Flag("lang", "zh-CN"), chromedp.WindowSize(1280, 900))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
 	n := &narrowWalk{t: t, ctx: bctx, base: c.url, dir: shotDir(t), side: "county", failed: map[string]bool{}}
 	text := func(sel string) string {
 		t.Helper()
@@ -139,11 +115,7 @@ func TestWordsCountyPages(t *testing.T) {
 	wide("public-notice")
 	n.check("words-public-notice", "", phone)
 
-	n.do("login", chromedp.Navigate(c.url+"/login"), chromedp.WaitVisible(chromedp.CSS("#login")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "county"),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#login-btn")),
-		chromedp.WaitVisible(chromedp.CSS("#attention")))
+	c.logIn(t, bctx, "county")
 
 	n.do("stations", chromedp.Navigate(c.url+"/stations"), chromedp.WaitVisible(chromedp.CSS("#stations")))
 	if body := text("#stations"); !strings.Contains(body, "时钟准确") || !strings.Contains(body, "时钟慢 5 分钟") || strings.Contains(body, "0s") {

@@ -14,6 +14,7 @@ import (
 	agentweb "stationsync/agent/web"
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 )
 
 // The whole test binary runs as a server whose zone is UTC (a Linux
@@ -33,31 +34,28 @@ var (
 func TestStationAndCountyShowTheSameMinute(t *testing.T) {
 	ctx := context.Background()
 	c := newCounty(t)
-	a := newStation(t)
-	if _, err := a.Enroll(ctx, c.url, c.code(t)); err != nil {
-		t.Fatal(err)
-	}
+	a := c.station(t, village)
 	g := gen.New(11)
 	p := g.Person(village)
-	pid, err := a.Store.Save(ctx, records.Person, "", fields(p), "李明")
+	pid, err := a.Store.Save(ctx, records.Person, "", testsupport.Fields(p), "李明")
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := g.Application(pid, p)
 	delete(app, "status")
-	aid, err := a.Store.Save(ctx, records.Application, "", fields(app), "李明")
+	aid, err := a.Store.Save(ctx, records.Application, "", testsupport.Fields(app), "李明")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Store.Intent(ctx, aid, records.OpSubmit, "", "李明"); err != nil {
 		t.Fatal(err)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 	staff := c.login(t)
 	if r := staff.post("/applications/decide", url.Values{"id": {aid}, "op": {"accept"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("accept: %d", r.StatusCode)
 	}
-	syncOK(t, a)
+	a.MustSync(t)
 	_, body := staff.get("/records/application/" + aid)
 	m := countyAcceptRe.FindStringSubmatch(body)
 	if m == nil {
@@ -65,7 +63,7 @@ func TestStationAndCountyShowTheSameMinute(t *testing.T) {
 	}
 	county := m[1]
 
-	ws, err := agentweb.New(a, agentweb.Options{Logger: quiet})
+	ws, err := agentweb.New(a.Agent, agentweb.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
