@@ -195,7 +195,7 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	at.succeeded(s.Now())
 	s.Logger.Info("station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
-	if a, ok := s.Store.(auditor); ok { // accounts.go
+	if a, ok := s.Store.(auditor); ok { // audit.go
 		a.Audit(r.Context(), st.ID, AuditEnroll, st.Village, st.Hostname+" "+st.AgentVersion, r.RemoteAddr)
 	}
 	resp := syncproto.EnrollResponse{
