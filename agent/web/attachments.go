@@ -137,7 +137,9 @@ func (s *Server) handlePostFiles(kind records.Kind, base string) handler {
 			refuse(s.msgTooBig())
 			return
 		}
-		files, err := readUploads(w, r, s.opts.MaxUpload)
+		// Without a Content-Length (chunked), only reading finds it.
+		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxUpload)
+		files, err := readUploads(r)
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				refuse(s.msgTooBig())
@@ -210,10 +212,8 @@ func fileMsg(name string, err error) string {
 	return "「" + name + "」没有添加：" + err.Error()
 }
 
-// readUploads reads the parts named "file" of a multipart form, at most
-// limit bytes in all.
-func readUploads(w http.ResponseWriter, r *http.Request, limit int64) ([]upload, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+// readUploads reads the parts named "file" of a multipart form.
+func readUploads(r *http.Request) ([]upload, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, err
