@@ -258,7 +258,7 @@ func (s *Server) auditEnrollFailure(r *http.Request, reason, code, village strin
 	}
 }
 
-// placeNamer gives the names the county gave its places (query.go).
+// placeNamer gives the names the county gave its places (places.go).
 type placeNamer interface {
 	PlaceNames(ctx context.Context) (map[string]string, error)
 }

@@ -130,7 +130,10 @@ func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today tim
 		cutCases = append(cutCases, "WHEN ? THEN ?")
 		cutArgs = append(cutArgs, d, day(d))
 	}
-	cut := "CASE days " + strings.Join(cutCases, " ") + " ELSE ? END"
+	cut := "?"
+	if len(cutCases) > 0 {
+		cut = "CASE days " + strings.Join(cutCases, " ") + " ELSE ? END"
+	}
 	cutArgs = append(cutArgs, day(p.DefaultDays))
 	// The last visit is the latest one with content: a visit saved from an
 	// untouched form (no situation, no measures; older stations allowed

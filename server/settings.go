@@ -57,9 +57,26 @@ func DefaultVisitPolicy() VisitPolicy {
 }
 
 // Policy returns the configured visit policy.
+//
+// A saved policy replaces the default one, categories included: decoded
+// over the default, JSON would merge the maps, and a category whose
+// interval an administrator cleared would fall back to the default's 30
+// days (and a "days": null would leave no map at all).
 func (s *SQLiteStore) Policy(ctx context.Context) VisitPolicy {
 	p := DefaultVisitPolicy()
-	s.Setting(ctx, SettingVisitPolicy, &p)
+	var saved VisitPolicy
+	var raw json.RawMessage
+	if err := s.Setting(ctx, SettingVisitPolicy, &raw); err == nil && raw != nil && json.Unmarshal(raw, &saved) == nil {
+		p = saved
+	}
+	if p.Days == nil {
+		p.Days = map[string]int{}
+	}
+	for c, d := range p.Days {
+		if d <= 0 {
+			delete(p.Days, c)
+		}
+	}
 	if p.DefaultDays <= 0 {
 		p.DefaultDays = 90
 	}
