@@ -60,19 +60,20 @@ const layoutCheckJS = `((main) => {
     const rects = [...r.getClientRects()].filter(q => q.width > 0 && q.height > 0);
     if (!rects.length) continue;
     const where = name(el) + " “" + text.slice(0, 24) + "”";
-    const sc = scroller(el);
-    if (!sc && rects.some(q => q.left < -1 || q.right > vw + 1)) {
-      const q = rects.find(q => q.left < -1 || q.right > vw + 1);
-      out.push("text beyond the viewport (" + Math.round(q.left) + "–" + Math.round(q.right) + " of " + vw + "): " + where);
-    }
+    // What a box that hides its overflow cuts off is not on the screen;
+    // cut with an ellipsis it is meant, else it is lost.
+    let seen = rects.map(q => ({left: q.left, right: q.right}));
     for (let a = el; a && a !== document.body; a = a.parentElement) {
       const cs = getComputedStyle(a);
       if (cs.overflowX !== "hidden" && cs.overflowX !== "clip") continue;
-      if (a === el && cs.textOverflow === "ellipsis") break;
       const box = a.getBoundingClientRect();
-      if (rects.some(q => q.right > box.right + 1 || q.left < box.left - 1)) out.push("text cut by " + name(a) + ": " + where);
+      if (cs.textOverflow !== "ellipsis" && rects.some(q => q.right > box.right + 1 || q.left < box.left - 1)) out.push("text cut by " + name(a) + ": " + where);
+      seen = seen.map(q => ({left: Math.max(q.left, box.left), right: Math.min(q.right, box.right)}));
       break;
     }
+    const sc = scroller(el);
+    const off = seen.find(q => q.left < -1 || q.right > vw + 1);
+    if (!sc && off) out.push("text beyond the viewport (" + Math.round(off.left) + "–" + Math.round(off.right) + " of " + vw + "): " + where);
     const chars = [...text.replace(/\s/g, "")].length;
     if (chars >= 3 && rects.length >= 2 && chars / rects.length < 3) out.push("squeezed to " + rects.length + " lines: " + where);
   }
