@@ -49,8 +49,8 @@ func (h *Handler) stationsPage(w http.ResponseWriter, r *http.Request, u *server
 	data := map[string]any{"Stations": rows, "SilentDays": days, "Code": code, "CodeVillage": codeVillage, "ServerURL": h.ServerURL, "Pin": h.Pin}
 	if code != "" {
 		ef, _ := json.MarshalIndent(syncproto.EnrollFile{Server: h.ServerURL, Code: code, Village: codeVillage, Pin: h.PinSHA256}, "", "  ")
-		data["EnrolFile"] = string(ef)
-		data["EnrolFileURL"] = template.URL("data:application/json;charset=utf-8," + url.PathEscape(string(ef)))
+		data["EnrollFile"] = string(ef)
+		data["EnrollFileURL"] = template.URL("data:application/json;charset=utf-8," + url.PathEscape(string(ef)))
 	}
 	h.render(w, r, http.StatusOK, "stations", page{Title: "站点", Nav: "stations", Data: data})
 }
