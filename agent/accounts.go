@@ -24,10 +24,6 @@ type Account struct {
 	Disabled  bool
 }
 
-// pinMemory is argon2id's memory in KiB: a station PC is old, and a PIN
-// is checked once per log-in.
-const pinMemory = 32 * 1024
-
 // MaxConcurrentPINHashes bounds the PIN hashes the station runs at once
 // (32 MiB each, 64 MiB in all on an old PC): two, so that a double click
 // on 登录 is not told to wait.

@@ -73,9 +73,6 @@ func (u *User) CanSee(village string) bool {
 // Admin reports whether the user manages stations and accounts.
 func (u *User) Admin() bool { return u.Role == RoleAdmin }
 
-// passwordMemory is argon2id's memory in KiB for staff passwords.
-const passwordMemory = 64 * 1024
-
 // MaxConcurrentHashes bounds the argon2id hashes the county runs at once,
 // so a burst of logins costs at most this many times passwordMemory: two
 // (128 MiB) keep a login under a second for a county's staff and leave the
