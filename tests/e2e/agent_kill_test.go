@@ -96,7 +96,11 @@ func TestAgentKilledBetweenPushAndAck(t *testing.T) {
 				side <- testsupport.Exec(2*time.Minute, nil, body, bin.Agent, "add", "--kind", "visit", "--by", by, "--data", s.Data)
 			}()
 		}
-		delay := time.Duration(w.rng.Int64N(int64(300*time.Millisecond) + 1))
+		// The kill lands up to 2 s after the start: the service's first
+		// commit now comes later than 300 ms after its start (this
+		// session's tree; the cause is not found yet), and with the old
+		// 0–300 ms no kill reached the county's commit at all.
+		delay := time.Duration(w.rng.Int64N(int64(2*time.Second) + 1))
 		time.Sleep(delay)
 		agent.Kill()
 		if side != nil {
