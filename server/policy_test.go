@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
+	"stationsync/internal/zone"
 )
 
 // A saved visit policy replaces the default one: a category whose
@@ -39,8 +41,23 @@ func TestSavedVisitPolicyReplacesTheDefault(t *testing.T) {
 		}
 		return len(rows)
 	}
+	// Days are counted in the display zone, as the pages count them: in
+	// UTC the registration would be a day off from 16:00 to midnight.
+	now := zone.In(time.Now())
 	// 40 days on: overdue by the old default's 30 days, not by the 90 now.
-	if n := overdue(time.Now().AddDate(0, 0, 40)); n != 0 {
+	if n := overdue(now.AddDate(0, 0, 40)); n != 0 {
 		t.Fatalf("%d overdue after 40 days; the cleared 30-day interval still applies", n)
+	}
+
+	for _, raw := range []string{`{"days":null,"default_days":60,"review_months":12}`, `{"days":{},"default_days":60,"review_months":12}`} {
+		if err := s.SetSetting(ctx, SettingVisitPolicy, json.RawMessage(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if n := overdue(now.AddDate(0, 0, 59)); n != 0 {
+			t.Fatalf("policy %s: %d overdue after 59 days, want none before the 60-day default", raw, n)
+		}
+		if n := overdue(now.AddDate(0, 0, 61)); n != 1 {
+			t.Fatalf("policy %s: %d overdue after 61 days, want 1 by the 60-day default", raw, n)
+		}
 	}
 }
