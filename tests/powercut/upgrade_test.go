@@ -59,8 +59,13 @@ func (c *cfgOracle) check(file string) string {
 }
 
 // oldSchema is the last migration of the "older release" an upgrade cut
-// starts from: the database the station had before 0004_visit_void.sql.
-const oldSchema = "0003_server_revs.sql"
+// starts from. The older release is played by this build with its schema
+// held back, so it must still be able to save the test's disclosures
+// there: 0006 added a disclosure column (public_numbers), and a schema
+// before it fails the save ("no such column"). The start after the cut
+// copies the database and runs 0007_attachments.sql, which makes a table
+// and its indexes.
+const oldSchema = "0006_disclosure_public_numbers.sql"
 
 // upgradeCuts pulls the plug while the agent's first start after an
 // upgrade migrates the database. Each cut gets a disk of its own, made on
