@@ -13,7 +13,7 @@ func TestOnlyTestsImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	helpers := []string{"stationsync/internal/testsupport", "stationsync/internal/testproc"}
+	helpers := []string{"stationsync/internal/testsupport", "stationsync/internal/testsupport/layout", "stationsync/internal/testproc"}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, imports, _ := strings.Cut(line, ":")
 		if strings.HasPrefix(pkg, "stationsync/internal/test") {

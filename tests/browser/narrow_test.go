@@ -3,177 +3,25 @@ package browser
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/chromedp"
 
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
 	"stationsync/internal/testsupport"
+	"stationsync/internal/testsupport/layout"
 	"stationsync/server"
 )
 
-// layoutCheckJS looks at the page as laid out now and lists what a person
-// at this width could not read or reach (tests/countyweb has the same
-// script for the county's pages):
-//   - the page itself scrolls sideways;
-//   - a piece of text sticks out of the viewport, and no box that scrolls
-//     on its own (overflow auto/scroll) holds it;
-//   - text is cut by a box that hides its overflow (an ellipsis is meant);
-//   - text is squeezed into a column too narrow for it: three characters
-//     or more on two lines or more, fewer than three characters a line;
-//   - a button, link of a menu or tab bar, or form field lies beyond the
-//     viewport outside a box that scrolls;
-//   - a main action of the page (the selector main) is missing or not
-//     wholly on the screen's width as the page opens, even in a box that
-//     scrolls; so is the menu's or tab bar's link to the page shown.
-const layoutCheckJS = `((main) => {
-  const vw = document.documentElement.clientWidth;
-  const out = [];
-  const se = document.scrollingElement;
-  if (se.scrollWidth > se.clientWidth) out.push("page scrolls sideways: " + se.scrollWidth + " px wide in " + se.clientWidth);
-  const scroller = el => {
-    for (let a = el.parentElement; a && a !== document.body && a !== document.documentElement; a = a.parentElement) {
-      const o = getComputedStyle(a).overflowX;
-      if (o === "auto" || o === "scroll") return a;
-    }
-    return null;
-  };
-  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-    (typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\s+/).join(".") : "");
-  const r = document.createRange();
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n; (n = walker.nextNode());) {
-    const text = n.textContent.replace(/\s+/g, " ").trim();
-    if (!text) continue;
-    const el = n.parentElement;
-    if (!el || el.closest("script,style,noscript,template,option,select,textarea")) continue;
-    if (!el.checkVisibility({visibilityProperty: true})) continue;
-    r.selectNodeContents(n);
-    const rects = [...r.getClientRects()].filter(q => q.width > 0 && q.height > 0);
-    if (!rects.length) continue;
-    const where = name(el) + " “" + text.slice(0, 24) + "”";
-    // What a box that hides its overflow cuts off is not on the screen;
-    // cut with an ellipsis it is meant, else it is lost.
-    let seen = rects.map(q => ({left: q.left, right: q.right}));
-    for (let a = el; a && a !== document.body; a = a.parentElement) {
-      const cs = getComputedStyle(a);
-      if (cs.overflowX !== "hidden" && cs.overflowX !== "clip") continue;
-      const box = a.getBoundingClientRect();
-      if (cs.textOverflow !== "ellipsis" && rects.some(q => q.right > box.right + 1 || q.left < box.left - 1)) out.push("text cut by " + name(a) + ": " + where);
-      seen = seen.map(q => ({left: Math.max(q.left, box.left), right: Math.min(q.right, box.right)}));
-      break;
-    }
-    const sc = scroller(el);
-    const off = seen.find(q => q.left < -1 || q.right > vw + 1);
-    if (!sc && off) out.push("text beyond the viewport (" + Math.round(off.left) + "–" + Math.round(off.right) + " of " + vw + "): " + where);
-    const chars = [...text.replace(/\s/g, "")].length;
-    if (chars >= 3 && rects.length >= 2 && chars / rects.length < 3) out.push("squeezed to " + rects.length + " lines: " + where);
-  }
-  for (const el of document.querySelectorAll("button, .btn, input:not([type=hidden]), select, textarea, nav a, .tabs a")) {
-    if (!el.checkVisibility({visibilityProperty: true})) continue;
-    const q = el.getBoundingClientRect();
-    if (!q.width || scroller(el)) continue;
-    if (q.left < -1 || q.right > vw + 1) out.push("control beyond the viewport (" + Math.round(q.left) + "–" + Math.round(q.right) + " of " + vw + "): " + name(el) + " “" + (el.innerText || el.value || el.name || "").trim().slice(0, 24) + "”");
-  }
-  if (main !== null) {
-    const vis = sel => [...document.querySelectorAll(sel)].filter(el => el.checkVisibility({visibilityProperty: true}));
-    const found = main ? vis(main) : [];
-    if (main && !found.length) out.push("no main action " + main);
-    for (const el of found.concat(vis("nav a.on, .tabs a.on"))) {
-      const q = el.getBoundingClientRect();
-      if (q.left < -1 || q.right > vw + 1) out.push("main action off the screen (" + Math.round(q.left) + "–" + Math.round(q.right) + " of " + vw + "): " + name(el) + " “" + (el.innerText || el.value || "").trim().slice(0, 24) + "”");
-    }
-  }
-  return out;
-})`
-
-// viewport is a width a person meets: a phone, an old station PC, and the
-// A4 sheet (794 px at 96 dpi; 658 px inside print.css's 18 mm margins).
-type viewport struct {
-	name  string
-	w, h  int64
-	print bool
-}
-
-var (
-	phone  = viewport{"390", 390, 844, false}
-	oldPC  = viewport{"1024", 1024, 768, false}
-	a4     = viewport{"print794", 794, 1123, true}
-	a4Body = viewport{"print658", 658, 1123, true}
+// The widths and the walk are internal/testsupport/layout's, shared with
+// the other side's pages.
+type (
+	viewport   = layout.Viewport
+	narrowWalk = layout.Walk
 )
 
-// narrowWalk opens pages in one browser tab and checks each at the widths
-// asked for, saving a screenshot of each (narrow-<width>-station-<page>.png).
-type narrowWalk struct {
-	c      *cadre
-	failed map[string]bool // page@width with a problem
-}
-
-// page opens path, waits for sel, and checks it at each width; main is
-// the CSS selector of the page's main actions ("" for none).
-func (n *narrowWalk) page(name, path, sel, main string, widths ...viewport) {
-	n.c.t.Helper()
-	n.c.do("open "+path, chromedp.Navigate(n.c.base+path), chromedp.WaitReady(chromedp.CSS(sel)))
-	n.check(name, main, widths...)
-}
-
-// check looks at the page already open, at each width (390 and 1024 if
-// none is named).
-func (n *narrowWalk) check(name, main string, widths ...viewport) {
-	t := n.c.t
-	t.Helper()
-	if len(widths) == 0 {
-		widths = []viewport{phone, oldPC}
-	}
-	media := func(m string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
-			return err
-		})
-	}
-	dir := shotDir(t)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range widths {
-		m := ""
-		if v.print {
-			m = "print"
-		}
-		n.c.do("viewport", chromedp.EmulateViewport(v.w, v.h), media(m))
-		png, err := chromedp.Run(n.c.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("narrow-%s-station-%s.png", v.name, name)), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		arg, _ := json.Marshal(main)
-		if v.print {
-			arg = []byte("null") // no buttons on paper
-		}
-		probs, err := chromedp.Run(n.c.ctx, chromedp.Evaluate[[]string](layoutCheckJS+"("+string(arg)+")"))
-		if err != nil {
-			t.Fatalf("layout check %s: %v", name, err)
-		}
-		if len(probs) > 8 {
-			probs = append(probs[:8], fmt.Sprintf("… and %d more", len(probs)-8))
-		}
-		if len(probs) > 0 {
-			n.failed[name+"@"+v.name] = true
-			t.Errorf("%s at %s px%s:\n  %s", name, v.name, map[bool]string{true: " (print)"}[v.print], strings.Join(probs, "\n  "))
-		}
-	}
-	n.c.do("reset", chromedp.EmulateViewport(1280, 900), media(""))
-}
+var phone, oldPC, a4, a4Body = layout.Phone, layout.OldPC, layout.A4, layout.A4Body
 
 // TestNarrowStationPages: every station page, with realistic records
 // (persons on the register and exited, normal, watched, urgent and voided
@@ -297,43 +145,43 @@ func TestNarrowStationPages(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n := &narrowWalk{c: c, failed: map[string]bool{}}
+	n := &narrowWalk{T: t, Ctx: c.ctx, Base: c.base, Dir: shotDir(t), Side: "station"}
 	const bar = "#sync-now"
-	n.page("home", "/", "#decisions", bar+", .actions .btn")
-	n.page("persons", "/persons", "#persons", bar+", #new-person, #search, #persons a.btn")
-	n.page("persons-exited", "/persons?status="+url.QueryEscape("已退出"), "main", bar+", #search")
-	n.page("person", "/persons/"+persons[1], "#visits", bar+", #new-visit, #new-app")
-	n.page("person-form", "/persons/new", "#save", bar+", #save")
-	n.page("person-edit", "/persons/"+persons[0]+"/edit", "#save", bar+", #save")
-	n.page("visit-form", "/persons/"+persons[0]+"/visits/new", "#save", bar+", #save")
-	n.page("visits", "/visits", "#visits", bar+", .filters .btn.on")
-	n.page("visits-urgent", "/visits?risk="+url.QueryEscape("紧急"), "#visits", bar+", .filters .btn.on")
-	n.page("overdue", "/visits/overdue", "main", bar)
-	n.page("visit", "/visits/"+urgent, "#edit", bar+", #edit")
-	n.page("visit-voided", "/visits/"+visits[2], "main", bar)
-	n.page("visit-edit", "/visits/"+urgent+"/edit", "#save", bar+", #save")
-	n.page("applications", "/applications", "#applications", bar+", .filters .btn.on")
-	n.page("applications-returned", "/applications?status=returned", "#applications", bar+", .filters .btn.on")
-	n.page("application-form", "/applications/new?person="+persons[0], "#save", bar+", #save")
-	n.page("application-draft", "/applications/"+apps[records.StatusDraft], "#submit-app", bar+", #submit-app")
-	n.page("application-edit", "/applications/"+apps[records.StatusDraft]+"/edit", "#save", bar+", #save")
-	n.page("application-approved", "/applications/"+apps[records.StatusApproved], "#history", bar)
-	n.page("application-returned", "/applications/"+apps[records.StatusReturned], "#history", bar)
-	n.page("disclosures", "/disclosures", "#disclosures", bar+", #new-disc, .filters .btn.on")
-	n.page("disclosure-form", "/disclosures/new", "#save", bar+", #save")
-	n.page("disclosure", "/disclosures/"+discs["published"], "#print", bar+", #print")
-	n.page("disclosure-draft", "/disclosures/"+discs["draft"], "#publish", bar+", #publish")
-	n.page("disclosure-edit", "/disclosures/"+discs["draft"]+"/edit", "#save", bar+", #save")
-	n.page("print", "/disclosures/"+discs["published"]+"/print", "#print-body", "", phone, oldPC, a4, a4Body)
-	n.page("print-draft", "/disclosures/"+discs["draft"]+"/print", "#print-body", "", phone, a4Body)
-	n.page("sync", "/sync", "#rejected", bar)
-	n.page("settings", "/settings", "#save", bar+", #save")
-	n.page("accounts", "/accounts", "#accounts", bar)
-	n.page("enroll", "/enroll", "main", bar)
-	n.page("not-found", "/no/such/page", "main", bar)
+	n.Page("home", "/", "#decisions", bar+", .actions .btn")
+	n.Page("persons", "/persons", "#persons", bar+", #new-person, #search, #persons a.btn")
+	n.Page("persons-exited", "/persons?status="+url.QueryEscape("已退出"), "main", bar+", #search")
+	n.Page("person", "/persons/"+persons[1], "#visits", bar+", #new-visit, #new-app")
+	n.Page("person-form", "/persons/new", "#save", bar+", #save")
+	n.Page("person-edit", "/persons/"+persons[0]+"/edit", "#save", bar+", #save")
+	n.Page("visit-form", "/persons/"+persons[0]+"/visits/new", "#save", bar+", #save")
+	n.Page("visits", "/visits", "#visits", bar+", .filters .btn.on")
+	n.Page("visits-urgent", "/visits?risk="+url.QueryEscape("紧急"), "#visits", bar+", .filters .btn.on")
+	n.Page("overdue", "/visits/overdue", "main", bar)
+	n.Page("visit", "/visits/"+urgent, "#edit", bar+", #edit")
+	n.Page("visit-voided", "/visits/"+visits[2], "main", bar)
+	n.Page("visit-edit", "/visits/"+urgent+"/edit", "#save", bar+", #save")
+	n.Page("applications", "/applications", "#applications", bar+", .filters .btn.on")
+	n.Page("applications-returned", "/applications?status=returned", "#applications", bar+", .filters .btn.on")
+	n.Page("application-form", "/applications/new?person="+persons[0], "#save", bar+", #save")
+	n.Page("application-draft", "/applications/"+apps[records.StatusDraft], "#submit-app", bar+", #submit-app")
+	n.Page("application-edit", "/applications/"+apps[records.StatusDraft]+"/edit", "#save", bar+", #save")
+	n.Page("application-approved", "/applications/"+apps[records.StatusApproved], "#history", bar)
+	n.Page("application-returned", "/applications/"+apps[records.StatusReturned], "#history", bar)
+	n.Page("disclosures", "/disclosures", "#disclosures", bar+", #new-disc, .filters .btn.on")
+	n.Page("disclosure-form", "/disclosures/new", "#save", bar+", #save")
+	n.Page("disclosure", "/disclosures/"+discs["published"], "#print", bar+", #print")
+	n.Page("disclosure-draft", "/disclosures/"+discs["draft"], "#publish", bar+", #publish")
+	n.Page("disclosure-edit", "/disclosures/"+discs["draft"]+"/edit", "#save", bar+", #save")
+	n.Page("print", "/disclosures/"+discs["published"]+"/print", "#print-body", "", phone, oldPC, a4, a4Body)
+	n.Page("print-draft", "/disclosures/"+discs["draft"]+"/print", "#print-body", "", phone, a4Body)
+	n.Page("sync", "/sync", "#rejected", bar)
+	n.Page("settings", "/settings", "#save", bar+", #save")
+	n.Page("accounts", "/accounts", "#accounts", bar)
+	n.Page("enroll", "/enroll", "main", bar)
+	n.Page("not-found", "/no/such/page", "main", bar)
 	c.submit(`form[action="/logout"] button`, "谁在使用")
-	n.check("login", "#login")
-	if len(n.failed) > 0 {
-		t.Logf("page×width pairs with a problem: %d", len(n.failed))
+	n.Check("login", "#login")
+	if len(n.Failed) > 0 {
+		t.Logf("page×width pairs with a problem: %d", len(n.Failed))
 	}
 }

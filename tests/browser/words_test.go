@@ -38,11 +38,11 @@ func TestWordsPages(t *testing.T) {
 	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(srv.Close)
 	c := &cadre{t: t, ctx: ctx, base: srv.URL, prefix: "words"}
-	n := &narrowWalk{c: c, failed: map[string]bool{}}
+	n := &narrowWalk{T: t, Ctx: c.ctx, Base: c.base, Dir: shotDir(t), Side: "station"}
 	both := func(name, main string) {
 		t.Helper()
 		c.shot(name)
-		n.check("words-"+name, main, phone)
+		n.Check("words-"+name, main, phone)
 	}
 
 	// A PIN with letters says what a PIN is.
@@ -123,7 +123,7 @@ func TestWordsPages(t *testing.T) {
 	c.open(draft + "/print")
 	c.see("电话 139-0551-0456")
 	c.shot("disclosure-print")
-	n.check("words-disclosure-print", "", a4Body)
+	n.Check("words-disclosure-print", "", a4Body)
 
 	// The last sync error in Chinese, the program's words behind 详细, and
 	// the station's clock in words.

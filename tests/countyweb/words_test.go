@@ -93,7 +93,7 @@ func TestWordsCountyPages(t *testing.T) {
 		}
 	}
 
-	n := &narrowWalk{t: t, ctx: bctx, base: c.url, dir: shotDir(t), side: "county", failed: map[string]bool{}}
+	n := &narrowWalk{T: t, Ctx: bctx, Base: c.url, Dir: shotDir(t), Side: "county"}
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
@@ -104,40 +104,40 @@ func TestWordsCountyPages(t *testing.T) {
 	}
 	wide := func(name string) {
 		t.Helper()
-		n.check("words-"+name, "", viewport{"1280", 1280, 900, false})
+		n.Check("words-"+name, "", viewport{Name: "1280", W: 1280, H: 900})
 	}
 
 	// The portal: the 村会计's number whole, in the spelling typed.
-	n.do("portal", chromedp.Navigate(c.url+"/public/d/"+disc), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	n.Do("portal", chromedp.Navigate(c.url+"/public/d/"+disc), chromedp.WaitVisible(chromedp.CSS("#notice")))
 	if body := text("#notice"); !strings.Contains(body, "电话 139-0551-0456") || strings.Contains(pii.Normalize(body), "13800138000") {
 		t.Errorf("portal notice: %s", body)
 	}
 	wide("public-notice")
-	n.check("words-public-notice", "", phone)
+	n.Check("words-public-notice", "", phone)
 
 	c.logIn(t, bctx, "county")
 
-	n.do("stations", chromedp.Navigate(c.url+"/stations"), chromedp.WaitVisible(chromedp.CSS("#stations")))
+	n.Do("stations", chromedp.Navigate(c.url+"/stations"), chromedp.WaitVisible(chromedp.CSS("#stations")))
 	if body := text("#stations"); !strings.Contains(body, "时钟准确") || !strings.Contains(body, "时钟慢 5 分钟") || strings.Contains(body, "0s") {
 		t.Errorf("stations page: %s", body)
 	}
 	wide("stations")
-	n.check("words-stations", "", phone)
+	n.Check("words-stations", "", phone)
 
 	// 已提交: a county reviewer may accept, review, approve (in one
 	// action), reject or return.
-	n.do("queue", chromedp.Navigate(c.url+"/applications"), chromedp.WaitVisible(chromedp.CSS("#bulk-btn")))
+	n.Do("queue", chromedp.Navigate(c.url+"/applications"), chromedp.WaitVisible(chromedp.CSS("#bulk-btn")))
 	if body := text("fieldset.decide"); !strings.Contains(body, "受理") || !strings.Contains(body, "同时记录受理") {
 		t.Errorf("submitted tab offers: %s", body)
 	}
 	wide("queue-submitted")
-	n.check("words-queue-submitted", "#bulk-btn", phone)
+	n.Check("words-queue-submitted", "#bulk-btn", phone)
 	// 已批准: nothing to decide, no boxes.
-	n.do("approved", chromedp.Navigate(c.url+"/applications?status=approved"), chromedp.WaitVisible(chromedp.CSS("#no-decision")))
+	n.Do("approved", chromedp.Navigate(c.url+"/applications?status=approved"), chromedp.WaitVisible(chromedp.CSS("#no-decision")))
 	boxes, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#list input[type=checkbox], input[name=op]').length`))
 	if err != nil || boxes != 0 {
 		t.Errorf("approved tab: %d boxes (%v)", boxes, err)
 	}
 	wide("queue-approved")
-	n.check("words-queue-approved", "", phone)
+	n.Check("words-queue-approved", "", phone)
 }
