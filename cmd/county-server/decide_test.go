@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +10,6 @@ import (
 	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
-	"stationsync/server"
 	"stationsync/syncproto"
 )
 
@@ -22,27 +18,10 @@ import (
 // code before).
 func TestCommandLinesSpeakChinese(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := server.OpenSQLite(ctx, filepath.Join(dir, "county.db"), "340123")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const village = "340123101202"
-	code, _ := st.CreateCode(ctx, village, time.Hour)
-	pub, _, _ := ed25519.GenerateKey(nil)
-	stn, err := st.Enroll(ctx, code, pub, "pc-1", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, stn, dir := countyWithStation(t, village)
 	g := gen.New(4)
 	p := g.Person(village)
-	fields := func(m map[string]any) map[string]json.RawMessage {
-		out := map[string]json.RawMessage{}
-		for k, v := range m {
-			out[k], _ = json.Marshal(v)
-		}
-		return out
-	}
 	h := hlc.FromTime(time.Now().Add(-time.Hour))
 	var changes []syncproto.Change
 	for i, c := range []struct {
@@ -55,7 +34,7 @@ func TestCommandLinesSpeakChinese(t *testing.T) {
 		{"application", "a1", records.OpSubmit, nil},
 	} {
 		h++
-		changes = append(changes, syncproto.Change{Seq: uint64(i + 1), HLC: uint64(h), Kind: c.kind, ID: c.id, Op: string(c.op), Fields: fields(c.f), By: "李明"})
+		changes = append(changes, syncproto.Change{Seq: uint64(i + 1), HLC: uint64(h), Kind: c.kind, ID: c.id, Op: string(c.op), Fields: fieldsOf(c.f), By: "李明"})
 	}
 	res, err := st.Push(ctx, stn, &syncproto.Batch{Version: syncproto.Version, Station: stn.ID, Epoch: "e1", Village: village, Changes: changes})
 	if err != nil {

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"stationsync/internal/hlc"
 	"stationsync/internal/jsonout"
 	"stationsync/internal/records"
-	"stationsync/server"
 	"stationsync/syncproto"
 )
 
@@ -24,33 +21,16 @@ import (
 // their record.
 func TestCommandJSONStyle(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := server.OpenSQLite(ctx, filepath.Join(dir, "county.db"), "340123")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const village = "340123101202"
-	code, _ := st.CreateCode(ctx, village, time.Hour)
-	pub, _, _ := ed25519.GenerateKey(nil)
-	stn, err := st.Enroll(ctx, code, pub, "pc-1", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, stn, dir := countyWithStation(t, village)
 	g := gen.New(2)
 	p := g.Person(village)
-	fields := func(m map[string]any) map[string]json.RawMessage {
-		out := map[string]json.RawMessage{}
-		for k, v := range m {
-			out[k], _ = json.Marshal(v)
-		}
-		return out
-	}
 	h := hlc.FromTime(time.Now().Add(-time.Hour))
 	push := func(seq uint64, kind, id string, f map[string]any) {
 		t.Helper()
 		h++
 		b := &syncproto.Batch{Version: syncproto.Version, Station: stn.ID, Epoch: "e1", Village: village,
-			Changes: []syncproto.Change{{Seq: seq, HLC: uint64(h), Kind: kind, ID: id, Op: string(records.OpUpsert), Fields: fields(f), By: "李明"}}}
+			Changes: []syncproto.Change{{Seq: seq, HLC: uint64(h), Kind: kind, ID: id, Op: string(records.OpUpsert), Fields: fieldsOf(f), By: "李明"}}}
 		if _, err := st.Push(ctx, stn, b); err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +38,7 @@ func TestCommandJSONStyle(t *testing.T) {
 	push(1, "person", "p1", p)
 	// The county edits the address, then the station's older edit of it
 	// arrives: it loses, and the loss is kept as a conflict.
-	if err := st.CountyEdit(ctx, records.Person, "p1", records.Fields(fields(map[string]any{"address": "县里改的地址"})), "县民政局"); err != nil {
+	if err := st.CountyEdit(ctx, records.Person, "p1", records.Fields(fieldsOf(map[string]any{"address": "县里改的地址"})), "县民政局"); err != nil {
 		t.Fatal(err)
 	}
 	push(2, "person", "p1", map[string]any{"address": "村里改的地址"})
