@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"stationsync/internal/gen"
-	"stationsync/server"
+	"stationsync/internal/testsupport"
 )
 
 // `station-agent enroll` names the county it enrolled with; records made
@@ -20,15 +16,10 @@ import (
 // --yes gives it.
 func TestEnrollCommandNamesCountyAndWaits(t *testing.T) {
 	ctx := context.Background()
-	cs, err := server.OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	county := testsupport.NewCounty(t)
+	cs := county.Store
 	cs.SetPlaceName(ctx, "340123", "长丰县民政局")
-	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).NewHandler())
-	defer hs.Close()
-	code, _ := cs.CreateCode(ctx, "340123101201", time.Hour)
+	code := county.Code(t, "340123101201")
 
 	dir := t.TempDir()
 	run := func(in any, args ...string) (int, string) {
@@ -44,14 +35,14 @@ func TestEnrollCommandNamesCountyAndWaits(t *testing.T) {
 	if c, out := run(gen.New(3).Person("340123101201"), "add", "--kind", "person", "--by", "李明"); c != 0 {
 		t.Fatalf("add: %d %s", c, out)
 	}
-	c, out := run(nil, "enroll", "--server", hs.URL, "--code", code)
+	c, out := run(nil, "enroll", "--server", county.URL(), "--code", code)
 	if c != 0 || !strings.Contains(out, "长丰县民政局（340123）") || !strings.Contains(out, "注册前录入的 1 条记录暂不上传") {
 		t.Fatalf("enroll: %d %s", c, out)
 	}
 	if c, out := run(nil, "sync"); c == 0 || !strings.Contains(out, "注册待确认") {
 		t.Fatalf("sync before confirming: %d %s", c, out)
 	}
-	if c, out := run(nil, "enroll", "--server", hs.URL, "--code", code, "--yes"); c != 0 || !strings.Contains(out, "已确认县级服务器 长丰县民政局") {
+	if c, out := run(nil, "enroll", "--server", county.URL(), "--code", code, "--yes"); c != 0 || !strings.Contains(out, "已确认县级服务器 长丰县民政局") {
 		t.Fatalf("enroll --yes: %d %s", c, out)
 	}
 	if c, out := run(nil, "sync"); c != 0 {

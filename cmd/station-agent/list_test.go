@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"stationsync/internal/cli"
 	"stationsync/internal/gen"
 	"stationsync/internal/jsonout"
 	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 )
 
@@ -27,15 +24,10 @@ import (
 // the same style.
 func TestListPrintsTheCountysShape(t *testing.T) {
 	ctx := context.Background()
-	cs, err := server.OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	hs := httptest.NewServer(server.New(cs, slog.New(slog.DiscardHandler)).NewHandler())
-	defer hs.Close()
+	county := testsupport.NewCounty(t)
+	cs := county.Store
 	const village = "340123101202"
-	code, _ := cs.CreateCode(ctx, village, time.Hour)
+	code := county.Code(t, village)
 
 	dir := t.TempDir()
 	run := func(in any, args ...string) string {
@@ -51,7 +43,7 @@ func TestListPrintsTheCountysShape(t *testing.T) {
 		}
 		return out.String()
 	}
-	run(nil, "enroll", "--server", hs.URL, "--code", code, "--yes")
+	run(nil, "enroll", "--server", county.URL(), "--code", code, "--yes")
 	g := gen.New(4)
 	p := g.Person(village)
 	pid := strings.TrimSpace(run(p, "add", "--kind", "person", "--by", "李明"))
