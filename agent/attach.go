@@ -50,6 +50,11 @@ type AttachConfig struct {
 	// scan crawls up a 2G link; the next round then starts at once and
 	// goes on where this one stopped. Default 5 min.
 	RoundBudget time.Duration
+	// EvictAfter is how long a file the county acknowledged stays on the
+	// station's disk before it is taken off (attach_evict.go); default
+	// DefaultEvictAfter, negative never. config.json's
+	// evict_files_after_days overrides it while the service runs.
+	EvictAfter time.Duration
 }
 
 func (c AttachConfig) withDefaults() AttachConfig {
@@ -80,6 +85,12 @@ type attachState struct {
 	// verified are the files read whole and found sound since the agent
 	// started: a resumed upload is not read twice.
 	verified map[string]bool
+
+	// evictMu keeps eviction and fetching apart (attach_evict.go,
+	// attach_fetch.go); swept and unswept are guarded by it.
+	evictMu        sync.Mutex
+	swept, unswept bool
+	fetching       sync.Mutex // one fetch from the county at a time
 }
 
 // blobs is the station's blob store, opened at first use, so that a
@@ -162,10 +173,13 @@ func (a *Agent) Attach(ctx context.Context, recordID, name, by string, r io.Read
 		return append(list, hash)
 	}, func(tx *sql.Tx, kind records.Kind) error {
 		// A file attached again after its copy went missing is sent
-		// again; otherwise its state stays (an acknowledged file is not
-		// sent twice).
-		_, err := tx.Exec(`INSERT INTO attachments (hash, size, type, name, kind, record_id, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
-			ON CONFLICT (hash) DO UPDATE SET state = 'pending', error = '' WHERE state = 'missing'`,
+		// again; one attached again after it was evicted is here again
+		// (and the county holds it); otherwise its state stays (an
+		// acknowledged file is not sent twice).
+		_, err := tx.Exec(`INSERT INTO attachments (hash, size, type, name, kind, record_id, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?7)
+			ON CONFLICT (hash) DO UPDATE SET state = CASE state WHEN 'missing' THEN 'pending' ELSE 'acked' END, error = '',
+				evicted_at = NULL, fetched_at = CASE state WHEN 'evicted' THEN ?7 ELSE fetched_at END
+			WHERE state IN ('missing', 'evicted')`,
 			hash, size, res.Type, name, string(kind), recordID, a.Store.clock.Physical().UnixMilli())
 		return err
 	})
@@ -187,7 +201,7 @@ func (a *Agent) Detach(ctx context.Context, recordID, hash, by string) error {
 		if named, err := fileNamed(tx, hash); err != nil || named {
 			return err
 		}
-		res, err := tx.Exec(`DELETE FROM attachments WHERE hash = ? AND state != 'acked'`, hash)
+		res, err := tx.Exec(`DELETE FROM attachments WHERE hash = ? AND state NOT IN ('acked', 'evicted')`, hash)
 		if err != nil {
 			return err
 		}
@@ -242,6 +256,7 @@ func (a *Agent) OpenAttachment(hash string) (*blobstore.Reader, error) {
 // FileCounts is what the station holds of attachments, by state.
 type FileCounts struct {
 	Pending, Acked, Refused, Missing int
+	Evicted                          int   // held by the county, no longer on this PC
 	PendingBytes                     int64 // still to go up
 }
 
@@ -269,6 +284,8 @@ func (s *Store) FileCounts(ctx context.Context) (FileCounts, error) {
 			c.Refused = n
 		case FileMissing:
 			c.Missing = n
+		case FileEvicted:
+			c.Evicted = n
 		}
 	}
 	return c, rows.Err()

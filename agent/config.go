@@ -45,11 +45,15 @@ type FileConfig struct {
 	// IANA name; empty: Asia/Shanghai, as at the county (whose
 	// county-server serve --timezone must name the same zone).
 	Timezone string `json:"timezone,omitempty"`
+	// EvictFilesAfterDays is how many days a file the county has
+	// acknowledged stays on this PC before it is taken off (and fetched
+	// back from the county when a page asks for it); default 30, 0 never.
+	EvictFilesAfterDays int `json:"evict_files_after_days"`
 }
 
 // DefaultConfig is the configuration of a freshly installed station.
 func DefaultConfig() FileConfig {
-	return FileConfig{SyncInterval: Duration(time.Minute), LogLevel: "info", LogMaxSizeMB: 10, LogMaxFiles: 5}
+	return FileConfig{SyncInterval: Duration(time.Minute), LogLevel: "info", LogMaxSizeMB: 10, LogMaxFiles: 5, EvictFilesAfterDays: 30}
 }
 
 // Duration is a time.Duration written as "90s" or "5m" in the file.
@@ -108,6 +112,9 @@ func (c FileConfig) Validate() error {
 	}
 	if c.LogMaxFiles < 1 || c.LogMaxFiles > 100 {
 		bad("log_max_files", "%d is outside 1…100", c.LogMaxFiles)
+	}
+	if c.EvictFilesAfterDays < 0 || c.EvictFilesAfterDays > 3650 {
+		bad("evict_files_after_days", "%d is outside 0…3650 (0: never)", c.EvictFilesAfterDays)
 	}
 	if _, err := zone.Load(c.Timezone); err != nil {
 		bad("timezone", "%v (like %q)", err, zone.Default)
@@ -186,6 +193,11 @@ func WriteConfigFile(path string, c FileConfig) error {
 // The log level belongs to whoever made the logger (cmd).
 func (a *Agent) ApplyConfig(ctx context.Context, c FileConfig) error {
 	a.live.interval.Store(int64(c.SyncInterval))
+	if c.EvictFilesAfterDays > 0 {
+		a.live.evictAfter.Store(int64(time.Duration(c.EvictFilesAfterDays) * 24 * time.Hour))
+	} else {
+		a.live.evictAfter.Store(-1) // never
+	}
 	if err := zone.Set(c.Timezone); err != nil {
 		return fmt.Errorf("time zone: %w", err)
 	}
@@ -210,6 +222,9 @@ func (a *Agent) syncInterval() time.Duration {
 // liveConfig holds the settings a config reload changes while Run runs.
 type liveConfig struct {
 	interval atomic.Int64 // time.Duration; 0: Config.SyncInterval
+	// evictAfter is time.Duration; 0: Config.Attach.EvictAfter, negative
+	// never (attach_evict.go).
+	evictAfter atomic.Int64
 }
 
 // loadKeyEnrolledElsewhere picks up an enrollment made by another process

@@ -194,6 +194,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	var watch sync.WaitGroup
 	watch.Go(func() { a.watchOutbox(wctx) })
+	watch.Go(func() { a.evictLoop(wctx) }) // attach_evict.go
 	defer func() {
 		stopWatch()
 		watch.Wait()
