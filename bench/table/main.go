@@ -47,6 +47,17 @@ var figures = map[string][]struct {
 		{"kpzstdBest-B/record", figure{label: "klauspost zstd best of the same NDJSON (no zstd CLI), per record", digits: 1, unit: " B"}},
 		{"wire/kpzstdBest", figure{label: "wire bytes ÷ klauspost best bytes (no zstd CLI)", digits: 3, target: 1.5, atMost: true, unit: "×"}},
 	},
+	"2GPhoto": {
+		{"camera-B", figure{label: "a camera photo as taken (12 MP JPEG)", unit: " B"}},
+		{"kept-B", figure{label: "… as the station keeps and sends it (1,600 px, quality 80)", unit: " B"}},
+		{"up-B", figure{label: "bytes station → county (visit, photo, calls)", unit: " B"}},
+		{"down-B", figure{label: "bytes county → station", unit: " B"}},
+		{"record-s", figure{label: "2G: round start until the visit is at the county", digits: 2, target: 5, atMost: true, unit: " s"}},
+		{"photo-s", figure{label: "2G: round start until the photo is", digits: 1, unit: " s"}},
+	},
+	"FileUploadLoopback": {
+		{"MiB/s", figure{label: "8 MiB scan up in 64 KiB chunks, loopback", digits: 1, unit: " MiB/s"}},
+	},
 	"2GLink": {
 		{"s", figure{label: "200 visits, first byte to last acknowledgement", digits: 2, target: 5, atMost: true, unit: " s"}},
 		{"up-B", figure{label: "bytes station → county", unit: " B"}},
@@ -86,7 +97,7 @@ var figures = map[string][]struct {
 }
 
 // order is the order of the table's sections.
-var order = []string{"CatchUpLoopback", "2GLink", "ServerIngest", "ServerIngestConcurrent", "LocalWrite"}
+var order = []string{"CatchUpLoopback", "2GLink", "2GPhoto", "FileUploadLoopback", "ServerIngest", "ServerIngestConcurrent", "LocalWrite"}
 
 // The CouchDB reference of the issue.
 const (

@@ -481,27 +481,3 @@ func TestFileOfNoRecordWaits(t *testing.T) {
 	}
 	assertCountyHas(t, c, hash, scan)
 }
-
-// Throughput over the loopback, with the chunk a station uses (64 KiB)
-// and the largest a county takes: each chunk is a signed request whose
-// bytes the county hashes, fsyncs and acknowledges before the next goes.
-func TestFileThroughput(t *testing.T) {
-	c := testsupport.NewCounty(t)
-	for _, size := range []int{chunk, syncproto.MaxFileChunk} {
-		s := testsupport.NewStation(t, c, villageA, agent.Config{Attach: agent.AttachConfig{Chunk: size}})
-		vid := visitAtCounty(t, s, int64(20+size))
-		scan := scanPDF(8<<20, uint64(size))
-		hash := attach(t, s, vid, "scan.pdf", scan)
-		t0 := time.Now()
-		if res := s.MustSync(t); res.Files != 1 {
-			t.Fatalf("%d files acknowledged", res.Files)
-		}
-		d := time.Since(t0)
-		assertCountyHas(t, c, hash, scan)
-		mbs := float64(len(scan)) / (1 << 20) / d.Seconds()
-		t.Logf("chunk %d KiB: %.1f MiB in %v, %.1f MiB/s", size>>10, float64(len(scan))/(1<<20), d.Round(time.Millisecond), mbs)
-		if mbs < 1 {
-			t.Fatalf("%.2f MiB/s over the loopback", mbs)
-		}
-	}
-}
