@@ -175,7 +175,7 @@ func (s *Server) admitting(w http.ResponseWriter, r *http.Request, d door) *admi
 	legacy := a.bodyHash == ""
 	if !legacy || d.needHash {
 		if !syncproto.ValidBodyHash(a.bodyHash) || !auth.VerifyHash(st.PublicKey, r.Method, r.URL.RequestURI(), a.bodyHash) {
-			s.Logger.Warn("request with a bad signature", "path", r.URL.Path, "station", st.ID, "remote", r.RemoteAddr)
+			s.Logger.WarnContext(r.Context(), "request with a bad signature", "path", r.URL.Path, "station", st.ID, "remote", r.RemoteAddr)
 			writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "请求签名无效，请重新注册站点", 0)
 			return nil
 		}

@@ -91,6 +91,8 @@ type merger struct {
 	ahead   chan *prepared
 	aheadOf map[*syncproto.Change]bool
 	stop    atomic.Bool
+	// conflicts counts the conflicts addConflict recorded (the metrics').
+	conflicts int
 }
 
 // prepared is the CPU work a change that creates a record needs before it
@@ -471,6 +473,7 @@ func (m *merger) addConflict(r *row, c *change, field string, winner json.RawMes
 		return err
 	}
 	id := fmt.Sprintf("%s.%s.%d.%s", c.origin, c.id, c.hlc, field)
+	m.conflicts++
 	_, err = st.Exec(id, string(c.kind), r.id, r.village, field, string(records.Canonical(winner)), int64(wHLC), wOrigin,
 		string(records.Canonical(loser)), int64(lHLC), lOrigin, m.now)
 	if err != nil {

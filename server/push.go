@@ -51,6 +51,8 @@ type pushReq struct {
 	res  *syncproto.PushResult
 	err  error
 	done bool
+	// conflicts is how many field conflicts the batch's merge recorded.
+	conflicts int
 }
 
 // maxGroup bounds the changes written in one group commit: past a few
@@ -105,15 +107,19 @@ func (s *SQLiteStore) pushGroup(group []*pushReq) {
 		return
 	}
 	now := s.now()
+	start, merged := time.Now(), time.Time{}
 	err := s.db.Tx(context.WithoutCancel(live[0].ctx), func(tx *sql.Tx) error {
 		for _, r := range live {
-			r.res, r.err = s.pushOne(tx, now, r.st, r.b)
+			r.res, r.err = s.pushOne(tx, now, r.st, r.b, &r.conflicts)
 			if r.err != nil && !refusedWhole(r.err) {
 				return r.err
 			}
 		}
-		return s.persistClocks(tx)
+		err := s.persistClocks(tx)
+		merged = time.Now()
+		return err
 	})
+	s.observeGroup(live, start, merged, err)
 	if err != nil && len(live) > 1 {
 		for _, r := range live {
 			s.pushGroup([]*pushReq{r})
@@ -145,7 +151,7 @@ func refusedWhole(err error) bool {
 // pushOne applies one batch in tx. It returns a GapError or an
 // EpochReusedError before writing anything; any other error is a failure
 // of the store.
-func (s *SQLiteStore) pushOne(tx *sql.Tx, now time.Time, st *Station, b *syncproto.Batch) (*syncproto.PushResult, error) {
+func (s *SQLiteStore) pushOne(tx *sql.Tx, now time.Time, st *Station, b *syncproto.Batch, conflicts *int) (*syncproto.PushResult, error) {
 	res := &syncproto.PushResult{Version: syncproto.Version, Epoch: b.Epoch, Results: make([]syncproto.ChangeResult, 0, len(b.Changes))}
 	var hwm uint64
 	var epochID int64
@@ -220,6 +226,7 @@ func (s *SQLiteStore) pushOne(tx *sql.Tx, now time.Time, st *Station, b *syncpro
 		return nil, fmt.Errorf("update station: %w", err)
 	}
 	res.HWM = hwm
+	*conflicts = m.conflicts
 	return res, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"stationsync/internal/background"
@@ -39,6 +40,12 @@ type Server struct {
 	Limits
 	// Files: where attachments go and how large they may be (files.go).
 	Files FileConfig
+	// Metrics, if set, records what the handler answers (metrics.go);
+	// MetricsToken, if set, lets /metrics on this handler answer a request
+	// bearing it (probes.go: who may read the metrics).
+	Metrics      *Metrics
+	MetricsToken string
+	unready      atomic.Bool // /readyz's last answer, to log changes only
 
 	// The handler's state, made by NewHandler: the sync slots and the
 	// gates in front of them (gate.go, enrollgate.go).
@@ -94,11 +101,11 @@ func (s *Server) NewHandler() http.Handler {
 	mux.HandleFunc("POST /v1/push", s.handlePostPush)
 	mux.HandleFunc("GET /v1/pull", s.handleGetPull)
 	s.fileRoutes(mux) // files.go: attachments, with slots of their own
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	s.probeRoutes(mux) // probes.go: /healthz, /readyz, /metrics
 	if s.Web != nil {
 		mux.Handle("/", s.Web)
 	}
-	return s.withServerTime(s.pacedBodies(mux))
+	return s.observe(s.withServerTime(s.pacedBodies(mux))) // observe.go: request ids, metrics
 }
 
 func (s *Server) withServerTime(h http.Handler) http.Handler {
@@ -108,7 +115,7 @@ func (s *Server) withServerTime(h http.Handler) http.Handler {
 			// No panic reaches a station as a dropped connection: it gets a
 			// 500 it can retry, and the operator gets the stack in the log.
 			if p := recover(); p != nil {
-				s.Logger.Error("panic in handler", "path", r.URL.Path, "panic", p)
+				s.Logger.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", p)
 				writeError(w, http.StatusInternalServerError, syncproto.CodeInternal, "县级服务器内部错误，请稍后再试", 0)
 			}
 		}()
@@ -194,7 +201,7 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at.succeeded(s.Now())
-	s.Logger.Info("station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
+	s.Logger.InfoContext(r.Context(), "station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
 	if a, ok := s.Store.(auditor); ok { // audit.go
 		a.Audit(r.Context(), st.ID, AuditEnroll, st.Village, st.Hostname+" "+st.AgentVersion, r.RemoteAddr)
 	}
@@ -242,7 +249,7 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 	}
 	st := a.st
 	if a.bodyHash != "" && syncproto.BodyHash(body) != a.bodyHash {
-		s.Logger.Warn("push body differs from its signed hash", "station", st.ID, "remote", r.RemoteAddr)
+		s.Logger.WarnContext(r.Context(), "push body differs from its signed hash", "station", st.ID, "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "上传的数据与请求签名不符，稍后会自动重试", 0)
 		return
 	}
@@ -258,13 +265,13 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 	if env.Header.Station != st.ID {
 		// The slot and the limits were the signer's: the envelope must be
 		// its own.
-		s.Logger.Warn("push of another station's envelope", "station", st.ID, "envelope", env.Header.Station, "remote", r.RemoteAddr)
+		s.Logger.WarnContext(r.Context(), "push of another station's envelope", "station", st.ID, "envelope", env.Header.Station, "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "数据包不是本站签名的，请重新注册站点", 0)
 		return
 	}
 	b, err := env.Open(st.PublicKey)
 	if errors.Is(err, syncproto.ErrBadSignature) {
-		s.Logger.Warn("push with a bad signature", "station", st.ID, "remote", r.RemoteAddr)
+		s.Logger.WarnContext(r.Context(), "push with a bad signature", "station", st.ID, "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, syncproto.CodeBadSignature, "数据包签名无效，请重新注册站点", 0)
 		return
 	}
@@ -287,7 +294,7 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 	}
 	var reused *EpochReusedError
 	if errors.As(err, &reused) {
-		s.Logger.Warn("station database restored from an older copy: change ids reused", "station", st.ID, "agreed_hwm", reused.HWM)
+		s.Logger.WarnContext(r.Context(), "station database restored from an older copy: change ids reused", "station", st.ID, "agreed_hwm", reused.HWM)
 		writeError(w, http.StatusConflict, syncproto.CodeEpochReused, "本站数据库可能从旧备份恢复，未上传的修改将重新编号后发送", reused.HWM)
 		return
 	}
@@ -295,7 +302,8 @@ func (s *Server) handlePostPush(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	s.Logger.Debug("push applied", "station", st.ID, "changes", len(b.Changes), "hwm", res.HWM)
+	s.Logger.DebugContext(r.Context(), "push applied", "station", st.ID, "changes", len(b.Changes), "hwm", res.HWM)
+	s.Metrics.pushed(res)
 	res.ServerMs = (a.wait + time.Since(read)).Milliseconds()
 	writeZJSON(w, res)
 }
@@ -320,6 +328,7 @@ func (s *Server) handleGetPull(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	s.Metrics.pulled(page)
 	writeZJSON(w, page)
 }
 
@@ -327,7 +336,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return
 	}
-	s.Logger.Error("request failed", "path", r.URL.Path, "err", err)
+	s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, syncproto.CodeInternal, "县级服务器内部错误，稍后会自动重试", 0)
 }
 

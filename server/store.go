@@ -105,6 +105,8 @@ type SQLiteStore struct {
 	// follow keeps the follow-up lists the pages page through, until a
 	// record or the visit policy changes (followup.go).
 	follow followCache
+	// obs receives the group commits (pushobserve.go); nil: none.
+	obs PushObserver
 }
 
 var _ Store = (*SQLiteStore)(nil)

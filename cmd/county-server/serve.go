@@ -62,7 +62,13 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 	tz := fs.String("timezone", zone.Name(), "zone every page, export and the audit log show times in (IANA name); default $STATIONSYNC_TIMEZONE or "+zone.Default)
 	webFlags := addServeFlags(fs)
 	asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
+	obs := addObsFlags(fs) // observe.go
 	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	format, ferr := obs.format()
+	token, err := obs.token()
+	if err != nil {
 		return err
 	}
 	if err := zone.Set(*tz); err != nil {
@@ -79,12 +85,18 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 	l, lerr := logging.LevelFromEnv()
 	lv.Set(l)
 	return svcrun.Run(ctx, svcrun.Options{Name: serviceName, Title: "county server", Version: Version, DataDir: o.data,
-		AsService: *asService, Level: lv, Stderr: e.Stderr}, func(ctx context.Context, logger *slog.Logger) error {
+		AsService: *asService, Level: lv, Stderr: e.Stderr, Format: format}, func(ctx context.Context, logger *slog.Logger) error {
 		if lerr != nil {
 			logger.Warn("log level ignored", "err", lerr)
 		}
+		if ferr != nil {
+			logger.Warn("log format ignored", "err", ferr)
+		}
 		return withStore(ctx, o, logger, func(st *server.SQLiteStore) error {
 			srv := server.New(st, logger)
+			if err := setupMetrics(srv, st, obs, token, logger); err != nil {
+				return err
+			}
 			logger.Info("county server listening", "addr", *listen, "data", o.data, "version", Version)
 			err := serveCounty(ctx, srv, st, *listen, o.data, webFlags, logger)
 			// Its jobs end before the store closes.

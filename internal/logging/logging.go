@@ -75,6 +75,40 @@ type Options struct {
 	Console io.Writer
 	// System receives WARN and above, and records marked with Event.
 	System System
+	// Format is how the file and Console lines are written: text (the
+	// default, for a technician reading the file) or JSON (one object a
+	// line, for a log collector).
+	Format Format
+}
+
+// Format is the form of log lines.
+type Format string
+
+const (
+	FormatText Format = "text"
+	FormatJSON Format = "json"
+)
+
+// EnvFormat names the environment variable the county's serve reads its
+// log format from when --log-format is not given.
+const EnvFormat = "LOG_FORMAT"
+
+// ParseFormat reads text or json (any case; empty is text).
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "text":
+		return FormatText, nil
+	case "json":
+		return FormatJSON, nil
+	}
+	return "", fmt.Errorf("unknown log format %q (text or json)", s)
+}
+
+func (f Format) handler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	if f == FormatJSON {
+		return slog.NewJSONHandler(w, opts)
+	}
+	return slog.NewTextHandler(w, opts)
 }
 
 // New returns a logger writing where opts says, and a Closer for the file.
@@ -90,15 +124,15 @@ func New(opts Options) (*slog.Logger, io.Closer, error) {
 			return nil, nil, err
 		}
 		closer = rf
-		hs = append(hs, slog.NewTextHandler(rf, &slog.HandlerOptions{Level: opts.Level}))
+		hs = append(hs, opts.Format.handler(rf, &slog.HandlerOptions{Level: opts.Level}))
 	}
 	if opts.Console != nil {
-		hs = append(hs, slog.NewTextHandler(opts.Console, &slog.HandlerOptions{Level: opts.Level}))
+		hs = append(hs, opts.Format.handler(opts.Console, &slog.HandlerOptions{Level: opts.Level}))
 	}
 	if opts.System != nil {
 		hs = append(hs, &systemHandler{sys: opts.System})
 	}
-	return slog.New(fanout(hs)), closer, nil
+	return slog.New(WithRequestIDs(fanout(hs))), closer, nil
 }
 
 type nopCloser struct{}

@@ -37,6 +37,8 @@ type Options struct {
 	// Stderr gets every record in a console, and under a service manager
 	// that has no Event Log (journald keeps standard error).
 	Stderr io.Writer
+	// Format of the file's and Stderr's lines (empty: text).
+	Format logging.Format
 }
 
 // Run opens the log and runs body with it until body returns, which it
@@ -48,7 +50,7 @@ func Run(ctx context.Context, o Options, body func(ctx context.Context, logger *
 	}
 	opts := logging.Options{
 		File: installer.LogPath(o.DataDir, o.Name), MaxSize: o.MaxSize, MaxFiles: o.MaxFiles,
-		Level: o.Level, Console: o.Stderr,
+		Level: o.Level, Console: o.Stderr, Format: o.Format,
 	}
 	if o.AsService {
 		// A Windows service's standard error goes nowhere; start, stop and

@@ -1,0 +1,49 @@
+package server
+
+import "time"
+
+// The store's side of the metrics: each group commit (push.go) reports
+// what it wrote and what it cost to an observer, a small interface the
+// metrics implement, so the merge code holds no metrics of its own.
+
+// GroupCommit is one group commit of pushes.
+type GroupCommit struct {
+	Pushes, Changes int
+	// Conflicts are the field conflicts the merge recorded (counted only
+	// when the commit succeeded).
+	Conflicts int
+	// Merge is the time from the transaction's start to the last write;
+	// Commit from there to the commit's end (the fsyncs).
+	Merge, Commit time.Duration
+	Err           error
+}
+
+// PushObserver receives the store's group commits.
+type PushObserver interface {
+	GroupCommitted(GroupCommit)
+}
+
+// SetPushObserver makes o receive the group commits from now on; call it
+// before serving.
+func (s *SQLiteStore) SetPushObserver(o PushObserver) { s.obs = o }
+
+// observeGroup reports the group commit of live, started at start, its
+// writes done at merged (zero if it failed before), ending with err.
+func (s *SQLiteStore) observeGroup(live []*pushReq, start, merged time.Time, err error) {
+	if s.obs == nil {
+		return
+	}
+	end := time.Now()
+	g := GroupCommit{Pushes: len(live), Err: err}
+	if merged.IsZero() {
+		merged = end
+	}
+	g.Merge, g.Commit = merged.Sub(start), end.Sub(merged)
+	for _, r := range live {
+		g.Changes += len(r.b.Changes)
+		if err == nil && r.err == nil {
+			g.Conflicts += r.conflicts
+		}
+	}
+	s.obs.GroupCommitted(g)
+}
