@@ -185,6 +185,7 @@ func (s *Server) fileRoutes(mux *http.ServeMux) {
 	f := &fileService{s: s, cfg: cfg, files: cf, db: st, slots: make(chan struct{}, cfg.Slots)}
 	mux.HandleFunc("POST "+syncproto.PathFileStatus, f.handleStatus)
 	mux.HandleFunc("PUT "+syncproto.PathFiles+"{hash}", f.handleChunk)
+	mux.HandleFunc("GET "+syncproto.PathFiles+"{hash}", f.handleFetch) // files_fetch.go
 }
 
 // admit is the gate of gate.go for the attachment calls: everything is

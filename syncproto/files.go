@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // Attachments (PROTOCOL.md §15): the files a record names by their
@@ -179,4 +181,82 @@ func FileOffset(err error) int64 {
 		return int64(e.HWM)
 	}
 	return -1
+}
+
+// Fetching a file from the county (PROTOCOL.md §15.5): a station takes
+// back a file its disk no longer keeps, and later a county decision's
+// document comes down the same way.
+
+// HeaderFileSize is the whole file's size on a fetch's answer, whatever
+// part of it the body carries.
+const HeaderFileSize = "X-File-Size"
+
+// CodeFileUnknown is the answer to a fetch of a file the county does not
+// hold, or that no record of the station's village names (404: the two are
+// one answer).
+const CodeFileUnknown = "file_unknown"
+
+// FileDownload is a fetch's answer: Body carries the file's bytes from
+// Offset to its end. The caller closes Body and checks the whole against
+// the hash: nothing here does.
+type FileDownload struct {
+	Size   int64  // the whole file
+	Offset int64  // where Body begins
+	Type   string // image/jpeg, image/png or application/pdf
+	Body   io.ReadCloser
+}
+
+// GetFile asks the county for the file hash from byte offset on. The
+// request is signed like every station call (its query, and so the
+// offset, included); it is not retried here: the caller resumes from what
+// it kept. A stall ends it after the client's idle timeout.
+func (c *Client) GetFile(ctx context.Context, hash string, offset int64) (*FileDownload, error) {
+	if !ValidBodyHash(hash) {
+		return nil, fmt.Errorf("get file: bad file hash %.80q", hash)
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("get file: offset %d", offset)
+	}
+	pq := PathFiles + hash
+	if offset > 0 {
+		pq += "?" + url.Values{"offset": {strconv.FormatInt(offset, 10)}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+pq, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get file: %w", err)
+	}
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	req.Header.Set(HeaderVersion, strconv.Itoa(c.Speaks()))
+	if c.Key != nil {
+		req.Header.Set("Authorization", SignRequest(c.Key, c.Station, http.MethodGet, pq, now(), nil))
+	}
+	hc := &http.Client{}
+	if c.HTTP != nil {
+		hc.Transport = c.HTTP.Transport
+	}
+	sent := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", PathFiles, err)
+	}
+	if st := resp.Header.Get(HeaderServerTime); st != "" && c.OnServerTime != nil {
+		if ms, err := strconv.ParseInt(st, 10, 64); err == nil {
+			c.OnServerTime(time.UnixMilli(ms), time.Since(sent))
+		}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, decodeError(resp, raw)
+	}
+	size, err := strconv.ParseInt(resp.Header.Get(HeaderFileSize), 10, 64)
+	if err != nil || size <= 0 || offset >= size || resp.ContentLength >= 0 && resp.ContentLength != size-offset {
+		// No county of ours answered (a captive portal's page, say).
+		resp.Body.Close()
+		return nil, &Error{Status: resp.StatusCode, Code: "http", Message: "收到的不是县级服务器的应答（可能是运营商或网络登录页面），请检查网络或服务器地址"}
+	}
+	return &FileDownload{Size: size, Offset: offset, Type: resp.Header.Get("Content-Type"), Body: resp.Body}, nil
 }
