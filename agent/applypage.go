@@ -92,6 +92,11 @@ func (s *Store) applyPage(ctx context.Context, p *syncproto.PullPage) (applied, 
 		if err := setMeta(tx, metaFeedEpoch, p.FeedEpoch); err != nil {
 			return err
 		}
+		if k := bundleKeyText(p.BundleKey); k != "" { // bundle.go: the county's downlink key
+			if err := setMeta(tx, metaBundleKey, k); err != nil {
+				return err
+			}
+		}
 		return setMeta(tx, metaHLC, uint64(s.clock.Last()))
 	})
 	return applied, skipped, err

@@ -52,7 +52,8 @@ func (a *Agent) Enroll(ctx context.Context, serverURL, code string) (*syncproto.
 	}
 	err = a.Store.db.Tx(ctx, func(tx *sql.Tx) error {
 		for k, v := range map[string]string{"station_id": resp.StationID, "village": resp.Village, "county": resp.County, "server_url": serverURL,
-			"county_name": resp.CountyName, "township_name": resp.TownshipName, "village_name": resp.VillageName} {
+			"county_name": resp.CountyName, "township_name": resp.TownshipName, "village_name": resp.VillageName,
+			string(metaBundleKey): bundleKeyText(resp.BundleKey)} {
 			if err := setMetaTx(tx, k, v); err != nil {
 				return err
 			}

@@ -209,6 +209,7 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 		Version: syncproto.Version, StationID: st.ID, Village: st.Village, County: st.Village[:6], ServerTime: s.Now().UnixMilli(),
 	}
 	s.nameEnrollment(r.Context(), &resp) // enrollgate.go
+	resp.BundleKey = s.bundlePublicKey() // bundle_key.go
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -329,6 +330,7 @@ func (s *Server) handleGetPull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Metrics.pulled(page)
+	page.BundleKey = s.bundlePublicKey() // bundle_key.go
 	writeZJSON(w, page)
 }
 

@@ -158,6 +158,12 @@ type PullPage struct {
 	Records    []Record `json:"records"`
 	Next       int64    `json:"next"` // cursor to ask from next time
 	More       bool     `json:"more"`
+	// BundleKey is the county's Ed25519 public key, 64 lowercase hex
+	// digits, that signs the downlink bundles it writes for USB sticks
+	// (PROTOCOL.md §16); absent from counties before bundles. Stations
+	// enrolled before it learn it here, over the channel that already
+	// brings them the feed.
+	BundleKey string `json:"bundle_key,omitempty"`
 }
 
 // EnrollRequest exchanges a one-time code for a station identity. The key
@@ -184,6 +190,9 @@ type EnrollResponse struct {
 	CountyName   string `json:"county_name,omitempty"`
 	TownshipName string `json:"township_name,omitempty"`
 	VillageName  string `json:"village_name,omitempty"`
+	// BundleKey is the county's public key for downlink bundles (§16), as
+	// in PullPage; absent from counties before bundles.
+	BundleKey string `json:"bundle_key,omitempty"`
 }
 
 // ErrorBody is the JSON body of every 4xx/5xx answer.

@@ -34,6 +34,7 @@ Usage:
   county-server conflicts [--village CODE]                 conflicts the merge kept, as JSON
   county-server decide   --app ID --op accept|review|approve|reject|return [--by NAME]
                          [--comment TEXT] [--amount YUAN] [--from 2006-01]
+  county-server import   FILE [--out DIR]                  take a village's USB bundle; write its answer (回执) beside it
   county-server install|uninstall|start|stop|restart|status   the service (county-server help)
   county-server doctor   [--listen ADDR]                   check the server, each with a plain answer
   county-server version
@@ -51,7 +52,7 @@ type env struct{ cli.Env }
 // and "user" take a second word.
 func (e *env) commands() map[string]func(ctx context.Context, args []string) error {
 	m := map[string]func(context.Context, []string) error{
-		"serve": e.runServe, "doctor": e.runDoctor, "decide": e.runDecide,
+		"serve": e.runServe, "doctor": e.runDoctor, "decide": e.runDecide, "import": e.runImport,
 		"station add": e.runStationAdd, "station list": e.runStationList, "station revoke": e.runStationRevoke,
 		"user add": e.runUserAdd, "user list": e.runUserList,
 		"version": func(context.Context, []string) error { _, err := fmt.Fprintln(e.Stdout, Version); return err },

@@ -31,6 +31,8 @@ Usage:
   station-agent add      --kind KIND [--id ID] [--by NAME] [--file F.json|-]  save a record (JSON object of fields)
   station-agent intent   --app ID --op submit|resubmit|withdraw [--by NAME] [--comment TEXT]
   station-agent attach   --record ID [--by NAME] FILE…       attach JPEG/PNG photos or PDF scans to a visit, application or disclosure
+  station-agent export   --to DIR                            write what the county lacks to a USB stick (村站通-….bundle)
+  station-agent import   FILE                                apply the county's answer from the stick (村站通回执-….bundle)
   station-agent list     --kind KIND                         print the station's records as JSON (README: JSON on the command line)
   station-agent demo     [--persons N] [--seed S]            add generated demo records
   station-agent install|uninstall|start|stop|restart|doctor|open   the service (station-agent help)
@@ -51,6 +53,7 @@ func (e *env) commands() map[string]func(ctx context.Context, args []string) err
 		"run": e.runRun, "enroll": e.runEnroll, "status": e.runStatus, "sync": e.runSync,
 		"add": e.runAdd, "intent": e.runIntent, "list": e.runList, "demo": e.runDemo,
 		"doctor": e.runDoctor, "open": e.runOpen, "attach": e.runAttach,
+		"export": e.runExport, "import": e.runImport,
 		"version": func(context.Context, []string) error { _, err := fmt.Fprintln(e.Stdout, Version); return err },
 		"help":    e.runHelp, "-h": e.runHelp, "--help": e.runHelp,
 	}

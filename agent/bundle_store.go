@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"stationsync/internal/bundle"
+	"stationsync/internal/photo"
+	"stationsync/internal/records"
+)
+
+// The store's side of USB bundles (bundle.go).
+
+// queuedRange returns the changes still queued under epoch with seqs
+// first to last, in order.
+func (s *Store) queuedRange(ctx context.Context, epoch string, first, last uint64) ([]outboxRow, error) {
+	if first == 0 || last < first {
+		return nil, nil
+	}
+	// nextBatch reads the current epoch only; an answer may name an
+	// older one, which then has nothing queued (rotation renumbers all).
+	cur, rows, err := s.nextBatch(ctx, int(last-first+1), first-1)
+	if err != nil || cur != epoch {
+		return nil, err
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if r.c.Seq <= last {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// heldFiles lists the files the station holds, whatever their state: the
+// county sends none of them back in a downlink.
+func (s *Store) heldFiles(ctx context.Context) ([]string, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT hash FROM attachments WHERE state != 'missing' ORDER BY hash`)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// noteCountyFile notes a file a downlink brought: the county holds it, so
+// it is acknowledged from the start. A file the station already knows
+// (its own, or one that went missing here) is acknowledged and, if it was
+// missing, whole again.
+func (s *Store) noteCountyFile(ctx context.Context, hash string, data []byte, ref bundle.FileRef) error {
+	size := int64(len(data))
+	now := s.clock.Physical().UnixMilli()
+	typ := ref.Type
+	if typ == "" {
+		typ = map[string]string{"jpeg": "image/jpeg", "png": "image/png", "pdf": "application/pdf"}[photo.Sniff(data[:min(len(data), 16)])]
+	}
+	if typ == "" {
+		typ = "application/octet-stream"
+	}
+	kind := ref.Kind
+	if records.SchemaOf(records.Kind(kind)) == nil {
+		kind = ""
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO attachments (hash, size, type, name, kind, record_id, state, created_at, acked_at, error)
+			VALUES (?, ?, ?, '', ?, ?, 'acked', ?, ?, '')
+			ON CONFLICT (hash) DO UPDATE SET state = 'acked', error = '', acked_at = coalesce(acked_at, excluded.acked_at)`,
+			hash, size, typ, kind, ref.RecordID, now, now)
+		return err
+	})
+	return s.noteWrite(err)
+}
+
+// ackFiles marks the station's files the county holds as acknowledged, as
+// a file status answer "have" does, and returns how many were waiting.
+func (s *Store) ackFiles(ctx context.Context, hashes []string) (int, error) {
+	if len(hashes) == 0 {
+		return 0, nil
+	}
+	j, err := json.Marshal(hashes)
+	if err != nil {
+		return 0, err
+	}
+	now := s.clock.Physical().UnixMilli()
+	var n int64
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.Exec(`UPDATE attachments SET state = 'acked', error = '', acked_at = coalesce(acked_at, ?)
+			WHERE state IN ('pending', 'refused') AND hash IN (SELECT value FROM json_each(?))`, now, string(j))
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	return int(n), s.noteWrite(err)
+}
+
+func hexSHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// bundleKeyText is how the county's bundle key is kept in meta: 64
+// lowercase hex digits as the answers carry it, or empty for an answer
+// without a sound key.
+func bundleKeyText(k string) string {
+	b, err := hex.DecodeString(k)
+	if err != nil || len(b) != 32 {
+		return ""
+	}
+	return hex.EncodeToString(b)
+}

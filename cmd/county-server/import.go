@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"stationsync/internal/cli"
+	"stationsync/server"
+)
+
+// runImport is `county-server import FILE [--out DIR]`: take a village's
+// USB bundle (PROTOCOL.md §16) as if its changes and files had come over
+// the network, and write the station's answer (回执) beside it or into
+// --out, for the staff to carry back. A refused bundle changes nothing
+// and exits 1 with the reason in Chinese.
+func (e *env) runImport(ctx context.Context, args []string) error {
+	fs, o := e.flags("import")
+	out := fs.String("out", "", "folder for the answer bundle (default: the bundle's folder)")
+	by := fs.String("by", "命令行", "who imports it, for the audit log")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(e.Stderr, "用法：county-server import [--out 文件夹] 数据包文件（村站通-….bundle）")
+		return cli.ErrUsage
+	}
+	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+		res, err := st.ImportBundle(ctx, server.BundleImport{Path: fs.Arg(0), OutDir: *out, By: *by})
+		if err != nil {
+			return fmt.Errorf("%s", server.RefusalMessage(err))
+		}
+		fmt.Fprintf(e.Stdout, "已导入站点 %s（村代码 %s）的数据包：%d 条记录（新 %d 条，重复 %d 条，退回 %d 条），%d 个附件。\n",
+			res.Station, res.Village, res.Changes, res.Applied, res.Duplicate, res.Rejected, res.FilesStored)
+		for _, m := range res.FilesRefused {
+			fmt.Fprintln(e.Stdout, "注意：", m)
+		}
+		for _, m := range res.Warnings {
+			fmt.Fprintln(e.Stdout, "注意：", m)
+		}
+		fmt.Fprintf(e.Stdout, "已生成回执 %s（%d 条县里的记录，%d 个附件，%s），请带回村里用 station-agent import 导入。\n",
+			res.Downlink, res.FeedRecords, res.DownFiles, sizeText(res.DownlinkSize))
+		return nil
+	})
+}
+
+// sizeText says a file's size as a person reads it.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d 字节", n)
+}
