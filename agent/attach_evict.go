@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -229,10 +228,4 @@ func (a *Agent) DiskUse(ctx context.Context) (DiskUse, error) {
 		u.Free = int64(min(free, 1<<62))
 	}
 	return u, nil
-}
-
-// hashesJSON is a list of hashes for json_each.
-func hashesJSON(hashes []string) string {
-	b, _ := json.Marshal(hashes)
-	return string(b)
 }
