@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"stationsync/agent"
 	"stationsync/internal/blobstore"
@@ -54,12 +55,18 @@ type filesPart struct {
 	Counts  *agent.FileCounts
 	Usage   string // bytes still to go up
 	Holding int    // files noted on this PC
+	// Disk is what the station's files take on its disk (the sync page);
+	// EvictDays the days before a file the county holds leaves it, 0 never.
+	Disk      *agent.DiskUse
+	EvictRule string
+	Free      string // the disk's free space, as a cadre reads it
 }
 
 type fileRow struct {
 	agent.Attachment
 	Image bool
-	Known bool // this station holds the file (else another station of the village attached it)
+	Known bool // this station noted the file (else another station of the village attached it)
+	Held  bool // the file is on this PC (not evicted, not another station's)
 }
 
 // filesOf is the partial's data for page name at r, or nil when the page
@@ -74,6 +81,11 @@ func (s *Server) filesOf(r *http.Request, name string) *filesPart {
 			return nil
 		}
 		p := &filesPart{Counts: &c, Holding: c.Pending + c.Acked + c.Refused + c.Missing, Usage: sizeCN(c.PendingBytes)}
+		if u, err := s.a.DiskUse(ctx); err != nil {
+			s.log.Error("disk use", "err", err)
+		} else {
+			p.Disk, p.EvictRule, p.Free = &u, evictRule(u.EvictAfter), diskCN(u.Free)
+		}
 		return p
 	}
 	fk, ok := fileKinds[name]
@@ -90,7 +102,8 @@ func (s *Server) filesOf(r *http.Request, name string) *filesPart {
 	}
 	p := &filesPart{Record: id, Base: fk.base + id, CanAdd: true, Max: sizeCN(s.opts.MaxUpload)}
 	for _, at := range list {
-		p.Files = append(p.Files, fileRow{Attachment: at, Image: at.Type == "image/jpeg" || at.Type == "image/png", Known: at.State != ""})
+		p.Files = append(p.Files, fileRow{Attachment: at, Image: at.Type == "image/jpeg" || at.Type == "image/png", Known: at.State != "",
+			Held: at.State != "" && at.State != agent.FileEvicted})
 	}
 	if fk.kind == records.Application {
 		if l, err := s.a.Store.Get(ctx, records.Application, id); err == nil {
@@ -260,7 +273,7 @@ func (s *Server) handlePostFileDelete(kind records.Kind, base string) handler {
 			return
 		}
 		switch at.State {
-		case agent.FileAcked:
+		case agent.FileAcked, agent.FileEvicted:
 			s.flash(se, "error", "「"+at.Name+"」已上传到县里，不能再删除：县里已把它作为这条记录的材料保存。如果传错了，请联系县民政局处理。")
 			s.redirect(w, r, back)
 			return
@@ -311,8 +324,20 @@ func (s *Server) handleGetFile(thumb bool) handler {
 			return
 		}
 		rd, err := s.a.OpenAttachment(hash)
+		if errors.Is(err, blobstore.ErrNotFound) && !thumb {
+			// Evicted, or another station's: brought from the county now
+			// if the link allows (attachments_fetch.go).
+			if ferr := s.fetchNow(r, id, hash); ferr != nil {
+				http.Error(w, "这个文件不在本机，从县里取回没有成功："+ferr.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			if at2, ok := s.fileOf(r, id, hash); ok {
+				at = at2
+			}
+			rd, err = s.a.OpenAttachment(hash)
+		}
 		if errors.Is(err, blobstore.ErrNotFound) {
-			http.Error(w, "本机没有这个文件（可能是村里另一台电脑添加的）", http.StatusNotFound)
+			http.Error(w, "本机没有这个文件，请在记录页点「从县里取回」", http.StatusNotFound)
 			return
 		}
 		if err != nil {
@@ -358,6 +383,30 @@ func (s *Server) handleGetFile(thumb bool) handler {
 	}
 }
 
+// evictRule says when files the county holds leave this PC.
+func evictRule(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "不自动清理（config.json 的 evict_files_after_days 为 0）"
+	case d < 24*time.Hour:
+		return "县里收到的文件在本机保存不到 1 天就自动清理，需要时可从县里取回"
+	default:
+		return "县里收到的文件在本机保存 " + strconv.Itoa(int(d/(24*time.Hour))) + " 天后自动清理，需要时可从县里取回"
+	}
+}
+
+// diskCN is a disk's free space; "无法读取" when unknown.
+func diskCN(n int64) string {
+	switch {
+	case n < 0:
+		return "无法读取"
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	default:
+		return sizeCN(n)
+	}
+}
+
 // sizeCN is a size as a cadre reads it.
 func sizeCN(n int64) string {
 	switch {
@@ -378,6 +427,7 @@ var fileStates = map[string]string{
 	agent.FileAcked:   "已上传到县里",
 	agent.FileRefused: "县里拒收",
 	agent.FileMissing: "本机文件损坏，请删除后重新添加",
+	agent.FileEvicted: "已上传到县里",
 	"":                "已在县里",
 }
 

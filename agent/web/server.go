@@ -204,6 +204,7 @@ func (s *Server) Handler() http.Handler {
 	for _, fk := range fileKinds {
 		auth("POST "+fk.base+"{id}/files", s.handlePostFiles(fk.kind, fk.base))
 		auth("POST "+fk.base+"{id}/files/{hash}/delete", s.handlePostFileDelete(fk.kind, fk.base))
+		auth("POST "+fk.base+"{id}/files/{hash}/fetch", s.handlePostFileFetch(fk.kind, fk.base))
 	}
 	auth("GET /files/{id}/{hash}", s.handleGetFile(false))
 	auth("GET /files/{id}/{hash}/thumb", s.handleGetFile(true))
