@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -42,8 +43,10 @@ func (s *Server) observe(h http.Handler) http.Handler {
 		}
 		code := rec.errorCode()
 		s.Metrics.observed(r.Pattern, rec.status, code, n, d)
-		s.Logger.DebugContext(ctx, "http request", "method", r.Method, "route", r.Pattern, "status", rec.status, "code", code,
-			"bytes_in", n, "bytes_out", rec.written, "ms", d.Milliseconds())
+		if s.Logger.Enabled(ctx, slog.LevelDebug) { // the arguments cost allocations even when not logged
+			s.Logger.DebugContext(ctx, "http request", "method", r.Method, "route", r.Pattern, "status", rec.status, "code", code,
+				"bytes_in", n, "bytes_out", rec.written, "ms", d.Milliseconds())
+		}
 	})
 }
 
