@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,7 @@ type oracle struct {
 	// off from each other; see contest.
 	contests map[contestKey]*contest
 	unique   int // makes every contested value distinct
+	files    fileJournal
 }
 
 func newOracle() *oracle {
@@ -127,15 +129,22 @@ type driver struct {
 	pmap    map[string]map[string]any
 	drafts  []string
 	refused int // saves the station refused (disk full)
+	// att, when set, attaches files to the driver's visits now and then
+	// (files_test.go).
+	att       attacher
+	attachPct int // how often a step attaches, in percent (5 if 0)
+	visits    []string
+	photos    map[string][]string // visit → its files, in order
 }
 
 func newDriver(o *oracle, seed uint64, village, by string) *driver {
-	return &driver{o: o, g: gen.New(int64(seed)), rng: rand.New(rand.NewPCG(seed, 0x63686173)), village: village, by: by, pmap: map[string]map[string]any{}}
+	return &driver{o: o, g: gen.New(int64(seed)), rng: rand.New(rand.NewPCG(seed, 0x63686173)), village: village, by: by, pmap: map[string]map[string]any{}, photos: map[string][]string{}}
 }
 
 // step makes one change the way a cadre would: register a person, record a
 // visit, edit a person, draft an application, submit one, post a
-// disclosure. A StorageError is a refusal (counted, not journaled); any
+// disclosure, and, given an attacher, attach a photo or a scan to a visit.
+// A StorageError is a refusal (counted, not journaled); any
 // other error is returned.
 func (d *driver) step(ctx context.Context, s saver) error {
 	r := d.rng.IntN(100)
@@ -144,6 +153,8 @@ func (d *driver) step(ctx context.Context, s saver) error {
 	}
 	var err error
 	switch {
+	case d.att != nil && len(d.visits) > 0 && d.rng.IntN(100) < cmp.Or(d.attachPct, 5):
+		err = d.attachOne(ctx)
 	case r < 22:
 		p := d.g.Person(d.village)
 		f := testsupport.Fields(p)
@@ -158,6 +169,7 @@ func (d *driver) step(ctx context.Context, s saver) error {
 		var id string
 		if id, err = s.Save(ctx, records.Visit, "", f, d.by); err == nil {
 			d.o.Created(records.Visit, id, d.village, d.by, f)
+			d.visits = append(d.visits, id)
 		}
 	case r < 77:
 		id := d.somePerson()
@@ -345,6 +357,9 @@ func verify(t *testing.T, cs *server.SQLiteStore, stations []*agent.Agent, o *or
 		tl.duplicated += ct.Duplicated + ct.Extra
 		diffs = append(diffs, d...)
 	}
+	fl, fd := verifyFiles(cs, o)
+	tl.lost += fl
+	diffs = append(diffs, fd...)
 	rej, err := cs.Rejected(ctx, "")
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,7 @@ func TestLinkFaults(t *testing.T) {
 		s.MustEnroll(t, px.URL(), c.Code(t, v), v)
 		ss = append(ss, s)
 		ds = append(ds, newDriver(o, seed+uint64(i), v, "村干部"+v[9:]))
+		ds[i].att = s
 	}
 	for _, s := range ss {
 		s.Start()
@@ -130,6 +131,7 @@ func TestLinkFaults(t *testing.T) {
 		t.Error(err)
 	}
 	st := px.Stats()
+	f.add("files-attached", o.fileCount())
 	record(t, result{scenario: "link", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "3 stations in-process; link carried " + itoa(st.Conns) + " connections; slow close held " + itoa(st.HeldFINs) + " FINs, county dropped " + itoa(int64(idleClosed)) + " idle connections"})
 }
@@ -150,6 +152,7 @@ func TestAgentKills(t *testing.T) {
 		filepath.Join(dir, "station"), testsupport.FastConfig())
 	o := newOracle()
 	d := newDriver(o, seed, village, "王村干部")
+	d.att, d.attachPct = s, 30 // so that kills land inside uploads too
 	var f faults
 	// The service's clock comes from a file it re-reads every second:
 	// half-way through, it jumps back a day.
@@ -185,6 +188,7 @@ func TestAgentKills(t *testing.T) {
 	}
 	px.Set(linkem.Options{})
 	tl := settleAndVerify(t, c, s, o, 2*time.Minute)
+	f.add("files-attached", o.fileCount())
 	record(t, result{scenario: "agent-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "station-agent run processes, random kill in 0–500 ms"})
 }
@@ -205,6 +209,7 @@ func TestServerKills(t *testing.T) {
 	c, px, s := procScenario(t, village, linkem.Options{Latency: 30 * time.Millisecond, UpBytesPerSec: 24000, DownBytesPerSec: 3000}, "", cfg)
 	o := newOracle()
 	d := newDriver(o, seed, village, "李协理员")
+	d.att = s
 	d.steps(t, s.Store, size(150, 1500))
 	s.Start()
 	var f faults
@@ -235,6 +240,7 @@ func TestServerKills(t *testing.T) {
 	px.Set(linkem.Options{})
 	s.Halt()
 	tl := settleAndVerify(t, c, s, o, 3*time.Minute)
+	f.add("files-attached", o.fileCount())
 	record(t, result{scenario: "server-kill", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "county-server processes; every other kill at failpoint server/after-commit; one batch always ahead"})
 }
