@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"stationsync/internal/cli"
@@ -17,15 +18,16 @@ func (e *env) runImport(ctx context.Context, args []string) error {
 	fs, o := e.flags("import")
 	out := fs.String("out", "", "folder for the answer bundle (default: the bundle's folder)")
 	by := fs.String("by", "命令行", "who imports it, for the audit log")
-	if err := cli.Parse(fs, args); err != nil {
+	file, err := parseFileArg(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if file == "" {
 		fmt.Fprintln(e.Stderr, "用法：county-server import [--out 文件夹] 数据包文件（村站通-….bundle）")
 		return cli.ErrUsage
 	}
 	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
-		res, err := st.ImportBundle(ctx, server.BundleImport{Path: fs.Arg(0), OutDir: *out, By: *by})
+		res, err := st.ImportBundle(ctx, server.BundleImport{Path: file, OutDir: *out, By: *by})
 		if err != nil {
 			return fmt.Errorf("%s", server.RefusalMessage(err))
 		}
@@ -52,4 +54,24 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d 字节", n)
+}
+
+// parseFileArg parses flags before and after the one file argument, as a
+// person types them (import FILE --data DIR); "" if there is not exactly
+// one.
+func parseFileArg(fs *flag.FlagSet, args []string) (string, error) {
+	if err := cli.Parse(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() == 0 {
+		return "", nil
+	}
+	file := fs.Arg(0)
+	if err := cli.Parse(fs, fs.Args()[1:]); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", nil
+	}
+	return file, nil
 }

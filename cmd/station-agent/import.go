@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"stationsync/agent"
@@ -13,15 +14,16 @@ import (
 // sync round applies the county's answers.
 func (e *env) runImport(ctx context.Context, args []string) error {
 	fs, data := e.flags("import")
-	if err := cli.Parse(fs, args); err != nil {
+	file, err := parseFileArg(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if file == "" {
 		fmt.Fprintln(e.Stderr, "用法：station-agent import 回执文件（村站通回执-….bundle）")
 		return cli.ErrUsage
 	}
 	return withAgent(ctx, *data, agent.Config{}, e.Logger, func(a *agent.Agent) error {
-		res, err := a.Import(ctx, fs.Arg(0))
+		res, err := a.Import(ctx, file)
 		if err != nil {
 			return err
 		}
@@ -35,4 +37,24 @@ func (e *env) runImport(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
+}
+
+// parseFileArg parses flags before and after the one file argument, as a
+// person types them (import FILE --data DIR); "" if there is not exactly
+// one.
+func parseFileArg(fs *flag.FlagSet, args []string) (string, error) {
+	if err := cli.Parse(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() == 0 {
+		return "", nil
+	}
+	file := fs.Arg(0)
+	if err := cli.Parse(fs, fs.Args()[1:]); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", nil
+	}
+	return file, nil
 }
