@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"mime"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -75,11 +78,25 @@ func (s *SQLiteStore) FileInScope(ctx context.Context, hash, scope string) (File
 	return fi, nil
 }
 
+// FilesDir is where the county keeps its files unless FileConfig.Dir
+// says otherwise: "files" beside the database (as FileConfig's default).
+// The staff pages read from here.
+func (s *SQLiteStore) FilesDir() string { return filepath.Join(filepath.Dir(s.db.Path), "files") }
+
+// OpenFile opens a file of the county's store in dir, checked against its
+// name as it is read (blobstore.Reader): the caller decides first who may
+// see it (FileInScope, PublicFile).
+func OpenFile(dir, hash string) (*blobstore.Reader, error) {
+	cf, err := openCountyFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	return cf.main.Open(hash)
+}
+
 // ServeFile writes a file to a staff member whose scope covers a record
-// naming it (FileInScope); anything else is 404. The bytes are checked
-// against their name as they go out: a file damaged on the county's disk
-// ends the answer early instead of showing a wrong photo. A file never
-// changes under its name, so the browser may keep it.
+// naming it (FileInScope); anything else is 404. A file never changes
+// under its name, so the browser may keep it.
 func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, scope, hash string) {
 	st, ok := s.Store.(*SQLiteStore)
 	cfg := s.Files.withDefaults(s)
@@ -97,37 +114,56 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, scope, hash s
 		http.Error(w, "县级服务器内部错误，请稍后再试", http.StatusInternalServerError)
 		return
 	}
-	cf, err := openCountyFiles(cfg.Dir)
-	if err != nil {
-		s.Logger.Error("serve file", "hash", hash, "err", err)
-		http.Error(w, "县级服务器内部错误，请稍后再试", http.StatusInternalServerError)
-		return
-	}
-	etag := `"` + hash + `"`
-	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
-	w.Header().Set("ETag", etag)
+	WriteFile(w, r, cfg.Dir, fi, "private, max-age=31536000, immutable", s.Logger)
+}
+
+// fileTypes are the types the county takes (photo.Sniff) and their
+// extension in the name a saved file gets.
+var fileTypes = map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+
+// WriteFile answers with file fi of the store in dir, which the caller
+// has decided the requester may see, with cacheControl. The bytes are
+// checked against their name as they go out: a file damaged on the
+// county's disk ends the answer early instead of showing a wrong photo.
+//
+// Nothing in it runs on the county's origin: the type is the one read
+// from the file's first bytes and never sniffed again (nosniff), anything
+// but JPEG, PNG or PDF is a download, and every answer carries
+// "Content-Security-Policy: sandbox", so a PDF opens in the browser's
+// viewer as a document of no origin, with no script of its own and no
+// access to the staff's session.
+func WriteFile(w http.ResponseWriter, r *http.Request, dir string, fi FileInfo, cacheControl string, logger *slog.Logger) {
+	etag := `"` + fi.Hash + `"`
+	h := w.Header()
+	h.Set("Cache-Control", cacheControl)
+	h.Set("ETag", etag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox")
 	if r.Header.Get("If-None-Match") == etag {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	br, err := cf.main.Open(hash)
+	br, err := OpenFile(dir, fi.Hash)
 	if err != nil {
-		s.Logger.Error("serve file: listed but not on disk", "hash", hash, "err", err)
+		logger.Error("serve file: listed but not readable", "hash", fi.Hash, "err", err)
 		http.Error(w, "附件文件缺失，请联系管理员", http.StatusInternalServerError)
 		return
 	}
 	defer br.Close()
-	if fi.Type == "" {
-		fi.Type = "application/octet-stream"
+	disp, typ := "inline", fi.Type
+	ext, ok := fileTypes[typ]
+	if !ok {
+		disp, typ, ext = "attachment", "application/octet-stream", ""
 	}
-	w.Header().Set("Content-Type", fi.Type)
-	w.Header().Set("Content-Length", strconv.FormatInt(br.Size(), 10))
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Disposition", "inline")
+	// A name made of the hash alone: nothing a station sent reaches the
+	// header.
+	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": "附件-" + fi.Hash[:12] + ext}))
+	h.Set("Content-Type", typ)
+	h.Set("Content-Length", strconv.FormatInt(br.Size(), 10))
 	if r.Method == http.MethodHead {
 		return
 	}
 	if _, err := io.Copy(w, br); err != nil && r.Context().Err() == nil {
-		s.Logger.Error("serve file", "hash", hash, "err", err)
+		logger.Error("serve file", "hash", fi.Hash, "err", err)
 	}
 }

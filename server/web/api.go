@@ -6,6 +6,7 @@ import (
 
 	"stationsync/internal/records"
 	"stationsync/server"
+	"stationsync/syncproto"
 )
 
 // The JSON API: the same lists and records as the pages, with the same
@@ -54,6 +55,10 @@ func (h *Handler) handleAPIRecord(w http.ResponseWriter, r *http.Request, u *ser
 		out.Fields = map[string]json.RawMessage{}
 		for k, v := range rec.Record.Fields {
 			out.Fields[k] = v
+			if isFileField(k) {
+				// Hashes are no one's number; masking would break them.
+				continue
+			}
 			var s string
 			if json.Unmarshal(v, &s) == nil {
 				out.Fields[k] = records.JSONText(displayMask(k, s))
@@ -63,6 +68,19 @@ func (h *Handler) handleAPIRecord(w http.ResponseWriter, r *http.Request, u *ser
 		}
 		out.Conflicts = nil
 	}
+	// The files the record names: which arrived, their size and type,
+	// and where staff fetch them (files.go); absent for a person.
+	var files []fileView
+	if _, ok := fileField[kind]; ok {
+		var err error
+		if files, _, err = h.fileViews(r.Context(), hashesOf(kind, rec.Record.Fields), "/files/"); err != nil {
+			h.internal(w, r, err)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	json.NewEncoder(w).Encode(out)
+	json.NewEncoder(w).Encode(struct {
+		syncproto.Record
+		Files []fileView `json:"files,omitempty"`
+	}{out, files})
 }

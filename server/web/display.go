@@ -156,6 +156,14 @@ func displayValue(name string, raw json.RawMessage, mask bool) string {
 	}
 	var list []string
 	if json.Unmarshal(raw, &list) == nil {
+		if isFileField(name) {
+			// Hashes mean nothing to staff: the 附件 section shows the
+			// files themselves.
+			if len(list) == 0 {
+				return ""
+			}
+			return strconv.Itoa(len(list)) + " 个文件"
+		}
 		return strings.Join(list, "、")
 	}
 	var n int64

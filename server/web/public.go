@@ -19,6 +19,9 @@ import (
 type publicItem struct {
 	server.PublicDisclosure
 	VillageName string
+	// Files are its attachments (files.go), on the notice's own page.
+	Files   []fileView
+	Waiting int
 }
 
 func (h *Handler) publicList(r *http.Request, village, id string) ([]publicItem, map[string]string, error) {
@@ -85,6 +88,10 @@ func (h *Handler) handleGetPublicItem(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(list) == 0 {
 		h.fail(w, r, nil, http.StatusNotFound, "没有这条公开信息，或已过公开期限")
+		return
+	}
+	if list[0].Files, list[0].Waiting, err = h.fileViews(r.Context(), list[0].Attachments, "/public/f/"); err != nil {
+		h.internal(w, r, err)
 		return
 	}
 	h.render(w, r, http.StatusOK, "public_item", page{Title: list[0].Title, Nav: "public", Data: list[0], Names: names})

@@ -34,6 +34,7 @@ type recordData struct {
 	Origins   map[string]string
 	Versions  []versionView
 	Conflicts []conflictView // open and resolved, values masked like the fields
+	Files     *filesView     // the 附件 section (files.go); nil for a person
 }
 
 type versionView struct {
@@ -112,6 +113,9 @@ func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server
 				v.Value = records.AmountText(records.TextValue(rec.Record.Fields, "type"), fen, "")
 			}
 		}
+		if isFileField(fv.Name) && v.Value != "" {
+			v.Link = "#files"
+		}
 		if fv.Name == "person_id" || fv.Name == "applicant_id" {
 			v.Link = "/records/person/" + url.PathEscape(records.TextValue(rec.Record.Fields, fv.Name))
 		}
@@ -158,6 +162,12 @@ func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server
 		d.Versions = h.versionViews(sch, vs, !u.FullNumbers, stations, subject)
 	}
 	d.Conflicts = h.conflictViews(r.Context(), rec.AllConflicts, !u.FullNumbers, stations)
+	files, err := h.recordFiles(r.Context(), kind, rec.Record.Fields)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	d.Files = files
 	if kind == records.Application {
 		st := records.TextValue(rec.Record.Fields, "status")
 		d.Status = records.StatusLabel[st]

@@ -50,6 +50,13 @@ type Handler struct {
 	PinSHA256 string
 	// ServerURL is the address stations enrol with, shown with the codes.
 	ServerURL string
+	// FilesDir is where the county keeps the stations' files, if not
+	// beside the database (server.FileConfig.Dir; the default is the
+	// same).
+	FilesDir string
+	// ThumbCacheBytes bounds the thumbnails kept in memory (thumbs.go);
+	// default 16 MiB.
+	ThumbCacheBytes int64
 
 	once  sync.Once
 	mux   http.Handler
@@ -63,6 +70,8 @@ type Handler struct {
 	// an aggregate over a million visits is worth drawing once per change.
 	chartMu sync.Mutex
 	charts  map[string][]byte
+
+	thumbs *thumbCache
 }
 
 // New returns the pages over store.
@@ -171,6 +180,10 @@ func orDefault(s, d string) string {
 
 func (h *Handler) init() {
 	h.pages = map[string]*template.Template{}
+	if h.ThumbCacheBytes <= 0 {
+		h.ThumbCacheBytes = defaultThumbBytes
+	}
+	h.thumbs = newThumbCache(h.ThumbCacheBytes)
 	names, _ := fs.Glob(assets, "templates/*.html")
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
@@ -217,6 +230,12 @@ func (h *Handler) init() {
 	mux.HandleFunc("GET /public/{$}", h.handleGetPublic)
 	mux.HandleFunc("GET /public/v/{village}", h.handleGetPublicVillage)
 	mux.HandleFunc("GET /public/d/{id}", h.handleGetPublicItem)
+	// Files by their hash (files.go): staff within their scope, the
+	// public only a shown disclosure's.
+	mux.HandleFunc("GET /files/{hash}", h.auth(h.handleGetFile(false)))
+	mux.HandleFunc("GET /files/{hash}/thumb", h.auth(h.handleGetFile(true)))
+	mux.HandleFunc("GET /public/f/{hash}", h.handleGetPublicFile(false))
+	mux.HandleFunc("GET /public/f/{hash}/thumb", h.handleGetPublicFile(true))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, http.StatusNotFound, "页面不存在")
 	})
