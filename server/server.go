@@ -201,7 +201,9 @@ func (s *Server) handlePostEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at.succeeded(s.Now())
-	s.Logger.InfoContext(r.Context(), "station enrolled", "station", st.ID, "village", st.Village, "hostname", st.Hostname)
+	// Not the hostname: a village PC is often named after its cadre (the
+	// audit log keeps it, for those who may read it).
+	s.Logger.InfoContext(r.Context(), "station enrolled", "station", st.ID, "village", st.Village)
 	if a, ok := s.Store.(auditor); ok { // audit.go
 		a.Audit(r.Context(), st.ID, AuditEnroll, st.Village, st.Hostname+" "+st.AgentVersion, r.RemoteAddr)
 	}

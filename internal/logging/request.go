@@ -3,7 +3,6 @@ package logging
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 )
 
@@ -35,12 +34,17 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// NewRequestID makes a random id: 16 hex characters (64 bits), enough
-// not to repeat among one county's requests.
+// NewRequestID makes a random id: 16 lower-case letters (75 bits), enough
+// not to repeat among one county's requests. Letters, not hex: a run of
+// eleven digits in an id would read as a mobile number to the scanners
+// (internal/pii) that check logs for personal data.
 func NewRequestID() string {
-	var b [8]byte
+	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	for i, c := range b {
+		b[i] = 'a' + c%26
+	}
+	return string(b[:])
 }
 
 // SaneRequestID reports whether an incoming id may be kept: 1 to 64

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // With --log-format json every line of the file and the console is one
@@ -81,7 +82,7 @@ func TestSaneRequestID(t *testing.T) {
 		}
 	}
 	a, b := NewRequestID(), NewRequestID()
-	if a == b || !SaneRequestID(a) || len(a) != 16 {
+	if a == b || !SaneRequestID(a) || len(a) != 16 || strings.Trim(a, "abcdefghijklmnopqrstuvwxyz") != "" {
 		t.Errorf("new ids %q %q", a, b)
 	}
 }
@@ -99,4 +100,24 @@ func FuzzSaneRequestID(f *testing.F) {
 			t.Fatalf("kept %q", id)
 		}
 	})
+}
+
+// The time of a JSON line is to the millisecond, as a text line's: no
+// run of digits in a line the server writes itself reads as a number.
+func TestJSONTimeToTheMillisecond(t *testing.T) {
+	var console bytes.Buffer
+	log, c, err := New(Options{Console: &console, Format: FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	log.Info("x")
+	var rec map[string]any
+	if err := json.Unmarshal(console.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := rec["time"].(string)
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z07:00", ts); err != nil || len(ts) > len("2006-01-02T15:04:05.000+08:00") {
+		t.Errorf("time %q: %v", ts, err)
+	}
 }
