@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"stationsync/internal/blobstore"
 	"stationsync/internal/photo"
@@ -46,6 +48,10 @@ type FileConfig struct {
 	// Slots bounds the chunks being received at once, county-wide;
 	// default 8.
 	Slots int
+	// PruneAfter drops a station's unfinished upload untouched this long
+	// (files_prune.go); default 30 days, negative never. PruneEvery is
+	// how often the county looks; default 6 h.
+	PruneAfter, PruneEvery time.Duration
 }
 
 // defaultFileSlots: a chunk is 64 KiB and takes 8–16 s on 2G, so 8
@@ -65,6 +71,12 @@ func (c FileConfig) withDefaults(s *Server) FileConfig {
 	if c.Slots <= 0 {
 		c.Slots = defaultFileSlots
 	}
+	if c.PruneAfter == 0 {
+		c.PruneAfter = defaultPruneAfter
+	}
+	if c.PruneEvery <= 0 {
+		c.PruneEvery = defaultPruneEvery
+	}
 	return c
 }
 
@@ -72,6 +84,9 @@ func (c FileConfig) withDefaults(s *Server) FileConfig {
 // store's uploads (blobstore), and a test or a restart may build several
 // handlers over one county: the stores are shared by folder.
 type countyFiles struct {
+	// pruning is set while a server's prune loop runs over this folder:
+	// one loop however many handlers are built over it.
+	pruning  atomic.Bool
 	main     *blobstore.Store
 	mu       sync.Mutex
 	stations map[string]*blobstore.Store
@@ -186,6 +201,15 @@ func (s *Server) fileRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+syncproto.PathFileStatus, f.handleStatus)
 	mux.HandleFunc("PUT "+syncproto.PathFiles+"{hash}", f.handleChunk)
 	mux.HandleFunc("GET "+syncproto.PathFiles+"{hash}", f.handleFetch) // files_fetch.go
+	if cfg.PruneAfter > 0 && cf.pruning.CompareAndSwap(false, true) {
+		err := s.Go("upload pruning", func(ctx context.Context) error {
+			defer cf.pruning.Store(false)
+			return f.pruneLoop(ctx)
+		})
+		if err != nil {
+			cf.pruning.Store(false)
+		}
+	}
 }
 
 // admit is the gate of gate.go for the attachment calls: everything is
@@ -331,6 +355,10 @@ func (f *fileService) state(ctx context.Context, st *Station, ref syncproto.File
 	}
 	out.State = syncproto.FileSend
 	out.Offset, err = u.Offset()
+	if errors.Is(err, blobstore.ErrNoUpload) {
+		// Pruned (files_prune.go) since Begin: from 0.
+		out.Offset, err = 0, nil
+	}
 	return out, err
 }
 
@@ -466,6 +494,11 @@ func (f *fileService) handleChunk(w http.ResponseWriter, r *http.Request) {
 		f.complete(w, r, sst, ref, a.st.ID, answer)
 		return
 	}
+	if errors.Is(err, blobstore.ErrNoUpload) {
+		// Pruned (files_prune.go) right after this chunk: from 0 again.
+		writeError(w, http.StatusConflict, syncproto.CodeOffset, "附件分块位置不对，将从第 0 字节续传", 0)
+		return
+	}
 	if err != nil {
 		f.s.internal(w, r, err)
 		return
@@ -492,6 +525,11 @@ func (f *fileService) handleChunk(w http.ResponseWriter, r *http.Request) {
 func (f *fileService) complete(w http.ResponseWriter, r *http.Request, sst *blobstore.Store, ref syncproto.FileRef, station string, answer func(int64)) {
 	ctx := context.WithoutCancel(r.Context())
 	if err := f.files.finish(ctx, sst, ref.Hash, f.cfg.MaxSize); err != nil {
+		if errors.Is(err, blobstore.ErrNotFound) {
+			// The upload was pruned before it was committed: from 0 again.
+			writeError(w, http.StatusConflict, syncproto.CodeOffset, "附件分块位置不对，将从第 0 字节续传", 0)
+			return
+		}
 		if errors.Is(err, blobstore.ErrCorrupt) {
 			sst.Remove(ref.Hash)
 			writeError(w, http.StatusUnprocessableEntity, syncproto.CodeFileCorrupt, "附件内容与其编号不符，将从头重新上传", 0)

@@ -63,6 +63,7 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 	webFlags := addServeFlags(fs)
 	asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
 	obs := addObsFlags(fs) // observe.go
+	pruneAfter := fs.Duration("prune-uploads-after", 30*24*time.Hour, "drop a station's unfinished attachment upload untouched this long (0: never)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -94,6 +95,10 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 		}
 		return withStore(ctx, o, logger, func(st *server.SQLiteStore) error {
 			srv := server.New(st, logger)
+			srv.Files.PruneAfter = *pruneAfter
+			if *pruneAfter <= 0 {
+				srv.Files.PruneAfter = -1 // never
+			}
 			if err := setupMetrics(srv, st, obs, token, logger); err != nil {
 				return err
 			}
