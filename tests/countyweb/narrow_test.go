@@ -120,6 +120,9 @@ func TestNarrowCountyPages(t *testing.T) {
 	if _, err := main.Store.Save(ctx, records.Person, persons[0], testsupport.Fields(map[string]any{"phone": "13700000002", "health": "高血压，行动不便，独自居住"}), "村干部王芳"); err != nil {
 		t.Fatal(err)
 	}
+	// Photos and a scan on one visit (files_test.go), sent in the sync.
+	attach(t, main, urgent[0], "入户照片.jpg", cameraJPEG(t, 2400, 1800, 7))
+	attach(t, main, urgent[0], "病历.pdf", scanPDF("Medical record"))
 	main.MustSync(t)
 
 	n := &narrowWalk{T: t, Ctx: bctx, Base: c.url, Dir: shotDir(t), Side: "county"}
@@ -141,6 +144,7 @@ func TestNarrowCountyPages(t *testing.T) {
 	}
 	n.Page("record", "/records/person/"+persons[0], "#fields", "#edit button")
 	n.Page("record-visit", "/records/visit/"+urgent[0], "#fields", "")
+	n.Page("record-files", "/records/visit/"+urgent[0]+"#files", "#files", "#files a")
 	n.Page("record-submitted", "/records/application/"+apps["submitted"], "#decide", "#decide-btn, #amount")
 	n.Page("record-reviewing", "/records/application/"+apps["reviewing"], "#decide", "#decide-btn, #amount")
 	n.Page("record-approved", "/records/application/"+apps["approved"], "#history", "")
