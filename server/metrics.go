@@ -29,25 +29,29 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler
 
-	requests        *prometheus.CounterVec   // handler, code
-	requestSeconds  *prometheus.HistogramVec // handler
-	pushes          *prometheus.CounterVec   // outcome
-	pushSeconds     *prometheus.HistogramVec // outcome
-	pulls           *prometheus.CounterVec   // outcome
-	pullSeconds     *prometheus.HistogramVec // outcome
-	enrolls         *prometheus.CounterVec   // outcome
-	changes         *prometheus.CounterVec   // status
-	batchChanges    prometheus.Histogram
-	pullRecords     prometheus.Histogram
-	conflicts       prometheus.Counter
-	fileStatus      *prometheus.CounterVec // outcome
-	fileChunks      *prometheus.CounterVec // outcome
-	fileChunkBytes  *prometheus.CounterVec // outcome
-	mergeSeconds    prometheus.Histogram
-	commitSeconds   prometheus.Histogram
-	groupPushes     prometheus.Histogram
-	commitFailures  prometheus.Counter
+	requests       *prometheus.CounterVec   // handler, code
+	requestSeconds *prometheus.HistogramVec // handler
+	pushes         *prometheus.CounterVec   // outcome
+	pushSeconds    *prometheus.HistogramVec // outcome
+	pulls          *prometheus.CounterVec   // outcome
+	pullSeconds    *prometheus.HistogramVec // outcome
+	enrolls        *prometheus.CounterVec   // outcome
+	changes        *prometheus.CounterVec   // status
+	batchChanges   prometheus.Histogram
+	pullRecords    prometheus.Histogram
+	conflicts      prometheus.Counter
+	fileStatus     *prometheus.CounterVec // outcome
+	fileChunks     *prometheus.CounterVec // outcome
+	fileChunkBytes *prometheus.CounterVec // outcome
+	mergeSeconds   prometheus.Histogram
+	commitSeconds  prometheus.Histogram
+	groupPushes    prometheus.Histogram
+	commitFailures prometheus.Counter
 }
+
+// maxScrapes is how many scrapes are answered at once: a Prometheus or
+// two and an operator's curl.
+const maxScrapes = 4
 
 // Latency buckets: a push is tens of milliseconds on an idle county and
 // seconds in a herd; the target is p99 ≤ 2 s, so there are buckets
@@ -108,8 +112,9 @@ func NewMetrics(stats StationStatser) *Metrics {
 	if stats != nil {
 		f(newStationCollector(stats))
 	}
-	// One scrape at a time (a second waits), given up after 10 s.
-	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 1, Timeout: 10 * time.Second})
+	// A few scrapes at once (more are answered 503 at once), each given
+	// up after 10 s; the stations' query runs once for all of them.
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapes, Timeout: 10 * time.Second})
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -162,5 +163,95 @@ func TestMetricsListener(t *testing.T) {
 		}
 		cancel()
 		wg.Wait()
+	}
+}
+
+// countingStats is a store whose station counts take a while and are
+// counted, with the most readings at once.
+type countingStats struct {
+	mu         sync.Mutex
+	calls, now int
+	most       int
+	release    chan struct{}
+}
+
+func (c *countingStats) StationStats(ctx context.Context) (StationStats, error) {
+	c.mu.Lock()
+	c.calls++
+	c.now++
+	c.most = max(c.most, c.now)
+	c.mu.Unlock()
+	<-c.release
+	c.mu.Lock()
+	c.now--
+	c.mu.Unlock()
+	return StationStats{ContactLt1h: 3}, nil
+}
+
+// Many scrapes at once: a few are answered (the rest 503 at once, never a
+// pile of waiting queries), and the store is read once for all of them.
+func TestScrapesAtOnceReadTheStoreOnce(t *testing.T) {
+	stats := &countingStats{release: make(chan struct{})}
+	m := NewMetrics(stats)
+	hs := httptest.NewServer(m.Handler())
+	defer hs.Close()
+	const n = 50
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(hs.URL)
+			if err != nil {
+				codes <- -1
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	// The refusals come back while the admitted scrapes wait on the store.
+	refused := 0
+	for refused < n-maxScrapes {
+		switch c := <-codes; c {
+		case http.StatusServiceUnavailable:
+			refused++
+		default:
+			t.Fatalf("a scrape answered %d while the store was being read", c)
+		}
+	}
+	close(stats.release)
+	wg.Wait()
+	close(codes)
+	ok := 0
+	for c := range codes {
+		if c != 200 {
+			t.Errorf("admitted scrape answered %d", c)
+		}
+		ok++
+	}
+	if ok != maxScrapes || stats.calls != 1 || stats.most != 1 {
+		t.Errorf("%d answered, store read %d times (%d at once); want %d, 1, 1", ok, stats.calls, stats.most, maxScrapes)
+	}
+}
+
+// hangingStore answers nothing until it is asked to give up.
+type hangingStore struct{ Store }
+
+func (hangingStore) Ready(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A store that hangs makes /readyz answer 503, not hang: the probe's
+// question is bounded (readyTimeout).
+func TestReadyzDoesNotHangOnAHungStore(t *testing.T) {
+	srv := New(hangingStore{}, quietLog)
+	rec := httptest.NewRecorder()
+	srv.handleReadyz(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "deadline exceeded") {
+		t.Fatalf("readyz: %d %q", rec.Code, rec.Body)
 	}
 }

@@ -100,7 +100,7 @@ func (s *Server) NewHandler() http.Handler {
 	// Push and pull pass the gate (gate.go) before they take a slot.
 	mux.HandleFunc("POST /v1/push", s.handlePostPush)
 	mux.HandleFunc("GET /v1/pull", s.handleGetPull)
-	s.fileRoutes(mux) // files.go: attachments, with slots of their own
+	s.fileRoutes(mux)  // files.go: attachments, with slots of their own
 	s.probeRoutes(mux) // probes.go: /healthz, /readyz, /metrics
 	if s.Web != nil {
 		mux.Handle("/", s.Web)

@@ -17,8 +17,8 @@ import (
 // their last contact and by the backlog they last reported.
 type StationStats struct {
 	ContactLt1h, Contact1hTo1d, Contact1dTo7d, ContactGt7d, ContactNever int
-	Backlog0, Backlog1To100, Backlog101To1000, BacklogGt1000          int
-	BacklogChanges                                                    int64
+	Backlog0, Backlog1To100, Backlog101To1000, BacklogGt1000             int
+	BacklogChanges                                                       int64
 }
 
 // StationStats reads the counts in one pass over the stations table (a
