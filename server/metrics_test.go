@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,42 @@ func value(t *testing.T, c prometheus.Collector) float64 {
 		return m.Counter.GetValue()
 	}
 	return m.Gauge.GetValue()
+}
+
+// The attachment calls are counted under their own names (the routes of
+// files.go), whatever their outcome.
+func TestMetricsCountFileCalls(t *testing.T) {
+	srv, hs, _ := metricsServer(t)
+	for _, c := range []struct{ method, path string }{
+		{http.MethodPut, syncproto.PathFiles + strings.Repeat("a", 64) + "?offset=0"},
+		{http.MethodPost, syncproto.PathFileStatus},
+	} {
+		req, _ := http.NewRequest(c.method, hs.URL+c.path, strings.NewReader(strings.Repeat("x", 1000)))
+		req.Header.Set(syncproto.HeaderVersion, strconv.Itoa(syncproto.Version))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("unsigned %s %s: %d", c.method, c.path, resp.StatusCode)
+		}
+	}
+	sum := func(name string) (n float64) {
+		mfs, err := srv.Metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return n
+	}
+	if a, b := sum("stationsync_file_chunks_total"), sum("stationsync_file_status_requests_total"); a != 1 || b != 1 {
+		t.Errorf("file chunks %v, status calls %v; want 1 and 1", a, b)
+	}
 }
