@@ -125,7 +125,7 @@ func (w *Writer) Add(typ, name string, data []byte) error {
 	}
 	e := Entry{Type: typ, Name: name, Size: int64(len(data)), SHA256: hexSum(data), Enc: EncStore}
 	stored := data
-	if len(data) >= 64 {
+	if len(data) >= 64 && shrinks(data[:min(len(data), sampleSize)]) {
 		var b bytes.Buffer
 		fw, _ := flate.NewWriter(&b, flate.DefaultCompression)
 		fw.Write(data)
@@ -142,6 +142,20 @@ func (w *Writer) Add(typ, name string, data []byte) error {
 	w.off += e.Stored
 	w.m.Entries = append(w.m.Entries, e)
 	return nil
+}
+
+// sampleSize is the head of an entry deflate tries first: a photo does not
+// shrink, and deflating all of a hundred of them took most of an export's
+// time (1.3 s of it for 32 MB of JPEG).
+const sampleSize = 64 << 10
+
+// shrinks reports whether deflate shrinks p by a sixteenth.
+func shrinks(p []byte) bool {
+	var b bytes.Buffer
+	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
+	fw.Write(p)
+	fw.Close()
+	return b.Len() < len(p)-len(p)/16
 }
 
 // Commit signs the bundle with key, makes it durable and renames it to
