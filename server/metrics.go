@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"strconv"
 	"sync"
@@ -112,10 +113,39 @@ func NewMetrics(stats StationStatser) *Metrics {
 	if stats != nil {
 		f(newStationCollector(stats))
 	}
+	if q, ok := stats.(pushQueuer); ok {
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stationsync_store_push_queue",
+			Help: "Pushes waiting for the store's writer (the next group commit)."}, func() float64 { return float64(q.PushQueue()) }))
+	}
+	if p, ok := stats.(pooler); ok {
+		w, r := p.Pools()
+		f(collectors.NewDBStatsCollector(w, "county_writer"))
+		f(collectors.NewDBStatsCollector(r, "county_reader"))
+	}
 	// A few scrapes at once (more are answered 503 at once), each given
 	// up after 10 s; the stations' query runs once for all of them.
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapes, Timeout: 10 * time.Second})
 	return m
+}
+
+// pushQueuer and pooler are what SQLiteStore tells the metrics besides
+// the stations: the pushes waiting for its writer, its connection pools.
+type pushQueuer interface{ PushQueue() int }
+type pooler interface {
+	Pools() (writer, reader *sql.DB)
+}
+
+// watchSlots shows how many of the sync slots are taken (a full house
+// means stations are being told to come back later).
+func (m *Metrics) watchSlots(slots chan struct{}) {
+	if m == nil || slots == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stationsync_sync_slots_busy",
+			Help: "Sync slots (pushes and pulls being served) taken."}, func() float64 { return float64(len(slots)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stationsync_sync_slots",
+			Help: "Sync slots there are (serve's MaxInflight)."}, func() float64 { return float64(cap(slots)) }))
 }
 
 // Registry is where the metrics are registered (a caller may add its own).

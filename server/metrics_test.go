@@ -210,6 +210,8 @@ func TestMetricsStationGauges(t *testing.T) {
 		`stationsync_stations_backlog_changes 1241`,
 		`stationsync_store_up 1`,
 		"go_goroutines ", "process_resident_memory_bytes ", "stationsync_http_requests_total{",
+		"stationsync_sync_slots 16", "stationsync_sync_slots_busy 0", "stationsync_store_push_queue 0",
+		`go_sql_wait_count_total{db_name="county_writer"}`, `go_sql_open_connections{db_name="county_reader"}`,
 	} {
 		if !strings.Contains(out, want+"") {
 			t.Errorf("scrape lacks %q", want)

@@ -36,8 +36,10 @@ type readiness interface {
 // probe must get an answer, not time out, when the store hangs.
 const readyTimeout = 2 * time.Second
 
-// probeRoutes adds the probes and /metrics to the main listener's mux.
+// probeRoutes adds the probes and /metrics to the main listener's mux,
+// and the sync slots (made by NewHandler before) to the metrics.
 func (s *Server) probeRoutes(mux *http.ServeMux) {
+	s.Metrics.watchSlots(s.slots)
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,9 @@
 package server
 
-import "time"
+import (
+	"database/sql"
+	"time"
+)
 
 // The store's side of the metrics: each group commit (push.go) reports
 // what it wrote and what it cost to an observer, a small interface the
@@ -47,3 +50,14 @@ func (s *SQLiteStore) observeGroup(live []*pushReq, start, merged time.Time, err
 	}
 	s.obs.GroupCommitted(g)
 }
+
+// PushQueue is how many pushes wait for the writer.
+func (s *SQLiteStore) PushQueue() int {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	return len(s.queue)
+}
+
+// Pools are the store's writer connection and reader pool (the metrics
+// show their waits).
+func (s *SQLiteStore) Pools() (writer, reader *sql.DB) { return s.db.W, s.db.R }
