@@ -146,7 +146,7 @@ func (w *Writer) Add(typ, name string, data []byte) error {
 
 // sampleSize is the head of an entry deflate tries first: a photo does not
 // shrink, and deflating all of a hundred of them took most of an export's
-// time (1.3 s of it for 32 MB of JPEG).
+// time (about 0.6 s of a 1.3 s export of 32 MB of JPEG).
 const sampleSize = 64 << 10
 
 // shrinks reports whether deflate shrinks p by a sixteenth.

@@ -1,0 +1,83 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"stationsync/agent"
+	"stationsync/internal/gen"
+	"stationsync/internal/records"
+	"stationsync/internal/testsupport"
+)
+
+// A reinstalled PC (a new station of the same village, with nothing)
+// gets the village's records and their files from one downlink: the
+// files its feed names that it does not hold, checked and kept, shown as
+// the county's.
+func TestDownlinkCarriesTheFeedsFiles(t *testing.T) {
+	ctx := context.Background()
+	c := testsupport.NewCounty(t)
+	old := testsupport.NewStation(t, c, village, agent.Config{})
+	g := gen.New(41)
+	_, visits := old.AddPeople(t, g, village, 2)
+	photo := pngPhoto(t, rand.New(rand.NewPCG(4, 1)))
+	hash, err := old.Attach(ctx, visits[1], "走访.png", "测试员", bytes.NewReader(photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.MustSync(t)
+	if !hasFile(t, c, hash) {
+		t.Fatal("the county lacks the photo after an online round")
+	}
+
+	fresh := testsupport.NewStation(t, c, village, agent.Config{})
+	c.LinkDown()
+	ex, err := fresh.Export(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Changes != 0 || ex.Files != 0 {
+		t.Fatalf("a new station exported %d changes, %d files", ex.Changes, ex.Files)
+	}
+	res, err := importAtCounty(ctx, c, ex.Path, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FeedRecords != 6 || res.DownFiles != 1 {
+		t.Fatalf("downlink: %d records, %d files; want 6, 1", res.FeedRecords, res.DownFiles)
+	}
+	imp, err := fresh.Import(ctx, res.Downlink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp.Pulled != 6 || imp.Files != 1 {
+		t.Fatalf("station import: %+v", imp)
+	}
+	testsupport.AssertConverged(t, c, fresh, village)
+	list, err := fresh.Attachments(ctx, visits[1])
+	if err != nil || len(list) != 1 || list[0].Hash != hash || list[0].State != agent.FileAcked || list[0].Kind != records.Visit {
+		t.Fatalf("attachments of the visit at the new station: %+v, %v", list, err)
+	}
+	r, err := fresh.OpenAttachment(hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, _ := io.ReadAll(r)
+	want, _ := io.ReadAll(func() io.ReadCloser { r, _ := old.OpenAttachment(hash); return r }())
+	if !bytes.Equal(got, want) {
+		t.Fatal("the photo's bytes differ at the new station")
+	}
+	// The next answer does not carry it again.
+	ex2, err := fresh.Export(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, err := importAtCounty(ctx, c, ex2.Path, t.TempDir())
+	if err != nil || res2.DownFiles != 0 || res2.FeedRecords != 0 {
+		t.Fatalf("second answer: %+v, %v", res2, err)
+	}
+}
