@@ -113,3 +113,26 @@ func BenchmarkObserveLayer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStationStats: the stations gauges' one query at each scrape,
+// over a province's 16,000 stations.
+func BenchmarkStationStats(b *testing.B) {
+	st, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "county.db"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UnixMilli()
+	if _, err := st.db.W.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 16000)
+		INSERT INTO stations (id, village, public_key, enrolled_at, last_contact_at, pending)
+		SELECT 'st_' || i, '340123101201', x'00', ?1, ?1 - (i % 20) * 3600000 * 12, (i * 37) % 2000 FROM n`, now); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		s, err := st.StationStats(context.Background())
+		if err != nil || s.Backlog0+s.Backlog1To100+s.Backlog101To1000+s.BacklogGt1000 != 16000 {
+			b.Fatalf("%+v %v", s, err)
+		}
+	}
+}
