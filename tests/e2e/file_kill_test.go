@@ -43,6 +43,7 @@ type chunkWatch struct {
 	offsets  []int64 // of each chunk, in arrival order
 	inFlight int     // requests of any kind not yet answered
 	putOpen  int     // chunk requests not yet answered
+	answered int     // chunk requests answered
 }
 
 func (cw *chunkWatch) snapshot() (read int64, puts int) {
@@ -89,13 +90,18 @@ func newChunkWatch(t *testing.T, county string) (*chunkWatch, string) {
 			cw.inFlight--
 			if put {
 				cw.putOpen--
+				cw.answered++
 			}
 			cw.mu.Unlock()
 		}()
 		// The county's answer is awaited even when the agent is gone: a
 		// chunk whose bytes all came is acknowledged at the county though
 		// its answer finds no one.
-		rp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+		// (A context that can end, or the proxy falls back to
+		// CloseNotify and cancels on the client's close all the same.)
+		ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+		defer cancel()
+		rp.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	t.Cleanup(srv.Close)
 	return cw, strings.TrimPrefix(srv.URL, "http://")
@@ -159,7 +165,7 @@ func randomPDF(n int, seed uint64) []byte {
 // TestFileUploadKilled attaches a scan of several chunks at a station,
 // starts `station-agent run` over an emulated 2G link and SIGKILLs it at a
 // random moment, again and again: between chunks, inside one, now and then
-// before the first chunk; every other kill takes the link down with it (a
+// before the first chunk; half the kills take the link down with them (a
 // power cut: the bytes in flight are lost). After every restart the upload must go on from
 // the offset the county acknowledged (read from the county's disk), never
 // from zero; in the end the county holds the file once, whole, its hash
@@ -200,7 +206,7 @@ func TestFileUploadKilled(t *testing.T) {
 
 	// Time of one chunk on the link, for where the kills land.
 	chunkTime := time.Duration(float64(syncproto.DefaultFileChunk) / float64(twoG.UpBytesPerSec) * float64(time.Second))
-	var resent []int64
+	var resent, resentCut []int64 // per kill during the upload; those with the link cut
 	var inChunk, between, blind int
 	acked := int64(0)
 	for cycle := 0; cycle < kills && acked < int64(size); cycle++ {
@@ -208,12 +214,33 @@ func TestFileUploadKilled(t *testing.T) {
 		agent := testproc.Start(t, s.Log, []string{"LOG_LEVEL=debug"}, bin.Agent, "run", "--interval", "200ms", "--listen", testsupport.FreeAddr(t), "--data", s.Data)
 		start := time.Now()
 		kind := ""
-		if cycle%4 == 3 {
+		switch cycle % 4 {
+		case 3:
 			// Blind: anywhere in the start, the push, the status request
 			// or the first chunk.
 			time.Sleep(time.Duration(rng.Int64N(int64(3 * time.Second))))
 			kind = "blind"
-		} else {
+		case 0:
+			// Just after the county answered a chunk of this run: the
+			// station is reading the answer, pushing records, or reading
+			// and starting the next chunk.
+			cw.mu.Lock()
+			a0 := cw.answered
+			cw.mu.Unlock()
+			for {
+				cw.mu.Lock()
+				a := cw.answered
+				cw.mu.Unlock()
+				if a > a0 {
+					break
+				}
+				if time.Since(start) > 2*time.Minute {
+					t.Fatalf("cycle %d: no chunk answered within two minutes of the start", cycle)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			time.Sleep(time.Duration(rng.Int64N(int64(700 * time.Millisecond))))
+		default:
 			// From the first chunk of this run: 0–1.5 chunks later, so
 			// some kills fall inside a chunk and some after an answer.
 			for _, p := cw.snapshot(); p == puts0; _, p = cw.snapshot() {
@@ -227,14 +254,15 @@ func TestFileUploadKilled(t *testing.T) {
 		cw.mu.Lock()
 		open := cw.putOpen
 		cw.mu.Unlock()
-		// Every other kill is a power cut: the link goes with the PC, and
+		// Half the kills, at random, are power cuts: the link goes with the PC, and
 		// what was still in it never arrives. Otherwise the PC's kernel
 		// sends what the killed agent had written.
-		powerCut := cycle%2 == 1
+		powerCut := rng.IntN(2) == 0
 		if powerCut {
 			px.Set(linkem.Options{Down: true})
 		}
 		agent.Kill()
+		killedAfter := time.Since(start)
 		if !agent.KilledBySignal() {
 			t.Fatalf("cycle %d: the agent ended before the kill: %v", cycle, agent.Err())
 		}
@@ -270,9 +298,12 @@ func TestFileUploadKilled(t *testing.T) {
 		lost := (read1 - read0) - (now - acked)
 		if puts1 > puts0 {
 			resent = append(resent, lost)
+			if powerCut {
+				resentCut = append(resentCut, lost)
+			}
 		}
 		t.Logf("cycle %2d: killed %s after %v; %d chunks, county at %d of %d (+%d), %d bytes to send again",
-			cycle, kind, time.Since(start).Round(time.Millisecond), puts1-puts0, now, size, now-acked, lost)
+			cycle, kind, killedAfter.Round(time.Millisecond), puts1-puts0, now, size, now-acked, lost)
 		acked = now
 	}
 
@@ -327,11 +358,16 @@ func TestFileUploadKilled(t *testing.T) {
 		t.Fatal("no kill fell during the upload")
 	}
 	slices.Sort(resent)
+	slices.Sort(resentCut)
+	if len(resentCut) == 0 {
+		resentCut = []int64{0}
+	}
 	for _, r := range resent {
 		if r > int64(syncproto.DefaultFileChunk) || r < 0 {
 			t.Errorf("a cut cost %d bytes; at most one chunk (%d) may be sent again", r, syncproto.DefaultFileChunk)
 		}
 	}
-	t.Logf("RESULT file-kill: size=%d chunk=%d kills=%d (inside a chunk %d, between chunks %d, blind %d) chunks=%d resent_total=%d resent_per_cut min=%d median=%d max=%d",
-		size, syncproto.DefaultFileChunk, inChunk+between+blind, inChunk, between, blind, puts, total, resent[0], resent[len(resent)/2], resent[len(resent)-1])
+	t.Logf("RESULT file-kill: size=%d chunk=%d kills=%d (inside a chunk %d, between chunks %d, blind %d) chunks=%d resent_total=%d resent_per_cut min=%d median=%d max=%d; with the link cut (%d) min=%d median=%d max=%d",
+		size, syncproto.DefaultFileChunk, inChunk+between+blind, inChunk, between, blind, puts, total, resent[0], resent[len(resent)/2], resent[len(resent)-1],
+		len(resentCut), resentCut[0], resentCut[len(resentCut)/2], resentCut[len(resentCut)-1])
 }
