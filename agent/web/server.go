@@ -213,6 +213,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /sync/bar", s.handleGetSyncBar)
 	auth("POST /sync", s.handlePostSync)
 	auth("POST /rejected/{id}/dismiss", s.handlePostDismiss)
+	s.bundleRoutes(auth) // bundles.go: U盘传送
 	auth("GET /settings", s.handleGetSettings)
 	auth("POST /settings", s.handlePostSettings)
 
