@@ -78,6 +78,15 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Flush passes a flush on: the staff pages' exports flush as they stream,
+// and find the Flusher by a type assertion, not a ResponseController.
+func (r *recorder) Flush() {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	http.NewResponseController(r.ResponseWriter).Flush()
+}
+
 // Unwrap lets http.ResponseController reach the connection (pacedBodies
 // moves its read deadline) and flush.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

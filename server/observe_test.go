@@ -94,3 +94,24 @@ func TestRequestIDEchoedAndLogged(t *testing.T) {
 		t.Error("the caller's id reached the log")
 	}
 }
+
+// A handler under the observing layer still finds the Flusher by a type
+// assertion (the exports stream so) and the flush reaches the connection.
+func TestObserveKeepsFlush(t *testing.T) {
+	srv := New(openTestStore(t), quietLog)
+	flushed := false
+	h := srv.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := w.(http.Flusher)
+		if !ok {
+			t.Fatal("no Flusher")
+		}
+		w.Write([]byte("a"))
+		f.Flush()
+		flushed = true
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if !flushed || !rec.Flushed || rec.Body.String() != "a" {
+		t.Fatalf("flushed %v, recorder flushed %v, body %q", flushed, rec.Flushed, rec.Body)
+	}
+}
