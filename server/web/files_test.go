@@ -11,6 +11,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
+	"stationsync/internal/testlog"
 	"stationsync/syncproto"
 )
 
@@ -154,7 +156,9 @@ func (f *fixture) addFiles(village string, seed uint64) *villageFiles {
 // The record page shows a tile per file: a thumbnail that links the
 // photo, a PDF with its size, and 附件上传中 for a file not yet there.
 func TestRecordPageShowsFiles(t *testing.T) {
-	f := newFixture(t)
+	log := &testlog.Errors{}
+	f := newFixtureLogged(t, slog.New(log))
+	defer noErrors(t, log)
 	vf := f.addFiles(villA, 1)
 	c := f.login("towna")
 	r := c.get("/records/visit/" + vf.visit)
@@ -224,6 +228,14 @@ func TestRecordPageShowsFiles(t *testing.T) {
 		if r := c.get(p); r.StatusCode != 404 {
 			t.Errorf("%s: %d, want 404", p, r.StatusCode)
 		}
+	}
+}
+
+// noErrors fails the test if the county logged an error.
+func noErrors(t *testing.T, log *testlog.Errors) {
+	t.Helper()
+	if errs := log.Take(); len(errs) > 0 {
+		t.Errorf("the county logged %d errors, first: %s", len(errs), errs[0])
 	}
 }
 
@@ -315,7 +327,9 @@ func leaks(r response, data []byte) bool {
 // records name, however its address is spelled; the county's staff get
 // it at its address only.
 func TestFileScopeSpellings(t *testing.T) {
-	f := newFixture(t)
+	log := &testlog.Errors{}
+	f := newFixtureLogged(t, slog.New(log))
+	defer noErrors(t, log)
 	fa := f.addFiles(villA, 1)
 	fb := f.addFiles(villB, 2)
 	towna, county := f.login("towna"), f.login("county")
@@ -364,7 +378,9 @@ func TestFileScopeSpellings(t *testing.T) {
 // public, however its address is spelled; a published notice's photo is,
 // until its window ends.
 func TestPublicFilesOnlyShownDisclosures(t *testing.T) {
-	f := newFixture(t)
+	log := &testlog.Errors{}
+	f := newFixtureLogged(t, slog.New(log))
+	defer noErrors(t, log)
 	fa := f.addFiles(villA, 1)
 	fb := f.addFiles(villB, 2)
 	anon := f.client()
@@ -454,7 +470,9 @@ func TestAPIRecordFiles(t *testing.T) {
 // Many staff and visitors at once, each asking for files and thumbnails
 // in and out of their scope: every answer is the one its rule gives.
 func TestFilesConcurrent(t *testing.T) {
-	f := newFixture(t)
+	log := &testlog.Errors{}
+	f := newFixtureLogged(t, slog.New(log))
+	defer noErrors(t, log)
 	fa := f.addFiles(villA, 1)
 	fb := f.addFiles(villB, 2)
 	users := map[string]*client{"towna": f.login("towna"), "townb": f.login("townb"), "county": f.login("county"), "": f.client()}
