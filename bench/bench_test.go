@@ -150,7 +150,8 @@ func Benchmark2GLink(b *testing.B) {
 // SQLite through the store's Push, without HTTP: 20 batches from one
 // station, one after another. Reported: records per second for both steps
 // (what the county's push handler does besides HTTP) and for the merge
-// alone.
+// alone, and, in the same run, the same number of visits inserted straight
+// into SQLite (visitCeiling) and the merge's share of that ceiling.
 func BenchmarkServerIngest(b *testing.B) { benchIngest(b, 1, 20, 1000) }
 
 // BenchmarkServerIngestConcurrent: the same 20,000 visits from ten
@@ -163,7 +164,7 @@ func BenchmarkServerIngestConcurrent(b *testing.B) { benchIngest(b, 10, 2, 1000)
 func benchIngest(b *testing.B, stations, batches, perBatch int) {
 	const persons = 300
 	ctx := context.Background()
-	var wall, merging, cpu durations
+	var wall, merging, cpu, ceiling durations
 	type sender struct {
 		st   *server.Station
 		pub  ed25519.PublicKey
@@ -262,12 +263,17 @@ func benchIngest(b *testing.B, stations, batches, perBatch int) {
 		if got, want := c.count(b, records.Visit), stations*batches*perBatch; got != want {
 			b.Fatalf("county holds %d visits, want %d", got, want)
 		}
+		if stations == 1 {
+			ceiling = append(ceiling, visitCeiling(b, batches*perBatch, perBatch))
+		}
 	}
 	recs := float64(stations * batches * perBatch)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(recs/wall.median().Seconds(), "records/s")
 	if stations == 1 {
 		b.ReportMetric(recs/merging.median().Seconds(), "merge-records/s")
+		b.ReportMetric(recs/ceiling.median().Seconds(), "ceiling-records/s")
+		b.ReportMetric(ceiling.median().Seconds()/merging.median().Seconds(), "merge/ceiling")
 	}
 	b.ReportMetric(wall.median().Seconds(), "s")
 	b.ReportMetric(cpu.median().Seconds(), "cpu-s")

@@ -67,6 +67,8 @@ var figures = map[string][]struct {
 	"ServerIngest": {
 		{"records/s", figure{label: "records/s merged (20 sealed batches of 1,000 visits from one station, one after another)", target: 50000}},
 		{"merge-records/s", figure{label: "… counting the merge (Push) alone", target: 0}},
+		{"ceiling-records/s", figure{label: "the same visits inserted straight into SQLite (prepared, 1,000 a transaction, FULL sync)"}},
+		{"merge/ceiling", figure{label: "the merge's share of that ceiling", digits: 2, target: 0.8}},
 		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
 		{"cpu-s", figure{label: "CPU time", digits: 3, unit: " s"}},
 	},
