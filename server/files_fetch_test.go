@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -209,4 +210,64 @@ func TestFetchThroughput(t *testing.T) {
 		t.Fatalf("fetch: %d bytes, %v", len(got), err)
 	}
 	t.Logf("RESULT fetch: %d bytes on the loopback in %v: %.0f MB/s", len(data), took.Round(time.Millisecond), float64(len(data))/(1<<20)/took.Seconds())
+}
+
+// Property: over random villages, records and files, a station gets a
+// file exactly when a record of its own village names it and the county
+// has received it; every other answer is the one 404.
+func TestFetchFileOnlyOwnVillage(t *testing.T) {
+	fc := newFileCounty(t, nil)
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	villages := []string{fc.k.st.Village, "340123102203", "340124100101"}
+	stations := map[string][]keyed{fc.k.st.Village: {fc.k}}
+	for _, v := range villages[1:] {
+		stations[v] = []keyed{enrollIn(t, fc.store, v)}
+	}
+	for _, v := range villages {
+		stations[v] = append(stations[v], enrollIn(t, fc.store, v))
+	}
+	type file struct {
+		data    []byte
+		named   map[string]bool
+		arrived bool
+	}
+	var files []file
+	for i := range 8 {
+		f := file{data: pdfOf(2000+i, uint64(100+i)), named: map[string]bool{}}
+		for _, v := range villages {
+			if r.IntN(2) == 0 {
+				f.named[v] = true
+			}
+		}
+		files = append(files, f)
+	}
+	for i := range files {
+		f := &files[i]
+		for v := range f.named {
+			fc.name(t, stations[v][0], hashOf(f.data))
+		}
+		// Sent by a station of a village that names it, now and then.
+		for v := range f.named {
+			if r.IntN(3) > 0 {
+				sendAll(t, fc.client(stations[v][1]), hashOf(f.data), f.data, 64<<10)
+				f.arrived = true
+			}
+			break
+		}
+	}
+	for _, v := range villages {
+		for _, k := range stations[v] {
+			for _, f := range files {
+				got, _, err := fetch(t, fc.client(k), hashOf(f.data), 0)
+				want := f.named[v] && f.arrived
+				var e *syncproto.Error
+				switch {
+				case want && (err != nil || !bytes.Equal(got, f.data)):
+					t.Errorf("village %s: a file its record names and the county holds: %v", v, err)
+				case !want && (!errors.As(err, &e) || e.Status != 404 || e.Code != syncproto.CodeFileUnknown):
+					t.Errorf("village %s (names it %v, arrived %v): %v, %d bytes", v, f.named[v], f.arrived, err, len(got))
+				}
+			}
+		}
+	}
 }
