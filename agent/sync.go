@@ -231,11 +231,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			failures++
-			wait = syncproto.FullJitter(2*time.Second, a.cfg.RetryCap, failures)
-			var pe *syncproto.Error
-			if errors.As(err, &pe) && pe.RetryAfter > wait {
-				wait = pe.RetryAfter
-			}
+			wait = syncproto.RoundWait(failures, a.cfg.RetryCap, err)
 			if failures == 1 || failures%20 == 0 {
 				a.logger.Warn("sync failed; will retry", "err", err, "failures", failures, "next", wait.Round(time.Second))
 			}

@@ -395,6 +395,22 @@ func Backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 	return FullJitter(minWait, maxWait, attempt)
 }
 
+// RoundWait is how long a station waits after its failures-th failed
+// round in a row before the next: capped exponential backoff with full
+// jitter (FullJitter from 2 s up to retryCap), or, when the county's last
+// answer asked for longer (429/503 Retry-After), that wait plus up to a
+// quarter more (at least a second) of jitter. Without the jitter, a
+// herd told "come back in 10 s" in the same second comes back in the same
+// second, and the county pays for it again.
+func RoundWait(failures int, retryCap time.Duration, err error) time.Duration {
+	wait := FullJitter(2*time.Second, retryCap, failures)
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > wait {
+		wait = e.RetryAfter + rand.N(max(time.Second, e.RetryAfter/4))
+	}
+	return wait
+}
+
 // FullJitter returns a random wait in [0, min(maxWait, minWait·2^attempt)].
 func FullJitter(minWait, maxWait time.Duration, attempt int) time.Duration {
 	ceil := maxWait

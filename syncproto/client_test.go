@@ -115,6 +115,49 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// TestRoundWait: the wait between a station's failed rounds honours the
+// county's Retry-After as a floor and spreads the herd it told the same
+// thing over a quarter more; without one it is capped full jitter.
+func TestRoundWait(t *testing.T) {
+	busy := func(ra time.Duration) error {
+		return fmt.Errorf("push: %w", &Error{Status: 503, Code: CodeOverloaded, RetryAfter: ra})
+	}
+	lo, hi := time.Duration(1<<62), time.Duration(0)
+	seconds := map[time.Duration]int{}
+	for range 2000 {
+		w := RoundWait(1, time.Minute, busy(20*time.Second))
+		if w < 20*time.Second || w >= 25*time.Second {
+			t.Fatalf("Retry-After 20 s: waited %v, want [20 s, 25 s)", w)
+		}
+		lo, hi = min(lo, w), max(hi, w)
+		seconds[w.Truncate(time.Second)]++
+	}
+	// 2,000 stations told "20 s" at once must not all come back in the
+	// same second: spread over the five seconds, none holding half.
+	if hi-lo < 4*time.Second || len(seconds) < 5 {
+		t.Fatalf("Retry-After 20 s: waits span only [%v, %v] over %d seconds", lo, hi, len(seconds))
+	}
+	for s, n := range seconds {
+		if n > 1000 {
+			t.Fatalf("Retry-After 20 s: %d of 2000 stations come back in second %v", n, s)
+		}
+	}
+	// A short Retry-After still gets a second of jitter.
+	for range 200 {
+		if w := RoundWait(1, time.Minute, busy(3*time.Second)); w < 3*time.Second || w > 4*time.Second+2*time.Second {
+			t.Fatalf("Retry-After 3 s: waited %v", w)
+		}
+	}
+	// No Retry-After (a dead link, another error): full jitter up to the cap.
+	for _, err := range []error{errors.New("dial tcp: connection refused"), busy(0), nil} {
+		for f := 1; f < 40; f += 7 {
+			if w := RoundWait(f, time.Minute, err); w < 0 || w > time.Minute {
+				t.Fatalf("failures=%d err=%v: waited %v, want [0, 1 min]", f, err, w)
+			}
+		}
+	}
+}
+
 func TestCheckVersion(t *testing.T) {
 	for v := MinVersion; v <= Version; v++ {
 		if err := CheckVersion(v); err != nil {
