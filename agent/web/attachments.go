@@ -46,15 +46,16 @@ var fileKinds = map[string]struct {
 // filesPart is what the attachments partial (partials/attachments.html)
 // draws on a record's page, and the counts on the sync page.
 type filesPart struct {
-	Record  string // the record's id
-	Base    string // its page, "/visits/" + id
-	Files   []fileRow
-	CanAdd  bool
-	Why     string // why no file can be added now
-	Max     string // the request limit, "64 MB"
-	Counts  *agent.FileCounts
-	Usage   string // bytes still to go up
-	Holding int    // files noted on this PC
+	Record   string // the record's id
+	Base     string // its page, "/visits/" + id
+	Files    []fileRow
+	CanAdd   bool
+	Why      string // why no file can be added now
+	Max      string // the request limit, "64 MB"
+	Counts   *agent.FileCounts
+	Usage    string // bytes still to go up
+	Holding  int    // files noted on this PC
+	Uploaded int    // files the county holds, kept here or evicted
 	// Disk is what the station's files take on its disk (the sync page);
 	// EvictDays the days before a file the county holds leaves it, 0 never.
 	Disk      *agent.DiskUse
@@ -80,7 +81,7 @@ func (s *Server) filesOf(r *http.Request, name string) *filesPart {
 			s.log.Error("attachment counts", "err", err)
 			return nil
 		}
-		p := &filesPart{Counts: &c, Holding: c.Pending + c.Acked + c.Refused + c.Missing, Usage: sizeCN(c.PendingBytes)}
+		p := &filesPart{Counts: &c, Holding: c.Pending + c.Acked + c.Refused + c.Missing, Usage: sizeCN(c.PendingBytes), Uploaded: c.Acked + c.Evicted}
 		if u, err := s.a.DiskUse(ctx); err != nil {
 			s.log.Error("disk use", "err", err)
 		} else {

@@ -76,6 +76,7 @@ func TestEvictedPhotoFetchedFromPages(t *testing.T) {
 	c.see("本机磁盘")
 	c.see("磁盘剩余空间")
 	c.waitFor(`document.querySelector("#file-counts").innerText.includes("已从本机清理")`, "evicted count")
+	c.waitFor(`/已上传到县里\s*1 个/.test(document.querySelector("#file-counts").innerText)`, "the evicted file counted as uploaded")
 	c.shot("sync-disk")
 	c.narrow("sync-disk")
 
