@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
+	"os"
 
 	"stationsync/internal/cli"
 	"stationsync/server"
@@ -74,4 +76,30 @@ func parseFileArg(fs *flag.FlagSet, args []string) (string, error) {
 		return "", nil
 	}
 	return file, nil
+}
+
+// importDirFlags are `serve --import-dir DIR [--import-poll]`: a folder
+// whose villages' bundles are imported as they appear, inside the service.
+type importDirFlags struct {
+	dir  *string
+	poll *bool
+}
+
+func addImportDirFlags(fs *flag.FlagSet) importDirFlags {
+	return importDirFlags{
+		dir:  fs.String("import-dir", "", "folder whose villages' bundles (村站通-….bundle) are imported as they appear; answers are written beside them"),
+		poll: fs.Bool("import-poll", false, "read the import folder every few seconds instead of watching it (a USB stick: a watch keeps it busy)"),
+	}
+}
+
+// start watches the import folder, if one was named, until srv closes.
+func (f importDirFlags) start(srv *server.Server, st *server.SQLiteStore, logger *slog.Logger) error {
+	if *f.dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(*f.dir, 0o700); err != nil {
+		return fmt.Errorf("--import-dir: %w", err)
+	}
+	logger.Info("watching the import folder for villages' bundles", "dir", *f.dir, "poll", *f.poll)
+	return srv.Go("bundle import folder", func(ctx context.Context) error { return st.WatchBundles(ctx, *f.dir, *f.poll, logger) })
 }

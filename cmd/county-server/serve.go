@@ -64,6 +64,7 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 	asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
 	obs := addObsFlags(fs) // observe.go
 	pruneAfter := fs.Duration("prune-uploads-after", 30*24*time.Hour, "drop a station's unfinished attachment upload untouched this long (0: never)")
+	importDir := addImportDirFlags(fs) // import.go: a watched folder of villages' bundles
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -100,6 +101,9 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 				srv.Files.PruneAfter = -1 // never
 			}
 			if err := setupMetrics(srv, st, obs, token, logger); err != nil {
+				return err
+			}
+			if err := importDir.start(srv, st, logger); err != nil {
 				return err
 			}
 			logger.Info("county server listening", "addr", *listen, "data", o.data, "version", Version)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 
 	"stationsync/agent"
 	"stationsync/internal/cli"
@@ -57,4 +58,30 @@ func parseFileArg(fs *flag.FlagSet, args []string) (string, error) {
 		return "", nil
 	}
 	return file, nil
+}
+
+// inboxFlags are `run --inbox DIR [--inbox-poll]`: a folder whose county
+// answers are imported as they appear.
+type inboxFlags struct {
+	dir  *string
+	poll *bool
+}
+
+func addInboxFlags(fs *flag.FlagSet) inboxFlags {
+	return inboxFlags{
+		dir:  fs.String("inbox", "", "folder whose county answers (村站通回执-….bundle) are imported as they appear"),
+		poll: fs.Bool("inbox-poll", false, "read the inbox every few seconds instead of watching it (a USB stick: a watch keeps it busy)"),
+	}
+}
+
+// start watches the inbox, if one was named, until the agent closes.
+func (f inboxFlags) start(a *agent.Agent, logger *slog.Logger) {
+	if *f.dir == "" {
+		return
+	}
+	if err := a.WatchInbox(*f.dir, *f.poll); err != nil {
+		logger.Error("inbox not watched", "dir", *f.dir, "err", err)
+		return
+	}
+	logger.Info("watching the inbox for the county's answers", "dir", *f.dir, "poll", *f.poll)
 }

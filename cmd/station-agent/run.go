@@ -23,6 +23,7 @@ func (e *env) runRun(ctx context.Context, args []string) error {
 	asService := fs.Bool("service", false, "run under the service manager (what install, the MSI and the .deb register)")
 	listen := fs.String("listen", defaultListen, "address of the station's pages (this PC only by default)")
 	pushing := e.pushFlags(fs)
+	inbox := addInboxFlags(fs) // import.go: a watched folder of the county's answers
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +77,7 @@ func (e *env) runRun(ctx context.Context, args []string) error {
 				}); err != nil {
 					return err
 				}
+				inbox.start(a, logger)
 				a.Nudge()
 				return a.Run(ctx)
 			})
