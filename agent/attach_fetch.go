@@ -65,8 +65,13 @@ func (a *Agent) FetchFile(ctx context.Context, recordID, hash string) error {
 		return ErrNotEnrolled
 	}
 	// One fetch at a time: a 2G link carries one file well, not five.
+	// And none beside an eviction pass, whose sweep would remove a file
+	// fetched back before its row says so (attach_evict.go): a pass
+	// waits for the fetch, at most a few minutes.
 	a.files.fetching.Lock()
 	defer a.files.fetching.Unlock()
+	a.files.evictMu.Lock()
+	defer a.files.evictMu.Unlock()
 	c, err := a.fetchClient(ctx)
 	if err != nil {
 		return err
@@ -85,8 +90,6 @@ func (a *Agent) FetchFile(ctx context.Context, recordID, hash string) error {
 		}
 		size = got // the county's size, unknown before (another station's file)
 	}
-	a.files.evictMu.Lock()
-	defer a.files.evictMu.Unlock()
 	if ok, err := bs.Has(hash); err != nil || !ok {
 		return fmt.Errorf("fetch %s: not kept: %v", hash, err)
 	}
