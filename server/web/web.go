@@ -223,6 +223,7 @@ func (h *Handler) init() {
 	mux.HandleFunc("POST /users", h.admin(h.handlePostUser))
 	mux.HandleFunc("POST /users/{id}", h.admin(h.handlePostUserUpdate))
 	mux.HandleFunc("GET /audit", h.admin(h.handleGetAudit))
+	h.bundleRoutes(mux) // bundles.go: U盘数据包
 	mux.HandleFunc("GET /settings", h.admin(h.handleGetSettings))
 	mux.HandleFunc("POST /settings", h.admin(h.handlePostSettings))
 	mux.HandleFunc("GET /api/records/{kind}", h.auth(h.handleAPIList))
