@@ -107,17 +107,24 @@ func newChunkWatch(t *testing.T, county string) (*chunkWatch, string) {
 	return cw, strings.TrimPrefix(srv.URL, "http://")
 }
 
-// settled waits until the county has answered every request that reached
-// it: bytes still in the link when the agent died go on arriving, and the
-// county acknowledges a chunk whose bytes all came.
+// settled waits until the link is quiet and the county has answered every
+// request that reached it: bytes still in the link when the agent died go
+// on arriving (a request's first bytes reach the county only after the
+// link's latency), and the county acknowledges a chunk whose bytes all
+// came. Quiet: no byte delivered for over twice the link's latency.
 func (cw *chunkWatch) settled(t *testing.T, px *linkem.Proxy) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
+	quiet := 2*twoG.Latency + 100*time.Millisecond
+	last, since := px.Stats().UpBytes, time.Now()
 	for {
 		cw.mu.Lock()
 		n := cw.inFlight
 		cw.mu.Unlock()
-		if n == 0 {
+		if up := px.Stats().UpBytes; up != last {
+			last, since = up, time.Now()
+		}
+		if n == 0 && time.Since(since) > quiet {
 			return
 		}
 		if time.Now().After(deadline) {
