@@ -161,7 +161,9 @@ func render(r io.Reader) (string, error) {
 				res.metrics[u] = append(res.metrics[u], m[u])
 			}
 		case strings.HasPrefix(line, "cpu:"), strings.HasPrefix(line, "goos:"), strings.HasPrefix(line, "goarch:"):
-			env = append(env, line)
+			if !slices.Contains(env, line) { // each package prints them
+				env = append(env, line)
+			}
 		case strings.HasPrefix(line, "--- FAIL"), strings.HasPrefix(line, "FAIL"), strings.HasPrefix(line, "panic:"):
 			failed = append(failed, line)
 		}
