@@ -96,4 +96,25 @@ func TestEvictedPhotoFetchedFromPages(t *testing.T) {
 	if at, _ := a.Attachments(bg, id); len(at) != 1 || at[0].State != agent.FileAcked {
 		t.Fatalf("after the fetch: %+v", at)
 	}
+
+	// Evicted again, the photo opened from its link comes back by itself;
+	// with the county down it says why in Chinese.
+	time.Sleep(2 * time.Millisecond) // past the nanosecond EvictAfter, on the ms clock
+	if res, err := a.EvictFiles(bg); err != nil || res.Files != 1 {
+		t.Fatalf("evict again: %+v %v", res, err)
+	}
+	get := `fetch("/files/` + id + `/` + hash + `").then(async r => r.status + " " + r.headers.get("Content-Type") + " " + (r.ok ? "" : await r.text()))`
+	co.LinkDown()
+	got, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](get, chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(got, "503 ") || !strings.Contains(got, "现在连不上县里") {
+		t.Fatalf("opening an evicted photo with the county down: %q %v", got, err)
+	}
+	co.LinkUp()
+	got, err = chromedp.Run(c.ctx, chromedp.Evaluate[string](get, chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+	if err != nil || got != "200 image/jpeg " {
+		t.Fatalf("opening an evicted photo: %q %v", got, err)
+	}
+	if at, _ := a.Attachments(bg, id); len(at) != 1 || at[0].State != agent.FileAcked {
+		t.Fatalf("after opening: %+v", at)
+	}
 }
