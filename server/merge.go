@@ -78,7 +78,11 @@ type merger struct {
 	// made under the writer lock, in countyWrite or pushGroup, which store
 	// the counter before commit (persistClocks).
 	feedSeq *int64
-	stmts   map[string]*sql.Stmt
+	// caughtUp: the counter was compared with the one stored, which
+	// another process writing the same database may have moved
+	// (bundle_clocks.go).
+	caughtUp bool
+	stmts    map[string]*sql.Stmt
 	// present remembers the records exists found in this transaction: a
 	// batch of visits refers to the same few people again and again, and
 	// the merge never deletes a record or moves it to another village.
@@ -261,6 +265,7 @@ func (m *merger) stmt(q string) (*sql.Stmt, error) {
 
 // nextFeedSeq takes the next value of the feed counter.
 func (m *merger) nextFeedSeq() int64 {
+	m.catchUpFeedSeq() // bundle_clocks.go
 	*m.feedSeq++
 	return *m.feedSeq
 }

@@ -26,6 +26,7 @@ const usage = `county-server — 村站通 county server
 
 Usage:
   county-server serve    [--data DIR] [--listen ADDR] [--county CODE] [--timezone Asia/Shanghai]   serve the station API
+                         [--import-dir DIR [--import-poll]]   import villages' USB bundles as they appear in DIR
   county-server station add --village CODE [--ttl 168h]    make a one-time enrolment code
   county-server station list [--json]                      list stations and their health
   county-server station revoke ID                          refuse a station from now on

@@ -23,6 +23,7 @@ const usage = `station-agent — 村站通 station service
 
 Usage:
   station-agent run      [--data DIR] [--interval 1m] [--listen 127.0.0.1:8484]       run the station service in the foreground
+                         [--inbox DIR [--inbox-poll]]     import the county's answers (村站通回执-….bundle) as they appear in DIR
                          [--batch N] [--ahead auto|always|never]  changes per push (default: fit to the link);
                                                                   send a batch while the county merges the one before
   station-agent enroll   --server URL --code CODE | --file F.json [--data DIR]  enrol (kept for later if the county is unreachable)
