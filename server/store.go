@@ -52,6 +52,11 @@ type Decision struct {
 	// Direct lets approve and reject start from 已提交: the write applies
 	// 受理 and 进入审核 first, so each step is in the history.
 	Direct bool
+	// Documents go down with the decision (decision_files.go): their
+	// bytes already in the county's blob store (StoreDocuments), their
+	// rows in files and their hashes in the application's
+	// decision_documents written in the decision's transaction.
+	Documents []DecisionDocument
 }
 
 // Rejection is a change the merge refused.
@@ -271,12 +276,15 @@ func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
 		return fmt.Errorf("%w: %v", ErrNotApplicable, err)
 	}
 	return s.countyWrite(ctx, func(tx *sql.Tx, m *merger) error {
-		var village, status string
-		err := tx.QueryRow(`SELECT village, status FROM applications WHERE id = ?`, d.ApplicationID).Scan(&village, &status)
+		var village, status, docs string
+		err := tx.QueryRow(`SELECT village, coalesce(status, ''), coalesce(decision_documents, '') FROM applications WHERE id = ?`, d.ApplicationID).Scan(&village, &status, &docs)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
+			return err
+		}
+		if err := withDocuments(tx, d, docs, fields, m.now); err != nil {
 			return err
 		}
 		path, err := records.DecisionPath(d.Op, status, d.Direct)

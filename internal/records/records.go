@@ -165,6 +165,17 @@ func checkHashes(v any) string {
 	return ""
 }
 
+// MaxDecisionDocuments bounds an application's decision documents: a
+// decision carries a letter or two, not a folder.
+const MaxDecisionDocuments = 20
+
+func checkDecisionDocuments(v any) string {
+	if list, _ := v.([]any); len(list) > MaxDecisionDocuments {
+		return fmt.Sprintf("县里的决定文件最多 %d 个", MaxDecisionDocuments)
+	}
+	return checkHashes(v)
+}
+
 func checkMoney(v any) string {
 	if n, ok := v.(int64); ok && (n < 0 || n > 100_000_000_00) {
 		return "金额超出范围"
@@ -247,6 +258,11 @@ var schemas = map[Kind]*Schema{
 		{Name: "reviewer_comment", Label: "审核意见", Type: Text, Owner: County, MaxLen: 2000},
 		{Name: "approved_amount_fen", Label: "批准金额", Type: Int, Owner: County, check: checkMoney},
 		{Name: "approved_from", Label: "起始月份", Type: Text, Owner: County, check: checkMonth},
+		// Documents the county attached to its decisions (a return notice,
+		// an approval letter): a JSON list of hashes like documents,
+		// growing with each decision that carries one. The station fetches
+		// them (PROTOCOL.md §15.5); they are never public.
+		{Name: "decision_documents", Label: "县里的决定文件", Type: JSON, Owner: County, check: checkDecisionDocuments},
 	}},
 	Disclosure: {Kind: Disclosure, Table: "disclosures", Label: "村务公开", Fields: []Field{
 		{Name: "category", Label: "类别", Type: Text, Owner: Station, Required: true, Enum: DisclosureKinds},

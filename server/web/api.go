@@ -73,7 +73,9 @@ func (h *Handler) handleAPIRecord(w http.ResponseWriter, r *http.Request, u *ser
 	var files []fileView
 	if _, ok := fileField[kind]; ok {
 		var err error
-		if files, _, err = h.fileViews(r.Context(), hashesOf(kind, rec.Record.Fields), "/files/"); err != nil {
+		// An application's decision documents are listed after its own.
+		hashes := append(hashesOf(kind, rec.Record.Fields), hashesIn(rec.Record.Fields, decisionField)...)
+		if files, _, err = h.fileViews(r.Context(), hashes, "/files/"); err != nil {
 			h.internal(w, r, err)
 			return
 		}

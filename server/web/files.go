@@ -34,8 +34,12 @@ var fileField = map[records.Kind]string{records.Visit: "photos", records.Applica
 // isFileField reports whether a field of any kind names files: the pages
 // show how many, never the hashes.
 func isFileField(name string) bool {
-	return name == "photos" || name == "documents" || name == "attachments"
+	return name == "photos" || name == "documents" || name == "attachments" || name == decisionField
 }
+
+// decisionField names the documents the county attached to its decisions
+// on an application (decision_docs.go).
+const decisionField = "decision_documents"
 
 // hashesOf returns the valid hashes a record's file field names, once
 // each, in order. A value that is not a list of hashes names nothing.
@@ -44,6 +48,11 @@ func hashesOf(kind records.Kind, f records.Fields) []string {
 	if !ok {
 		return nil
 	}
+	return hashesIn(f, name)
+}
+
+// hashesIn is hashesOf for the field name.
+func hashesIn(f records.Fields, name string) []string {
 	var list []string
 	json.Unmarshal(f[name], &list)
 	var out []string
@@ -75,6 +84,9 @@ type filesView struct {
 	Label   string // what the field calls them: 照片, 证明材料, 附件
 	Files   []fileView
 	Waiting int // how many have not arrived
+	// Decision: the county's own documents (decision_documents), which
+	// never wait for a station.
+	Decision bool
 }
 
 // fileViews says, of hashes, which arrived and links each under base
@@ -113,6 +125,19 @@ func (h *Handler) recordFiles(ctx context.Context, kind records.Kind, f records.
 	fv := &filesView{Label: fd.Label}
 	var err error
 	fv.Files, fv.Waiting, err = h.fileViews(ctx, hashesOf(kind, f), "/files/")
+	return fv, err
+}
+
+// decisionFiles is the 县里的决定文件 section of an application, nil when
+// no decision carried a document.
+func (h *Handler) decisionFiles(ctx context.Context, f records.Fields) (*filesView, error) {
+	hashes := hashesIn(f, decisionField)
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	fv := &filesView{Label: "县里的决定文件", Decision: true}
+	var err error
+	fv.Files, fv.Waiting, err = h.fileViews(ctx, hashes, "/files/")
 	return fv, err
 }
 

@@ -100,7 +100,23 @@ var decisionOps = map[string]records.Op{"accept": records.OpAccept, "review": re
 var opLabel = map[records.Op]string{records.OpAccept: "受理", records.OpReview: "进入审核", records.OpApprove: "批准", records.OpReject: "不予批准", records.OpReturn: "退回补充"}
 
 func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *server.User) {
-	r.ParseForm()
+	multi := strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+	var formErr error
+	if multi {
+		// Documents staff attach to the decision (decision_docs.go).
+		r.Body = http.MaxBytesReader(w, r.Body, maxDecisionUpload)
+		formErr = r.ParseMultipartForm(8 << 20)
+	} else {
+		r.ParseForm()
+	}
+	if formErr != nil {
+		msg := "没有收到完整的表单，请重新选择文件后再提交。"
+		if _, ok := errors.AsType[*http.MaxBytesError](formErr); ok {
+			msg = "随决定下发的文件合计太大（超过 " + mb(maxDecisionUpload) + "），决定没有记录。请少选几个文件，或先缩小后再提交。"
+		}
+		h.fail(w, r, u, http.StatusBadRequest, msg)
+		return
+	}
 	ids := r.PostForm["id"]
 	if len(ids) == 0 {
 		h.fail(w, r, u, http.StatusBadRequest, "请至少选择一份申请")
@@ -148,11 +164,27 @@ func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *se
 			return
 		}
 	}
+	// Every file is checked before anything is stored or decided: one
+	// refused file leaves every application as it was.
+	if multi {
+		docs, msg, err := h.decisionDocuments(r)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		if msg != "" {
+			fail(http.StatusBadRequest, msg)
+			return
+		}
+		d.Documents = docs
+	}
 	var failed []string
 	var done []string
+	// The scope is checked per application: a bulk decision cannot reach
+	// another township's application by a forged id, nor attach a file
+	// to one.
+	var apps []*server.ApplicationBrief
 	for _, id := range ids {
-		// The scope is checked per application: a bulk decision cannot
-		// reach another township's application by a forged id.
 		a, err := h.Store.Application(r.Context(), id, u.Scope())
 		if errors.Is(err, server.ErrNotFound) {
 			failed = append(failed, id+"：没有这份申请，或不在您负责的范围内")
@@ -162,6 +194,15 @@ func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *se
 			h.internal(w, r, err)
 			return
 		}
+		apps = append(apps, a)
+	}
+	if len(apps) > 0 && len(d.Documents) > 0 {
+		if err := server.StoreDocuments(r.Context(), h.filesDir(), d.Documents); err != nil {
+			h.internal(w, r, err)
+			return
+		}
+	}
+	for _, a := range apps {
 		d.ApplicationID = a.ID
 		path, _ := records.DecisionPath(op, a.Status, d.Direct)
 		if err := h.Store.Decide(r.Context(), d); err != nil {
@@ -189,6 +230,9 @@ func (h *Handler) handlePostDecide(w http.ResponseWriter, r *http.Request, u *se
 		}
 		if comment != "" {
 			detail += " 意见：" + comment
+		}
+		if n := len(d.Documents); n > 0 {
+			detail += fmt.Sprintf(" 附决定文件 %d 个", n)
 		}
 		h.audit(r, u, server.AuditDecision, "application/"+a.ID, detail)
 		done = append(done, a.ID)

@@ -35,6 +35,9 @@ type recordData struct {
 	Versions  []versionView
 	Conflicts []conflictView // open and resolved, values masked like the fields
 	Files     *filesView     // the 附件 section (files.go); nil for a person
+	// DecisionFiles are the documents the county's decisions carried
+	// down (decision_documents); nil when none did.
+	DecisionFiles *filesView
 }
 
 type versionView struct {
@@ -115,6 +118,9 @@ func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server
 		}
 		if isFileField(fv.Name) && v.Value != "" {
 			v.Link = "#files"
+			if fv.Name == decisionField {
+				v.Link = "#decision-files"
+			}
 		}
 		if fv.Name == "person_id" || fv.Name == "applicant_id" {
 			v.Link = "/records/person/" + url.PathEscape(records.TextValue(rec.Record.Fields, fv.Name))
@@ -175,6 +181,10 @@ func (h *Handler) renderRecord(w http.ResponseWriter, r *http.Request, u *server
 		d.CanDecide = len(d.Ops) > 0
 		d.Monthly = records.MonthlyAssistance(records.TextValue(rec.Record.Fields, "type"))
 		d.Form = form
+		if d.DecisionFiles, err = h.decisionFiles(r.Context(), rec.Record.Fields); err != nil {
+			h.internal(w, r, err)
+			return
+		}
 	}
 	h.render(w, r, status, "record", page{Title: title, Nav: "records-" + string(kind), Err: errMsg, Data: d})
 }

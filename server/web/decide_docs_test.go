@@ -1,0 +1,154 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"stationsync/internal/records"
+)
+
+// docPart is a file of a posted decision form.
+type docPart struct {
+	name string
+	data []byte
+}
+
+// postMultipart posts form and files (field "file") as a browser's
+// multipart form does.
+func (c *client) postMultipart(path string, form url.Values, files ...docPart) response {
+	c.t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for k, vs := range form {
+		for _, v := range vs {
+			w.WriteField(k, v)
+		}
+	}
+	for _, f := range files {
+		p, _ := w.CreateFormFile("file", f.name)
+		p.Write(f.data)
+	}
+	w.Close()
+	req, _ := http.NewRequest(http.MethodPost, c.f.http.URL+path, &b)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return c.do(req)
+}
+
+// decisionDocs is the application's decision_documents.
+func (f *fixture) decisionDocs(id string) []string {
+	f.t.Helper()
+	rec, err := f.store.Record(context.Background(), records.Application, id, "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var list []string
+	json.Unmarshal(rec.Record.Fields["decision_documents"], &list)
+	return list
+}
+
+func (f *fixture) fileRow(hash string) bool {
+	var n int
+	f.store.DB().R.QueryRow(`SELECT count(*) FROM files WHERE hash = ?`, hash).Scan(&n)
+	return n > 0
+}
+
+func (f *fixture) status(id string) string {
+	a, err := f.store.Application(context.Background(), id, "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return a.Status
+}
+
+// Staff attach a return notice (PDF) and a photo to a decision on the
+// record page: the decision, the application's decision_documents and
+// the files commit together; the page shows them, staff of the township
+// fetch them, another township and the public never.
+func TestDecisionCarriesDocuments(t *testing.T) {
+	f := newFixture(t)
+	county := f.login("county")
+	id := f.apps[villA][0]
+	pdf, photo := testPDF("return notice"), testJPEG(t, 900, 600, 3)
+	r := county.postMultipart("/applications/decide", url.Values{"id": {id}, "op": {"return"}, "comment": {"请补充收入证明，见附件"}, "back": {"/records/application/" + id}},
+		docPart{"退回补充通知.pdf", pdf}, docPart{"样例.jpg", photo})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("decide with documents: %d %.500s", r.StatusCode, r.body)
+	}
+	if s := f.status(id); s != records.StatusReturned {
+		t.Fatalf("status %s", s)
+	}
+	docs := f.decisionDocs(id)
+	if len(docs) != 2 || docs[0] != sum(pdf) {
+		t.Fatalf("decision_documents %v, want the PDF (kept byte for byte) and the photo", docs)
+	}
+	page := county.get("/records/application/" + id)
+	for _, want := range []string{`id="decision-files"`, `href="/files/` + docs[0] + `"`, `src="/files/` + docs[1] + `/thumb"`, "县里的决定文件"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("record page lacks %s", want)
+		}
+	}
+	if strings.Contains(page.body, docs[0]+`"`) && strings.Contains(page.body, `id="files-waiting"`) {
+		t.Errorf("a decision document shows as 附件上传中")
+	}
+	got := county.get("/files/" + docs[0])
+	if got.StatusCode != 200 || got.body != string(pdf) {
+		t.Errorf("staff fetch the PDF: %d, %d bytes", got.StatusCode, len(got.body))
+	}
+	if r := f.login("towna").get("/files/" + docs[1]); r.StatusCode != 200 {
+		t.Errorf("the township's clerk: %d", r.StatusCode)
+	}
+	if r := f.login("townb").get("/files/" + docs[1]); r.StatusCode != http.StatusNotFound {
+		t.Errorf("another township's clerk: %d, want 404", r.StatusCode)
+	}
+	for _, h := range docs {
+		for _, p := range []string{"/public/f/" + h, "/public/f/" + h + "/thumb"} {
+			if r := f.client().get(p); r.StatusCode != http.StatusNotFound {
+				t.Errorf("public %s: %d, want 404", p, r.StatusCode)
+			}
+		}
+	}
+	// A later decision adds its document to the list.
+	county.post("/applications/decide", url.Values{"id": {id}, "op": {"accept"}}) // returned: not allowed, refused
+	if got := f.decisionDocs(id); len(got) != 2 {
+		t.Errorf("after a refused decision: %v", got)
+	}
+}
+
+// A township clerk cannot attach a file to another township's
+// application (the decision is refused as before, the file named by
+// nothing); a bad file is refused in Chinese before anything is decided.
+func TestDecisionDocumentsRefused(t *testing.T) {
+	f := newFixture(t)
+	idA := f.apps[villA][1]
+	foreign := testPDF("not yours")
+	r := f.login("townb").postMultipart("/applications/decide", url.Values{"id": {idA}, "op": {"return"}, "comment": {"补材料"}}, docPart{"通知.pdf", foreign})
+	if r.StatusCode == http.StatusSeeOther {
+		t.Fatalf("township B decided township A's application")
+	}
+	if s := f.status(idA); s != records.StatusSubmitted || len(f.decisionDocs(idA)) != 0 || f.fileRow(sum(foreign)) {
+		t.Errorf("after the refusal: status %s, documents %v, file noted %v", s, f.decisionDocs(idA), f.fileRow(sum(foreign)))
+	}
+
+	county := f.login("county")
+	good := testPDF("fine")
+	for _, bad := range []docPart{
+		{"扫描.gif", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")},
+		{"损坏.jpg", []byte("\xff\xd8\xff\xe0 not really a jpeg")},
+		{"空.pdf", nil},
+	} {
+		r := county.postMultipart("/applications/decide", url.Values{"id": {idA}, "op": {"return"}, "comment": {"补材料"}, "back": {"/records/application/" + idA}},
+			docPart{"好的.pdf", good}, bad)
+		if r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "「"+bad.name+"」不能随决定下发") || !strings.Contains(r.body, `id="decide"`) {
+			t.Errorf("%s: %d, want 400 with the form and the reason: %.300s", bad.name, r.StatusCode, r.body)
+		}
+		if s := f.status(idA); s != records.StatusSubmitted || len(f.decisionDocs(idA)) != 0 || f.fileRow(sum(good)) {
+			t.Errorf("%s: half made: status %s, documents %v", bad.name, s, f.decisionDocs(idA))
+		}
+	}
+}
