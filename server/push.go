@@ -28,18 +28,22 @@ import (
 // of applying the batches one after another.
 func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch) (*syncproto.PushResult, error) {
 	req := &pushReq{ctx: ctx, st: st, b: b}
+	s.write(req)
+	return req.res, req.err
+}
+
+// write queues req for the writer and returns once it is written (or
+// failed): whoever holds the writer lock writes what is queued, so a
+// request may find itself written by an earlier holder.
+func (s *SQLiteStore) write(req *pushReq) {
 	s.queueMu.Lock()
 	s.queue = append(s.queue, req)
 	s.queueMu.Unlock()
-
-	// Whoever holds the writer lock writes what is queued; a push may find
-	// its batch written by an earlier holder.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for !req.done {
 		s.pushGroup(s.takeGroup())
 	}
-	return req.res, req.err
 }
 
 // pushReq is a batch waiting for the writer. res, err and done are set
@@ -53,6 +57,17 @@ type pushReq struct {
 	done bool
 	// conflicts is how many field conflicts the batch's merge recorded.
 	conflicts int
+	// touch, instead of a batch (b nil), is a station's contact (Touch)
+	// written in the group.
+	touch *contact
+}
+
+// changes is how many changes the request writes.
+func (r *pushReq) changes() int {
+	if r.b == nil {
+		return 0
+	}
+	return len(r.b.Changes)
 }
 
 // maxGroup bounds the changes written in one group commit: past a few
@@ -66,8 +81,8 @@ func (s *SQLiteStore) takeGroup() []*pushReq {
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
 	n, changes := 0, 0
-	for n < len(s.queue) && (n == 0 || changes+len(s.queue[n].b.Changes) <= maxGroup) {
-		changes += len(s.queue[n].b.Changes)
+	for n < len(s.queue) && (n == 0 || changes+s.queue[n].changes() <= maxGroup) {
+		changes += s.queue[n].changes()
 		n++
 	}
 	group := slices.Clone(s.queue[:n])
@@ -110,6 +125,12 @@ func (s *SQLiteStore) pushGroup(group []*pushReq) {
 	start, merged := time.Now(), time.Time{}
 	err := s.db.Tx(context.WithoutCancel(live[0].ctx), func(tx *sql.Tx) error {
 		for _, r := range live {
+			if r.touch != nil {
+				if r.err = r.touch.save(tx); r.err != nil {
+					return r.err
+				}
+				continue
+			}
 			r.res, r.err = s.pushOne(tx, now, r.st, r.b, &r.conflicts)
 			if r.err != nil && !refusedWhole(r.err) {
 				return r.err
@@ -130,7 +151,9 @@ func (s *SQLiteStore) pushGroup(group []*pushReq) {
 		if err != nil {
 			r.err = err
 		}
-		if r.err == nil {
+		if r.touch != nil {
+			// Nothing to answer but the error.
+		} else if r.err == nil {
 			r.res.ServerTime = now.UnixMilli()
 			r.res.ServerHLC = uint64(s.clock.Now())
 		} else {

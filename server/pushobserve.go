@@ -37,25 +37,39 @@ func (s *SQLiteStore) observeGroup(live []*pushReq, start, merged time.Time, err
 		return
 	}
 	end := time.Now()
-	g := GroupCommit{Pushes: len(live), Err: err}
+	g := GroupCommit{Err: err}
 	if merged.IsZero() {
 		merged = end
 	}
 	g.Merge, g.Commit = merged.Sub(start), end.Sub(merged)
 	for _, r := range live {
+		if r.b == nil {
+			continue // a station's contact (Touch), no push
+		}
+		g.Pushes++
 		g.Changes += len(r.b.Changes)
 		if err == nil && r.err == nil {
 			g.Conflicts += r.conflicts
 		}
 	}
+	if g.Pushes == 0 {
+		return // touches only: no group commit of pushes
+	}
 	s.obs.GroupCommitted(g)
 }
 
-// PushQueue is how many pushes wait for the writer.
+// PushQueue is how many pushes wait for the writer (not the touches
+// queued beside them).
 func (s *SQLiteStore) PushQueue() int {
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
-	return len(s.queue)
+	n := 0
+	for _, r := range s.queue {
+		if r.b != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Pools are the store's writer connection and reader pool (the metrics

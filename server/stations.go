@@ -192,14 +192,33 @@ func (s *SQLiteStore) Revoke(ctx context.Context, id string) error {
 
 // Touch records that a station was heard from.
 // lastError is the station's own last sync failure ("" if it had none).
+//
+// Every pull touches, so under a herd touches are as many as pushes. Each
+// in a transaction of its own cost a commit (fsyncs) and the writer
+// connection between two group commits: pushes waited for touches. So a
+// touch joins the writer's queue and is written in the next group commit
+// (push.go), and returns, as before, once it is committed.
 func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVersion, lastError string, offset time.Duration) error {
-	now := s.now().UnixMilli()
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE stations SET last_contact_at = ?, pending = ?, agent_version = coalesce(nullif(?, ''), agent_version), clock_offset_ms = ?,
-			last_error = ?, last_error_at = CASE WHEN ? = '' THEN last_error_at ELSE ? END WHERE id = ?`,
-			now, pending, agentVersion, offset.Milliseconds(), lastError, lastError, now, id)
-		return err
-	})
+	req := &pushReq{ctx: ctx, touch: &contact{id: id, pending: pending, agentVersion: agentVersion, lastError: lastError, offsetMs: offset.Milliseconds(), at: s.now().UnixMilli()}}
+	s.write(req)
+	return req.err
+}
+
+// contact is what Touch writes.
+type contact struct {
+	id, agentVersion, lastError string
+	pending                     int
+	offsetMs, at                int64
+}
+
+func (c *contact) save(tx *sql.Tx) error {
+	_, err := tx.Exec(`UPDATE stations SET last_contact_at = ?, pending = ?, agent_version = coalesce(nullif(?, ''), agent_version), clock_offset_ms = ?,
+		last_error = ?, last_error_at = CASE WHEN ? = '' THEN last_error_at ELSE ? END WHERE id = ?`,
+		c.at, c.pending, c.agentVersion, c.offsetMs, c.lastError, c.lastError, c.at, c.id)
+	if err != nil {
+		return fmt.Errorf("touch station %s: %w", c.id, err)
+	}
+	return nil
 }
 
 // StationsIn returns the stations within scope.
