@@ -14,6 +14,16 @@ import (
 // alone: the county will send it again once those are acknowledged.
 func (s *Store) applyPage(ctx context.Context, p *syncproto.PullPage) (applied, skipped int, err error) {
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		applied, skipped, err = s.applyPageTx(ctx, tx, p)
+		return err
+	})
+	return applied, skipped, err
+}
+
+// applyPageTx is applyPage in the caller's transaction (bundle_store.go
+// reads the cursor in the same one).
+func (s *Store) applyPageTx(ctx context.Context, tx *sql.Tx, p *syncproto.PullPage) (applied, skipped int, err error) {
+	err = func() error {
 		applied, skipped = 0, 0
 		// The clock goes on from the persisted value, which another
 		// process may have moved; one that cannot be read stops the pull
@@ -98,6 +108,6 @@ func (s *Store) applyPage(ctx context.Context, p *syncproto.PullPage) (applied, 
 			}
 		}
 		return setMeta(tx, metaHLC, uint64(s.clock.Last()))
-	})
+	}()
 	return applied, skipped, err
 }

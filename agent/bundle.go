@@ -355,54 +355,24 @@ func (a *Agent) applyAnswer(ctx context.Context, ans bundle.PushAnswer, res *Imp
 }
 
 // applyFeed applies the downlink's feed pages as pulled pages, but never
-// over what the station pulled since the county wrote them: a record's
-// feed position only grows, so one at or below the station's cursor is
-// one it holds in that state or a later one (PROTOCOL.md §16).
+// over what the station pulled since the county wrote them
+// (Store.applyDownPage).
 func (a *Agent) applyFeed(ctx context.Context, pages []bundle.FeedPage, res *ImportResult) error {
+	if len(pages) == 0 {
+		return nil
+	}
+	end := pages[len(pages)-1].Page.Next
 	for _, fp := range pages {
-		cursor, err := getMeta(ctx, a.Store.db.R, metaCursor)
-		if err != nil {
-			return err
-		}
-		feedEpoch, err := getMeta(ctx, a.Store.db.R, metaFeedEpoch)
-		if err != nil {
-			return err
-		}
-		p := fp.Page
-		p.BundleKey = ""
-		switch {
-		case feedEpoch != "" && feedEpoch != p.FeedEpoch:
-			// Pulled from another county database since: this feed is not
-			// the one the cursor counts in.
-			res.FeedSkipped = true
-			return nil
-		case p.Reset:
-			// The county started the station's feed over (its database was
-			// restored from an older copy, or the station never pulled):
-			// taken as online, unless the station has pulled from this
-			// feed since, back within it.
-			if feedEpoch == p.FeedEpoch && cursor <= pages[len(pages)-1].Page.Next {
-				res.FeedSkipped = true
-				return nil
-			}
-		default:
-			keep := p.Records[:0:0]
-			for j, r := range p.Records {
-				if fp.Seqs[j] > cursor {
-					keep = append(keep, r)
-				} else {
-					res.Skipped++
-				}
-			}
-			p.Records = keep
-			p.Next = max(p.Next, cursor)
-		}
-		applied, skipped, err := a.Store.applyPage(ctx, &p)
+		applied, skipped, stop, err := a.Store.applyDownPage(ctx, fp, end)
 		if err != nil {
 			return fmt.Errorf("apply downlink feed: %w", err)
 		}
 		res.Pulled += applied
 		res.Skipped += skipped
+		if stop {
+			res.FeedSkipped = true
+			return nil
+		}
 	}
 	return nil
 }

@@ -122,3 +122,56 @@ func bundleKeyText(k string) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// applyDownPage applies one feed page of a downlink, reading the station's
+// cursor in the same transaction: the service may be pulling beside the
+// command that imports. A record's feed position only grows, so one at or
+// below the cursor is one the station holds in that state or a later one,
+// and is skipped; the cursor becomes max(cursor, next). end is the
+// downlink's last next. stop says the rest of the feed is not for this
+// station: another county database, or a reset the station has pulled
+// past (PROTOCOL.md §16).
+func (s *Store) applyDownPage(ctx context.Context, fp bundle.FeedPage, end int64) (applied, skipped int, stop bool, err error) {
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		applied, skipped, stop = 0, 0, false
+		cursor, err := getMeta(ctx, tx, metaCursor)
+		if err != nil {
+			return err
+		}
+		feedEpoch, err := getMeta(ctx, tx, metaFeedEpoch)
+		if err != nil {
+			return err
+		}
+		p := fp.Page
+		p.BundleKey = ""
+		switch {
+		case feedEpoch != "" && feedEpoch != p.FeedEpoch:
+			stop = true
+			return nil
+		case p.Reset:
+			// The county started the feed over (its database restored from
+			// an older copy, or the station never pulled): taken as online,
+			// unless the station has pulled from this feed since, back
+			// within it.
+			if feedEpoch == p.FeedEpoch && cursor <= end {
+				stop = true
+				return nil
+			}
+		default:
+			keep := p.Records[:0:0]
+			for j, r := range p.Records {
+				if fp.Seqs[j] > cursor {
+					keep = append(keep, r)
+				} else {
+					skipped++
+				}
+			}
+			p.Records = keep
+			p.Next = max(p.Next, cursor)
+		}
+		a, sk, err := s.applyPageTx(ctx, tx, &p)
+		applied, skipped = a, skipped+sk
+		return err
+	})
+	return applied, skipped, stop, err
+}
