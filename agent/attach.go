@@ -131,6 +131,10 @@ type Attachment struct {
 	Error     string // Chinese, for FileRefused and FileMissing
 	CreatedAt time.Time
 	AckedAt   time.Time // zero until acknowledged
+	// Decision: a document the county attached to its decision on the
+	// application (decision_documents), fetched from the county
+	// (attach_decision.go); never the station's to take off.
+	Decision bool
 }
 
 // Attach normalises the file r yields (internal/photo), keeps it, and adds
@@ -229,14 +233,24 @@ func (a *Agent) Attachments(ctx context.Context, recordID string) ([]Attachment,
 	}
 	kind := l.Kind
 	hashes := hashList(l.Fields[fileFields[kind]])
+	own := len(hashes)
+	if kind == records.Application {
+		// The county's decision documents follow the station's own.
+		for _, h := range hashList(l.Fields[decisionField]) {
+			if !slices.Contains(hashes, h) {
+				hashes = append(hashes, h)
+			}
+		}
+	}
 	out := make([]Attachment, 0, len(hashes))
-	for _, h := range hashes {
+	for i, h := range hashes {
 		at, err := a.Store.attachment(ctx, h)
 		if errors.Is(err, sql.ErrNoRows) {
 			at = Attachment{Hash: h, Kind: kind, RecordID: recordID}
 		} else if err != nil {
 			return nil, err
 		}
+		at.Decision = i >= own
 		out = append(out, at)
 	}
 	return out, nil

@@ -63,6 +63,7 @@ func (a *Agent) Nudge() {
 type SyncResult struct {
 	Pushed, Rejected, Pulled, Skipped int
 	Files                             int // attachments the county acknowledged
+	Fetched                           int // decision documents fetched from the county
 }
 
 // SyncOnce runs one round: push everything queued, then pull the county's
@@ -111,6 +112,8 @@ func (a *Agent) syncOnce(ctx context.Context) (SyncResult, error) {
 	if err := a.uploadFiles(ctx, c, &res); err != nil {
 		return res, err
 	}
+	// Then what the county's decisions carry down (attach_decision.go).
+	a.fetchDecisionFiles(ctx, &res)
 	// A clock that ran far ahead before the station ever heard from the
 	// county stamped its changes in the future. Once all of them are
 	// acknowledged nothing depends on those values, and the clock may

@@ -47,6 +47,11 @@ type appData struct {
 	Form     *form
 	Comment  string
 	Decided  bool
+	// Decision are the documents the county's decisions carried down
+	// (decision_documents): fetched in the sync round, shown under
+	// 县里的决定; Base is the page they are fetched back from.
+	Decision []fileRow
+	Base     string
 }
 
 func (s *Server) loadApp(ctx context.Context, id string) (*appData, error) {
@@ -67,6 +72,18 @@ func (s *Server) loadApp(ctx context.Context, id string) (*appData, error) {
 	}
 	d.Editable = records.StationEditable(d.Status)
 	d.Comment = records.TextValue(a.Fields, "reviewer_comment")
+	d.Base = "/applications/" + id
+	if len(a.Fields["decision_documents"]) > 2 { // more than "[]"
+		list, err := s.a.Attachments(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, at := range list {
+			if at.Decision {
+				d.Decision = append(d.Decision, newFileRow(at))
+			}
+		}
+	}
 	return d, nil
 }
 

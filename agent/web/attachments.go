@@ -70,6 +70,11 @@ type fileRow struct {
 	Held  bool // the file is on this PC (not evicted, not another station's)
 }
 
+func newFileRow(at agent.Attachment) fileRow {
+	return fileRow{Attachment: at, Image: at.Type == "image/jpeg" || at.Type == "image/png", Known: at.State != "",
+		Held: at.State != "" && at.State != agent.FileEvicted}
+}
+
 // filesOf is the partial's data for page name at r, or nil when the page
 // carries no files. A failure to read them leaves the page without them
 // (logged): the record itself is what the cadre came for.
@@ -103,8 +108,10 @@ func (s *Server) filesOf(r *http.Request, name string) *filesPart {
 	}
 	p := &filesPart{Record: id, Base: fk.base + id, CanAdd: true, Max: sizeCN(s.opts.MaxUpload)}
 	for _, at := range list {
-		p.Files = append(p.Files, fileRow{Attachment: at, Image: at.Type == "image/jpeg" || at.Type == "image/png", Known: at.State != "",
-			Held: at.State != "" && at.State != agent.FileEvicted})
+		if at.Decision {
+			continue // the county's, shown under 县里的决定 (decisionRows)
+		}
+		p.Files = append(p.Files, newFileRow(at))
 	}
 	if fk.kind == records.Application {
 		if l, err := s.a.Store.Get(ctx, records.Application, id); err == nil {
@@ -270,6 +277,11 @@ func (s *Server) handlePostFileDelete(kind records.Kind, base string) handler {
 		at, ok := s.fileOf(r, id, hash)
 		if !ok {
 			s.flash(se, "error", "这条记录没有这个文件，可能已经删除了。")
+			s.redirect(w, r, back)
+			return
+		}
+		if at.Decision {
+			s.flash(se, "error", "这是县里随决定下发的文件，村站不能删除。")
 			s.redirect(w, r, back)
 			return
 		}
