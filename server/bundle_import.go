@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -218,11 +219,16 @@ func uplinkCorrupt(format string, args ...any) error {
 func openUplinkEnvelope(data []byte, st *Station) (*syncproto.Batch, error) {
 	env, n, err := syncproto.ParseEnvelope(data)
 	if err != nil || n != len(data) {
+		// A newer station's envelope may not parse here at all (a body
+		// encoding this build does not know): its header still says so.
+		if v := envelopeVersion(data); v > syncproto.Version {
+			return nil, newerProtocol(v)
+		}
 		return nil, uplinkCorrupt("envelope: %v (%d of %d bytes)", err, n, len(data))
 	}
 	if v := env.Header.Version; syncproto.CheckVersion(v) != nil {
 		if v > syncproto.Version {
-			return nil, &bundle.Error{Code: bundle.CodeVersion, Message: fmt.Sprintf("数据包里的记录由更新版本的村站通生成（协议版本 %d，本服务器只认识 %d–%d），请先升级县级服务器再导入。", v, syncproto.MinVersion, syncproto.Version)}
+			return nil, newerProtocol(v)
 		}
 		return nil, &bundle.Error{Code: bundle.CodeVersion, Message: fmt.Sprintf("数据包里的记录由太旧的村站通生成（协议版本 %d），请先在村站升级村站通，再重新导出。", v)}
 	}
@@ -240,6 +246,30 @@ func openUplinkEnvelope(data []byte, st *Station) (*syncproto.Batch, error) {
 		return nil, &bundle.Error{Code: syncproto.CodeWrongVillage, Message: fmt.Sprintf("数据包里记录的村代码 %s 与站点注册的村 %s 不一致，不能导入。", batch.Village, st.Village)}
 	}
 	return batch, nil
+}
+
+func newerProtocol(v int) error {
+	return &bundle.Error{Code: bundle.CodeVersion, Message: fmt.Sprintf("数据包里的记录由更新版本的村站通生成（协议版本 %d，本服务器只认识 %d–%d），请先升级县级服务器再导入。", v, syncproto.MinVersion, syncproto.Version)}
+}
+
+// envelopeVersion reads the v of an envelope's header without trusting
+// anything else of it (§4's frame: magic, u16 header length, header
+// JSON); 0 if there is none.
+func envelopeVersion(p []byte) int {
+	if len(p) < 6 || string(p[:4]) != "SSB1" {
+		return 0
+	}
+	hl := int(binary.BigEndian.Uint16(p[4:6]))
+	if hl > syncproto.MaxHeaderSize || len(p) < 6+hl {
+		return 0
+	}
+	var h struct {
+		V int `json:"v"`
+	}
+	if json.Unmarshal(p[6:6+hl], &h) != nil {
+		return 0
+	}
+	return h.V
 }
 
 // bundleFiles opens the county's blob store where uploads go (files.go).

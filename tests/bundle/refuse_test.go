@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -300,5 +301,42 @@ func TestStationRefusesBadDownlinks(t *testing.T) {
 	}
 	if _, err := s.Import(ctx, res.Downlink); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An uplink whose envelopes a newer station sealed in a protocol version
+// this county does not know says to upgrade the county, and changes
+// nothing.
+func TestCountyRefusesNewerProtocol(t *testing.T) {
+	ctx := context.Background()
+	c := testsupport.NewCounty(t)
+	s := testsupport.NewStation(t, c, village, agent.Config{})
+	key, err := os.ReadFile(filepath.Join(s.Dir, "station.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []byte(`{"v":3,"station":"` + s.Store.Meta(ctx, "station_id") + `","epoch":"e","first":1,"last":1,"count":1,"enc":"zstd-v3"}`)
+	env := append([]byte("SSB1"), byte(len(header)>>8), byte(len(header)))
+	env = append(env, header...)
+	env = append(env, 0, 0, 0, 4, 1, 2, 3, 4)
+	env = append(env, ed25519.Sign(key, env)...)
+	w, err := bundle.Create(t.TempDir(), bundle.Manifest{Kind: bundle.Uplink, Station: s.Store.Meta(ctx, "station_id"), Village: village, Created: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Add(bundle.TypeEnvelope, "", env)
+	w.Add(bundle.TypeState, "", []byte(`{"epoch":"e","cursor":0,"feed_epoch":"","pending":1,"have":[]}`))
+	path, err := w.Commit(ed25519.PrivateKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := countyState(t, c)
+	_, err = importAtCounty(ctx, c, path, t.TempDir())
+	var be *bundle.Error
+	if !errors.As(err, &be) || be.Code != bundle.CodeVersion || !strings.Contains(be.Message, "请先升级县级服务器") {
+		t.Fatalf("newer protocol: %v", err)
+	}
+	if countyState(t, c) != before {
+		t.Fatal("a refused bundle changed the county")
 	}
 }
