@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"stationsync/server"
@@ -72,4 +73,44 @@ func listDir(t *testing.T, dir string) string {
 		out += e.Name() + "\n"
 	}
 	return out
+}
+
+// The download serves an uplink of the export folder by its exact name,
+// and nothing else however the name is spelt: other folders, other kinds,
+// encodings, separators, look-alikes.
+func TestBundleDownloadSpellings(t *testing.T) {
+	ctx := context.Background()
+	c := newCounty(t)
+	s := newStation(t)
+	s.setup("李明")
+	if _, err := s.a.Enroll(ctx, c.srv.URL, c.code(t, village)); err != nil {
+		t.Fatal(err)
+	}
+	stick := t.TempDir()
+	s.follow(s.post("/bundles/export", url.Values{"dir": {stick}}))
+	files, _ := filepath.Glob(filepath.Join(stick, "村站通-*.bundle"))
+	if len(files) != 1 {
+		t.Fatalf("stick holds %v", files)
+	}
+	name := filepath.Base(files[0])
+	// Beside it, files the download must never serve.
+	os.WriteFile(filepath.Join(stick, "村站通回执-"+village+"-20261203-1.bundle"), []byte("answer"), 0o600)
+	os.WriteFile(filepath.Join(stick, "secret.txt"), []byte("secret"), 0o600)
+	if r := s.get("/bundles/file/" + url.PathEscape(name)); r.Status != 200 {
+		t.Fatalf("the real name: %d", r.Status)
+	}
+	for _, sp := range []string{
+		"..%2fstation.db", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2fstation.key", "secret.txt",
+		url.PathEscape("村站通回执-" + village + "-20261203-1.bundle"),
+		url.PathEscape(name) + "%00", url.PathEscape(name) + ".txt", url.PathEscape(name + "/"),
+		url.PathEscape("..\\" + name), url.PathEscape("./" + name), url.PathEscape(strings.ToUpper(name)),
+		url.PathEscape(strings.Replace(name, "-1.bundle", "-01.bundle", 1)),
+		url.PathEscape(strings.Replace(name, "村站通", "村站通 ", 1)),
+		url.PathEscape(filepath.Join(stick, name)), "%252e%252e%252fstation.db",
+	} {
+		r := s.get("/bundles/file/" + sp)
+		if r.Status == 200 {
+			t.Errorf("%q served (%d bytes)", sp, len(r.Body))
+		}
+	}
 }

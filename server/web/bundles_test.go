@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"os"
 	"regexp"
 	"strings"
@@ -89,8 +91,18 @@ func TestBundlesPageImports(t *testing.T) {
 	if ans.StatusCode != http.StatusOK || !strings.HasPrefix(ans.body, "SSBUNDLE") {
 		t.Fatalf("answer download: %d", ans.StatusCode)
 	}
-	if r := admin.get("/bundles/answer/..%2Fcounty.db"); r.StatusCode != http.StatusNotFound {
-		t.Fatalf("a path outside the answers: %d", r.StatusCode)
+	// Only an answer of the answers folder, by its exact name, however
+	// the name is spelt.
+	answer, _ := url.PathUnescape(strings.TrimPrefix(m[1], "/bundles/answer/"))
+	for _, sp := range []string{"..%2Fcounty.db", "%2e%2e%2fbundle.key", "..%2F..%2Fetc%2Fpasswd", "%252e%252e%252fcounty.db",
+		url.PathEscape(answer) + "%00", url.PathEscape(answer + ".txt"), url.PathEscape(answer + "/"), url.PathEscape("..\\" + answer),
+		url.PathEscape("./" + answer), url.PathEscape(strings.ToUpper(answer)),
+		url.PathEscape(strings.Replace(answer, "回执", "", 1)), // the uplink's name
+		url.PathEscape(strings.Replace(answer, "-1.bundle", "-2.bundle", 1)),
+		url.PathEscape(filepath.Join(filepath.Dir(f.store.DB().Path), "bundle-answers", answer))} {
+		if r := admin.get("/bundles/answer/" + sp); r.StatusCode == http.StatusOK {
+			t.Errorf("%q served", sp)
+		}
 	}
 	p := t.TempDir() + "/answer.bundle"
 	os.WriteFile(p, []byte(ans.body), 0o600)
