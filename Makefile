@@ -5,7 +5,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-short bench run stop fuzz check clean dist test-dist chaos browser-deps powercut powercut-deps tour
+.PHONY: help build test test-short bench herd run stop fuzz check clean dist test-dist chaos browser-deps powercut powercut-deps tour
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,11 @@ tour: browser-deps ## refresh README's tour screenshots (docs/tour/) from the br
 bench: ## run the benchmarks and print a table of the figures
 	@set -o pipefail; { $(GO) test -run '^$$' -bench . -skip 2GPhoto -benchtime 3x -count 1 ./bench/ ./agent/web/ ./bench/county/ && \
 	  $(GO) test -run '^$$' -bench 2GPhoto -benchtime 1x -count 1 ./bench/; } | tee /dev/stderr | $(GO) run ./bench/table
+
+herd: ## N stations (3,000 × 100 changes; HERD_STATIONS=300,1000 HERD_CHANGES=…) return at once to a county-server process; prints the herd table, profiles the county
+	@mkdir -p dist
+	@rm -f dist/herd-results.txt
+	@set -o pipefail; HERD=1 HERD_RESULTS=$(CURDIR)/dist/herd-results.txt HERD_PROFILE=$${HERD_PROFILE:-$(CURDIR)/dist/herd-cpu.pprof} $(GO) test -count=1 -v -timeout 60m -run '^TestHerd$$' ./bench/herd/ 2>&1 | tee dist/herd.log | grep -E -- '^(--- |ok|FAIL)|herd:'; rc=$$?; cat dist/herd-results.txt 2>/dev/null; echo "full log: dist/herd.log; the county's CPU profile per herd: go tool pprof -top dist/herd-cpu-N.pprof"; exit $$rc
 
 fuzz: ## fuzz the payload decoder for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParseEnvelope -fuzztime 60s ./syncproto/

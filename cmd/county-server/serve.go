@@ -64,6 +64,7 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 	asService := fs.Bool("service", false, "run under the service manager (what install and the .deb register)")
 	obs := addObsFlags(fs) // observe.go
 	pruneAfter := fs.Duration("prune-uploads-after", 30*24*time.Hour, "drop a station's unfinished attachment upload untouched this long (0: never)")
+	queueWait := fs.Duration("queue-wait", queueWaitDefault(), "how long a station's push or pull may wait for a sync slot before it is told to come back later (503 + Retry-After); default $"+envQueueWait+" or 2s (README: Capacity)")
 	importDir := addImportDirFlags(fs) // import.go: a watched folder of villages' bundles
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -97,6 +98,9 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 		return withStore(ctx, o, logger, func(st *server.SQLiteStore) error {
 			srv := server.New(st, logger)
 			srv.Files.PruneAfter = *pruneAfter
+			if *queueWait > 0 {
+				srv.QueueWait = *queueWait
+			}
 			if *pruneAfter <= 0 {
 				srv.Files.PruneAfter = -1 // never
 			}
@@ -185,4 +189,17 @@ func splitHosts(hosts, listen string) []string {
 		}
 	}
 	return out
+}
+
+// envQueueWait sets --queue-wait's default (a systemd drop-in's
+// Environment= line, as the metrics' addresses).
+const envQueueWait = "STATIONSYNC_QUEUE_WAIT"
+
+// queueWaitDefault is $STATIONSYNC_QUEUE_WAIT, or the server's own (2 s)
+// when unset or not a positive duration.
+func queueWaitDefault() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(envQueueWait)); err == nil && d > 0 {
+		return d
+	}
+	return server.New(nil, nil).QueueWait
 }

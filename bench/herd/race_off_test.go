@@ -1,0 +1,5 @@
+//go:build !race
+
+package herd
+
+const raceBuild = false
