@@ -417,7 +417,18 @@ func (a *Agent) keepFiles(ctx context.Context, b *bundle.Bundle, blobs []int, in
 	}
 	n, err := a.Store.ackFiles(ctx, res.Summary.Acked)
 	res.FilesAcked = n
-	return err
+	if err != nil {
+		return err
+	}
+	for hash, why := range res.Summary.Refused {
+		if !blobstore.ValidHash(hash) {
+			continue
+		}
+		if err := a.Store.refuseFile(ctx, hash, why); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // blobHash is a file's name in the blob store.

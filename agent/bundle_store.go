@@ -175,3 +175,14 @@ func (s *Store) applyDownPage(ctx context.Context, fp bundle.FeedPage, end int64
 	})
 	return applied, skipped, stop, err
 }
+
+// refuseFile marks a file the county will not take, with why, as a file
+// status answer "refused" does; only one still waiting (never one the
+// county has since acknowledged).
+func (s *Store) refuseFile(ctx context.Context, hash, why string) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE attachments SET state = 'refused', error = ? WHERE hash = ? AND state IN ('pending', 'refused')`, why, hash)
+		return err
+	})
+	return s.noteWrite(err)
+}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/binary"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +65,8 @@ type BundleImportResult struct {
 	Downlink                      string   // the downlink's path
 	DownlinkSize                  int64
 	FeedRecords, DownFiles, Acked int
+
+	refused map[string]string // hash → why, for the answer's summary
 }
 
 // ImportBundle imports the uplink at in.Path. A bundle that is not sound
@@ -194,9 +196,17 @@ func (s *SQLiteStore) importBundle(ctx context.Context, in BundleImport) (*Bundl
 		return nil, err
 	}
 	for _, i := range blobs {
-		msg, err := s.storeBundleBlob(ctx, files, b, i, st, in)
+		msg, refused, err := s.storeBundleBlob(ctx, files, b, i, st, in)
 		if err != nil {
 			return nil, err
+		}
+		if refused {
+			// As a file status answer "refused" (§15.2): the station
+			// marks the file and shows why.
+			if res.refused == nil {
+				res.refused = map[string]string{}
+			}
+			res.refused[b.Entries[i].Name] = msg
 		}
 		if msg != "" {
 			res.FilesRefused = append(res.FilesRefused, msg)
@@ -285,7 +295,7 @@ func (s *SQLiteStore) bundleFiles(in BundleImport) (*countyFiles, error) {
 // kept: only a file a record of the station's village names, of a type and
 // size the county takes, stored under its checked hash. It returns a
 // Chinese message for a file not taken.
-func (s *SQLiteStore) storeBundleBlob(ctx context.Context, cf *countyFiles, b *bundle.Bundle, i int, st *Station, in BundleImport) (string, error) {
+func (s *SQLiteStore) storeBundleBlob(ctx context.Context, cf *countyFiles, b *bundle.Bundle, i int, st *Station, in BundleImport) (msg string, refused bool, err error) {
 	e := b.Entries[i]
 	short := e.Name[:12]
 	limit := in.MaxFileSize
@@ -293,35 +303,36 @@ func (s *SQLiteStore) storeBundleBlob(ctx context.Context, cf *countyFiles, b *b
 		limit = syncproto.DefaultMaxFileSize
 	}
 	if e.Size > limit || e.Size == 0 {
-		return fmt.Sprintf("附件 %s 大小为 %s，县里只接收不超过 %s 的非空文件，未保存。", short, mib(e.Size), mib(limit)), nil
+		return fmt.Sprintf("附件 %s 大小为 %s，县里只接收不超过 %s 的非空文件，未保存。", short, mib(e.Size), mib(limit)), true, nil
 	}
 	var ok bool
 	if err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM record_files WHERE village = ? AND hash = ?)`, st.Village, e.Name).Scan(&ok); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if !ok {
-		return fmt.Sprintf("附件 %s 没有对应的记录（记录可能被拒绝），未保存。", short), nil
+		// As "unreferenced" (§15.2): the file waits for its record.
+		return fmt.Sprintf("附件 %s 没有对应的记录（记录可能被拒绝），未保存。", short), false, nil
 	}
 	data, err := b.Entry(i)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	kind := photo.Sniff(data[:min(len(data), 16)])
 	if fileMIME[kind] == "" {
-		return fmt.Sprintf("附件 %s 不是 JPEG、PNG 照片或 PDF 扫描件，未保存。", short), nil
+		return fmt.Sprintf("附件 %s 不是 JPEG、PNG 照片或 PDF 扫描件，未保存。", short), true, nil
 	}
 	got, n, err := cf.main.Put(ctx, bytes.NewReader(data), limit)
 	if err != nil {
-		return "", fmt.Errorf("store bundle file %s: %w", e.Name, err)
+		return "", false, fmt.Errorf("store bundle file %s: %w", e.Name, err)
 	}
 	if got != e.Name {
-		return "", fmt.Errorf("store bundle file %s: stored as %s: %w", e.Name, got, blobstore.ErrCorrupt)
+		return "", false, fmt.Errorf("store bundle file %s: stored as %s: %w", e.Name, got, blobstore.ErrCorrupt)
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT OR IGNORE INTO files (hash, size, type, station, received_at) VALUES (?, ?, ?, ?, ?)`, got, n, fileMIME[kind], st.ID, s.now().UnixMilli())
 		return err
 	})
-	return "", err
+	return "", false, err
 }
 
 // writeDownlink writes the station's answer: the push answers, the feed
@@ -341,7 +352,7 @@ func (s *SQLiteStore) writeDownlink(ctx context.Context, up *bundle.Bundle, st *
 		have[h] = true
 	}
 	sum := bundle.Summary{Uplink: up.ID, ImportedAt: s.now().UnixMilli(), Applied: res.Applied, Duplicate: res.Duplicate, Rejected: res.Rejected,
-		FilesStored: res.FilesStored, FilesRefused: res.FilesRefused, Acked: []string{}}
+		FilesStored: res.FilesStored, FilesRefused: res.FilesRefused, Refused: res.refused, Acked: []string{}}
 	for _, h := range state.Have {
 		if !blobstore.ValidHash(h) {
 			continue

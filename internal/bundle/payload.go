@@ -95,5 +95,9 @@ type Summary struct {
 	Rejected     int      `json:"rejected"`
 	FilesStored  int      `json:"files_stored"`
 	FilesRefused []string `json:"files_refused,omitempty"` // Chinese, one per file the county did not take
-	Acked        []string `json:"acked"`
+	// Refused are the files the county will not take (too large, not a
+	// JPEG, PNG or PDF), by hash, with why: the station marks them
+	// refused, as a file status answer "refused" does.
+	Refused map[string]string `json:"refused,omitempty"`
+	Acked   []string          `json:"acked"`
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"stationsync/agent"
 	"stationsync/internal/gen"
 	"stationsync/internal/records"
 	"stationsync/internal/testsupport"
+	"stationsync/server"
 )
 
 // A reinstalled PC (a new station of the same village, with nothing)
@@ -79,5 +81,38 @@ func TestDownlinkCarriesTheFeedsFiles(t *testing.T) {
 	res2, err := importAtCounty(ctx, c, ex2.Path, t.TempDir())
 	if err != nil || res2.DownFiles != 0 || res2.FeedRecords != 0 {
 		t.Fatalf("second answer: %+v, %v", res2, err)
+	}
+}
+
+// A file the county will not take (over its size limit) is marked
+// refused at the station with the county's reason, as the online file
+// status answer does; the record itself is taken.
+func TestRefusedFileMarkedAtTheStation(t *testing.T) {
+	ctx := context.Background()
+	c := testsupport.NewCounty(t)
+	s := testsupport.NewStation(t, c, village, agent.Config{})
+	c.LinkDown()
+	_, visits := s.AddPeople(t, gen.New(43), village, 1)
+	hash, err := s.Attach(ctx, visits[0], "走访.png", "测试员", bytes.NewReader(pngPhoto(t, rand.New(rand.NewPCG(5, 1)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.Export(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Store.ImportBundle(ctx, server.BundleImport{Path: ex.Path, OutDir: t.TempDir(), MaxFileSize: 100})
+	if err != nil || res.FilesStored != 0 || len(res.FilesRefused) != 1 {
+		t.Fatalf("county: %+v, %v", res, err)
+	}
+	if _, err := s.Import(ctx, res.Downlink); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Attachments(ctx, visits[0])
+	if err != nil || len(list) != 1 || list[0].Hash != hash || list[0].State != agent.FileRefused || !strings.Contains(list[0].Error, "县里只接收不超过") {
+		t.Fatalf("the station's file after the answer: %+v, %v", list, err)
+	}
+	if s.Pending(t) != 0 {
+		t.Fatalf("%d changes queued: the record must have been taken", s.Pending(t))
 	}
 }
