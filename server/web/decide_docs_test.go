@@ -152,3 +152,23 @@ func TestDecisionDocumentsRefused(t *testing.T) {
 		}
 	}
 }
+
+// The review queue's bulk form takes files too: each selected
+// application names them, stored once.
+func TestBulkDecisionCarriesDocuments(t *testing.T) {
+	f := newFixture(t)
+	ids := f.apps[villA][:2]
+	notice := testPDF("bulk notice")
+	r := f.login("county").postMultipart("/applications/decide", url.Values{"id": ids, "op": {"return"}, "comment": {"请补充"}, "back": {"/applications?status=submitted"}}, docPart{"通知.pdf", notice})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("bulk decision with a file: %d %.300s", r.StatusCode, r.body)
+	}
+	for _, id := range ids {
+		if docs := f.decisionDocs(id); len(docs) != 1 || docs[0] != sum(notice) {
+			t.Errorf("%s: decision_documents %v", id, docs)
+		}
+	}
+	if !strings.Contains(f.login("county").get("/applications?status=submitted").body, `enctype="multipart/form-data"`) {
+		t.Error("the queue's form does not send files")
+	}
+}
