@@ -38,6 +38,12 @@ func (tk *taker) take(_ context.Context, path string) error {
 	return nil
 }
 
+func (tk *taker) callCount() int {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	return tk.calls
+}
+
 func (tk *taker) count() (ids, total int) {
 	tk.mu.Lock()
 	defer tk.mu.Unlock()
@@ -112,8 +118,8 @@ func TestWatchSlowCopyAndRename(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, DoneDir, filepath.Base(src)))
 		return err == nil
 	})
-	if tk.calls != 1 {
-		t.Fatalf("taken %d times, want once, whole", tk.calls)
+	if tk.callCount() != 1 {
+		t.Fatalf("taken %d times, want once, whole", tk.callCount())
 	}
 
 	// Renamed into place, as internal/bundle and careful copies write.
@@ -146,7 +152,7 @@ func TestWatchIncompleteIsTakenWhenWhole(t *testing.T) {
 	if err := os.WriteFile(p, data[:len(data)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tk.until(t, 10*time.Second, "half taken", func() bool { return tk.calls >= 1 })
+	tk.until(t, 10*time.Second, "half taken", func() bool { return tk.callCount() >= 1 })
 	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +197,8 @@ func TestWatchBurstOf100(t *testing.T) {
 				return len(n) == 1
 			})
 			time.Sleep(400 * time.Millisecond)
-			if ids, n := tk.count(); ids != 100 || n != 100 || tk.calls != 101 {
-				t.Fatalf("%d bundles, %d takes, %d calls; want 100, 100, 101", ids, n, tk.calls)
+			if ids, n := tk.count(); ids != 100 || n != 100 || tk.callCount() != 101 {
+				t.Fatalf("%d bundles, %d takes, %d calls; want 100, 100, 101", ids, n, tk.callCount())
 			}
 			if left := names(t, dir); len(left) != 2 {
 				t.Fatalf("folder holds %v, want only %s and %s", left, DoneDir, RefusedDir)
