@@ -36,10 +36,12 @@ func (s *Store) queuedRange(ctx context.Context, epoch string, first, last uint6
 	return out, nil
 }
 
-// heldFiles lists the files the station holds, whatever their state: the
-// county sends none of them back in a downlink.
+// heldFiles lists the files the station holds on its disk, whatever
+// their state: the county sends none of them back in a downlink. An
+// evicted file is not held: a downlink whose records name it brings it
+// back, as a fetch would, for a village that cannot fetch.
 func (s *Store) heldFiles(ctx context.Context) ([]string, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT hash FROM attachments WHERE state != 'missing' ORDER BY hash`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT hash FROM attachments WHERE state NOT IN ('missing', 'evicted') ORDER BY hash`)
 	if err != nil {
 		return nil, fmt.Errorf("list attachments: %w", err)
 	}
@@ -56,9 +58,8 @@ func (s *Store) heldFiles(ctx context.Context) ([]string, error) {
 }
 
 // noteCountyFile notes a file a downlink brought: the county holds it, so
-// it is acknowledged from the start. A file the station already knows
-// (its own, or one that went missing here) is acknowledged and, if it was
-// missing, whole again.
+// it is acknowledged from the start. One the station knew as evicted or
+// missing is whole again.
 func (s *Store) noteCountyFile(ctx context.Context, hash string, data []byte, ref bundle.FileRef) error {
 	size := int64(len(data))
 	now := s.clock.Physical().UnixMilli()
@@ -74,10 +75,14 @@ func (s *Store) noteCountyFile(ctx context.Context, hash string, data []byte, re
 		kind = ""
 	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO attachments (hash, size, type, name, kind, record_id, state, created_at, acked_at, error)
-			VALUES (?, ?, ?, '', ?, ?, 'acked', ?, ?, '')
-			ON CONFLICT (hash) DO UPDATE SET state = 'acked', error = '', acked_at = coalesce(acked_at, excluded.acked_at)`,
-			hash, size, typ, kind, ref.RecordID, now, now)
+		// As a fetch does (attach_fetch.go): a file back on the disk
+		// counts to eviction from now; the station's own files still on
+		// their way keep their state (the summary acknowledges them).
+		_, err := tx.Exec(`INSERT INTO attachments (hash, size, type, name, kind, record_id, state, created_at, acked_at, fetched_at, error)
+			VALUES (?1, ?2, ?3, '', ?4, ?5, 'acked', ?6, ?6, ?6, '')
+			ON CONFLICT (hash) DO UPDATE SET state = 'acked', error = '', evicted_at = NULL, fetched_at = ?6, acked_at = coalesce(acked_at, ?6)
+			WHERE state IN ('evicted', 'missing', 'acked')`,
+			hash, size, typ, kind, ref.RecordID, now)
 		return err
 	})
 	return s.noteWrite(err)

@@ -116,3 +116,53 @@ func TestRefusedFileMarkedAtTheStation(t *testing.T) {
 		t.Fatalf("%d changes queued: the record must have been taken", s.Pending(t))
 	}
 }
+
+// A file the station evicted (the county acknowledged it long ago) comes
+// back with a downlink whose records name it: a village without a link
+// cannot fetch it.
+func TestDownlinkBringsBackAnEvictedFile(t *testing.T) {
+	ctx := context.Background()
+	c := testsupport.NewCounty(t)
+	s := testsupport.NewStation(t, c, village, agent.Config{})
+	g := gen.New(47)
+	persons, _ := s.AddPeople(t, g, village, 1)
+	app := s.MustSave(t, records.Application, "", testsupport.Fields(g.Application(persons[0], nil)))
+	hash, err := s.Attach(ctx, app, "户口簿.png", "测试员", bytes.NewReader(pngPhoto(t, rand.New(rand.NewPCG(6, 1)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.Intent(ctx, app, records.OpSubmit, "", "测试员"); err != nil {
+		t.Fatal(err)
+	}
+	s.MustSync(t)
+	if !hasFile(t, c, hash) {
+		t.Fatal("the county lacks the scan")
+	}
+	// Evicted, as attach_evict.go marks it (the bytes may stay a while).
+	if _, err := s.Store.DB().W.Exec(`UPDATE attachments SET state = 'evicted', evicted_at = 1 WHERE hash = ?`, hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store.Decide(ctx, server.Decision{ApplicationID: app, Op: records.OpAccept, By: "县民政局"}); err != nil {
+		t.Fatal(err)
+	}
+	c.LinkDown()
+	ex, err := s.Export(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := importAtCounty(ctx, c, ex.Path, t.TempDir())
+	if err != nil || res.DownFiles != 1 {
+		t.Fatalf("answer: %+v, %v", res, err)
+	}
+	if _, err := s.Import(ctx, res.Downlink); err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	var evicted, fetched *int64
+	if err := s.Store.DB().R.QueryRow(`SELECT state, evicted_at, fetched_at FROM attachments WHERE hash = ?`, hash).Scan(&state, &evicted, &fetched); err != nil {
+		t.Fatal(err)
+	}
+	if state != agent.FileAcked || evicted != nil || fetched == nil {
+		t.Fatalf("after the answer: state %s, evicted_at %v, fetched_at %v", state, evicted, fetched)
+	}
+}
