@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"stationsync/internal/records"
@@ -113,7 +114,14 @@ func TestDecisionCarriesDocuments(t *testing.T) {
 			}
 		}
 	}
-	// A later decision adds its document to the list.
+	// The JSON API lists them with the record's files, hashes unmasked.
+	api := f.login("towna").get("/api/records/application/" + id)
+	for _, h := range docs {
+		if !strings.Contains(api.body, `"hash":"`+h+`"`) || !strings.Contains(api.body, `"url":"/files/`+h+`"`) {
+			t.Errorf("API record lacks decision document %s: %.300s", h, api.body)
+		}
+	}
+	// A refused decision changes nothing.
 	county.post("/applications/decide", url.Values{"id": {id}, "op": {"accept"}}) // returned: not allowed, refused
 	if got := f.decisionDocs(id); len(got) != 2 {
 		t.Errorf("after a refused decision: %v", got)
@@ -170,5 +178,53 @@ func TestBulkDecisionCarriesDocuments(t *testing.T) {
 	}
 	if !strings.Contains(f.login("county").get("/applications?status=submitted").body, `enctype="multipart/form-data"`) {
 		t.Error("the queue's form does not send files")
+	}
+}
+
+// Many decisions with files at once: each application gets its own
+// document and nothing else; a form over the limit of files is refused
+// whole; township B's clerk reaches none of township A's applications by
+// any spelling of its id.
+func TestDecisionDocumentsAtOnce(t *testing.T) {
+	f := newFixture(t)
+	var ids []string
+	for _, v := range []string{villA, villB} {
+		ids = append(ids, f.apps[v]...)
+	}
+	county := f.login("county")
+	docs := map[string][]byte{}
+	for i, id := range ids {
+		docs[id] = testPDF("notice " + id + string(rune('a'+i)))
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, len(ids))
+	for i, id := range ids {
+		wg.Go(func() {
+			codes[i] = county.postMultipart("/applications/decide", url.Values{"id": {id}, "op": {"return"}, "comment": {"补材料"}}, docPart{"通知.pdf", docs[id]}).StatusCode
+		})
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if got := f.decisionDocs(id); codes[i] != http.StatusSeeOther || len(got) != 1 || got[0] != sum(docs[id]) {
+			t.Errorf("%s: %d, documents %v", id, codes[i], got)
+		}
+	}
+
+	f2 := newFixture(t)
+	id := f2.apps[villA][0]
+	var many []docPart
+	for i := range records.MaxDecisionDocuments + 1 {
+		many = append(many, docPart{"p.pdf", testPDF("page " + string(rune('a'+i)))})
+	}
+	if r := f2.login("county").postMultipart("/applications/decide", url.Values{"id": {id}, "op": {"return"}, "comment": {"x"}}, many...); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "最多") {
+		t.Errorf("21 files: %d", r.StatusCode)
+	}
+	townB := f2.login("townb")
+	foreign := testPDF("foreign")
+	for _, spelling := range []string{id, " " + id, id + " ", strings.ToUpper(id), id + "%00", url.PathEscape(id) + "/", "../" + id, id + "' OR '1'='1"} {
+		townB.postMultipart("/applications/decide", url.Values{"id": {spelling}, "op": {"return"}, "comment": {"x"}}, docPart{"f.pdf", foreign})
+	}
+	if f2.status(id) != records.StatusSubmitted || len(f2.decisionDocs(id)) != 0 || f2.fileRow(sum(foreign)) {
+		t.Errorf("township B reached township A's application: %s %v", f2.status(id), f2.decisionDocs(id))
 	}
 }
