@@ -103,3 +103,55 @@ func TestDecisionDocumentOver2G(t *testing.T) {
 	t.Logf("decision document %d bytes (from a %d-byte 3000×2250 photo) over 2G: round cut after 100 KB %.1f s; then %d round(s); at the station after %.1f s; %d bytes came down (%.2f× the file)",
 		len(doc.Data), b.Len(), first.Seconds(), rounds, total.Seconds(), down, float64(down)/float64(len(doc.Data)))
 }
+
+// A decision document the station holds is evicted like any file the
+// county holds; the rounds do not fetch it again by themselves, and the
+// page's 从县里取回 (FetchFile) brings it back.
+func TestDecisionDocumentEvictedAndFetchedBack(t *testing.T) {
+	ctx := context.Background()
+	c := testsupport.NewCounty(t)
+	s := testsupport.NewStation(t, c, "340123101201", agent.Config{Attach: agent.AttachConfig{EvictAfter: time.Nanosecond}})
+	g := gen.New(59)
+	p := g.Person("340123101201")
+	pid := s.MustSave(t, records.Person, "", testsupport.Fields(p))
+	app := s.MustSave(t, records.Application, "", testsupport.Fields(g.Application(pid, p)))
+	if err := s.Store.Intent(ctx, app, records.OpSubmit, "", "测试员"); err != nil {
+		t.Fatal(err)
+	}
+	s.MustSync(t)
+	pdf := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+	doc, err := server.PrepareDocument(ctx, "批准通知.pdf", pdf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.StoreDocuments(ctx, c.Store.FilesDir(), []server.DecisionDocument{doc})
+	for _, d := range []server.Decision{
+		{ApplicationID: app, Op: records.OpAccept, By: "县民政局"},
+		{ApplicationID: app, Op: records.OpApprove, By: "县民政局", AmountFen: 30000, FromMonth: "2026-12", Documents: []server.DecisionDocument{doc}},
+	} {
+		if err := c.Store.Decide(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := s.MustSync(t); res.Fetched != 1 {
+		t.Fatalf("round: %+v", res)
+	}
+	time.Sleep(2 * time.Millisecond) // past the nanosecond EvictAfter, on the ms clock
+	if res, err := s.EvictFiles(ctx); err != nil || res.Files != 1 {
+		t.Fatalf("evict: %+v %v", res, err)
+	}
+	if res := s.MustSync(t); res.Fetched != 0 {
+		t.Errorf("a round fetched an evicted decision document again: %+v", res)
+	}
+	list, err := s.Attachments(ctx, app)
+	if err != nil || len(list) != 1 || !list[0].Decision || list[0].State != agent.FileEvicted {
+		t.Fatalf("after eviction: %+v %v", list, err)
+	}
+	if err := s.FetchFile(ctx, app, doc.Hash); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = s.Attachments(ctx, app)
+	if len(list) != 1 || list[0].State != agent.FileAcked {
+		t.Fatalf("after 从县里取回: %+v", list)
+	}
+}
