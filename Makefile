@@ -41,7 +41,8 @@ tour: browser-deps ## refresh README's tour screenshots (docs/tour/) from the br
 
 bench: ## run the benchmarks and print a table of the figures
 	@set -o pipefail; { $(GO) test -run '^$$' -bench . -skip 2GPhoto -benchtime 3x -count 1 ./bench/ ./agent/web/ ./bench/county/ && \
-	  $(GO) test -run '^$$' -bench 2GPhoto -benchtime 1x -count 1 ./bench/; } | tee /dev/stderr | $(GO) run ./bench/table
+	  $(GO) test -run '^$$' -bench 2GPhoto -benchtime 1x -count 1 ./bench/ && \
+	  $(GO) test -run '^$$' -bench Bundle1000 -benchtime 1x -count 1 ./tests/bundle/; } | tee /dev/stderr | $(GO) run ./bench/table
 
 herd: ## N stations (3,000 × 100 changes; HERD_STATIONS=300,1000 HERD_CHANGES=…) return at once to a county-server process; prints the herd table, profiles the county
 	@mkdir -p dist

@@ -55,6 +55,15 @@ var figures = map[string][]struct {
 		{"record-s", figure{label: "2G: round start until the visit is at the county", digits: 2, target: 5, atMost: true, unit: " s"}},
 		{"photo-s", figure{label: "2G: round start until the photo is", digits: 1, unit: " s"}},
 	},
+	"Bundle1000Visits100Photos": {
+		{"uplink-MiB", figure{label: "USB uplink of 1,000 visits (200 persons), 100 with a photo", digits: 1, unit: " MiB"}},
+		{"photos-MiB", figure{label: "… of which the photos as kept", digits: 1, unit: " MiB"}},
+		{"uplink-B/change-less-photos", figure{label: "… the rest, per change", digits: 1, unit: " B"}},
+		{"export-ms", figure{label: "station-agent export", digits: 0, unit: " ms"}},
+		{"county-import-ms", figure{label: "county import (merge, files, answer)", digits: 0, unit: " ms"}},
+		{"station-import-ms", figure{label: "station import of the answer", digits: 0, unit: " ms"}},
+		{"downlink-B", figure{label: "the county's answer", unit: " B"}},
+	},
 	"FileUploadLoopback": {
 		{"MiB/s", figure{label: "8 MiB scan up in 64 KiB chunks, loopback", digits: 1, unit: " MiB/s"}},
 	},
@@ -99,7 +108,7 @@ var figures = map[string][]struct {
 }
 
 // order is the order of the table's sections.
-var order = []string{"CatchUpLoopback", "2GLink", "2GPhoto", "FileUploadLoopback", "ServerIngest", "ServerIngestConcurrent", "LocalWrite"}
+var order = []string{"CatchUpLoopback", "2GLink", "2GPhoto", "FileUploadLoopback", "Bundle1000Visits100Photos", "ServerIngest", "ServerIngestConcurrent", "LocalWrite"}
 
 // The CouchDB reference of the issue.
 const (
