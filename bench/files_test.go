@@ -3,10 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -19,37 +15,10 @@ import (
 	"stationsync/internal/records"
 )
 
-// cameraJPEG is a stand-in for a 12-megapixel phone photo of about 3 MB:
-// a smooth scene with grain about 7 px across (detail that survives the
-// scaling to 1,600 px, as leaves and brickwork do) and a little sensor
-// noise, at JPEG quality 92. Pure noise would compress far worse than a
-// photo and smooth gradients far better; this lands near a real one's
-// size before and after the station's scaling.
-func cameraJPEG(tb testing.TB) []byte {
-	tb.Helper()
-	const w, h, cell = 4000, 3000, 7
-	r := rand.New(rand.NewPCG(seed, 2))
-	cw := w/cell + 1
-	grain := make([]float64, cw*(h/cell+1))
-	for i := range grain {
-		grain[i] = r.NormFloat64() * 12
-	}
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			fx, fy := float64(x)/w, float64(y)/h
-			v := 110 + 60*math.Sin(fx*9+fy*4) + 40*math.Cos(fx*23*fy+fy*7) + 30*math.Sin(float64(x/40+y/55)) +
-				grain[(y/cell)*cw+x/cell] + r.NormFloat64()*2
-			c := func(o float64) uint8 { return uint8(max(0, min(255, v+o))) }
-			img.SetRGBA(x, y, color.RGBA{c(10), c(-5), c(-20), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
-}
+// cameraJPEG stands in for a 12-megapixel phone photo of about 3 MB
+// (gen.Photo: near a real one's size before and after the station's
+// scaling).
+func cameraJPEG() []byte { return gen.Photo(4000, 3000, seed, 92) }
 
 // Benchmark2GPhoto: a cadre records a visit and attaches one 3 MB camera
 // photo, then the station syncs over the 2G link of Benchmark2GLink
@@ -61,7 +30,7 @@ func cameraJPEG(tb testing.TB) []byte {
 func Benchmark2GPhoto(b *testing.B) {
 	link2G := linkem.Options{Latency: 300 * time.Millisecond, UpBytesPerSec: 8000, DownBytesPerSec: 8000}
 	ctx := context.Background()
-	camera := cameraJPEG(b)
+	camera := cameraJPEG()
 	var toRecord, toPhoto durations
 	var up, down, kept int64
 	for range b.N {

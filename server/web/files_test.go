@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
 	"image/jpeg"
 	"log/slog"
 	"math/rand/v2"
@@ -21,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
 	"stationsync/internal/records"
 	"stationsync/internal/testlog"
@@ -38,52 +37,11 @@ type villageFiles struct {
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
-// testJPEG is a w×h photo-like JPEG (smooth shapes with grain, as a
-// camera's), distinct per seed.
-func testJPEG(t testing.TB, w, h int, seed uint64) []byte {
-	t.Helper()
-	r := rand.New(rand.NewPCG(seed, 7))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	cx, cy := r.IntN(w), r.IntN(h)
-	for y := range h {
-		for x := range w {
-			d := (x-cx)*(x-cx) + (y-cy)*(y-cy)
-			g := uint8(r.IntN(24))
-			img.Set(x, y, color.RGBA{uint8(x*200/w) + g, uint8(y*180/h) + g, uint8(d>>12) + g, 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+// testJPEG is a w×h photo-like JPEG, distinct per seed.
+func testJPEG(_ testing.TB, w, h int, seed uint64) []byte { return gen.Photo(w, h, seed, 80) }
 
 // testPDF is a one-page PDF a browser's viewer opens, with text.
-func testPDF(text string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	stream := "BT /F1 24 Tf 40 100 Td (" + text + ") Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var offs []int
-	for i, o := range objs {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
-}
+func testPDF(text string) []byte { return gen.PDF(text) }
 
 // addFiles records, through a station of its own with a key the test
 // holds, records of village that name files, and sends every file but

@@ -3,11 +3,6 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"math"
-	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -17,37 +12,6 @@ import (
 	"stationsync/internal/records"
 	"stationsync/internal/testsupport"
 )
-
-// keptPhoto is a stand-in for a phone photo as the station keeps it
-// (1,600 × 1,200): a smooth scene with grain about 7 px across and a
-// little noise, as bench/'s cameraJPEG makes at full size; n makes each
-// one different, as every photo is.
-func keptPhoto(tb testing.TB, n uint64) []byte {
-	tb.Helper()
-	const w, h, cell = 1600, 1200, 7
-	r := rand.New(rand.NewPCG(n, 3))
-	cw := w/cell + 1
-	grain := make([]float64, cw*(h/cell+1))
-	for i := range grain {
-		grain[i] = r.NormFloat64() * 12
-	}
-	ph := r.Float64() * 6
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			fx, fy := float64(x)/w, float64(y)/h
-			v := 110 + 60*math.Sin(fx*9+fy*4+ph) + 40*math.Cos(fx*23*fy+fy*7) + 30*math.Sin(float64(x/40+y/55)) +
-				grain[(y/cell)*cw+x/cell] + r.NormFloat64()*2
-			c := func(o float64) uint8 { return uint8(max(0, min(255, v+o))) }
-			img.SetRGBA(x, y, color.RGBA{c(10), c(-5), c(-20), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // BenchmarkBundle1000Visits100Photos: a village offline for weeks — 200
 // persons, 1,000 visits, 100 of them with a photo — goes to the county on
@@ -74,7 +38,7 @@ func BenchmarkBundle1000Visits100Photos(b *testing.B) {
 		}
 		photoBytes = 0
 		for j := range 100 {
-			h, err := s.Attach(ctx, visits[j*10], "照片.jpg", "测试员", bytes.NewReader(keptPhoto(b, uint64(i*1000+j))))
+			h, err := s.Attach(ctx, visits[j*10], "照片.jpg", "测试员", bytes.NewReader(gen.Photo(1600, 1200, uint64(i*1000+j), 90))) // as a station keeps a phone photo)
 			if err != nil {
 				b.Fatal(err)
 			}

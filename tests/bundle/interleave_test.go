@@ -37,20 +37,20 @@ func TestInterleavingsConverge(t *testing.T) {
 
 // world is one run's county, station and what the test did to them.
 type world struct {
-	t        *testing.T
-	ctx      context.Context
-	rng      *rand.Rand
-	g        *gen.Generator
-	c        *testsupport.County
-	s        *testsupport.Station
-	stick    string
-	uplinks  []string
-	downs    []string
-	persons  []string
-	visits   []string
-	apps     map[string][]string // application → the history it must have, in order
-	files    []string
-	log      []string
+	t       *testing.T
+	ctx     context.Context
+	rng     *rand.Rand
+	g       *gen.Generator
+	c       *testsupport.County
+	s       *testsupport.Station
+	stick   string
+	uplinks []string
+	downs   []string
+	persons []string
+	visits  []string
+	apps    map[string][]string // application → the history it must have, in order
+	files   []string
+	log     []string
 }
 
 func interleave(t *testing.T, seed uint64, steps int) {

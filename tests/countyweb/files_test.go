@@ -6,10 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,52 +19,12 @@ import (
 	"stationsync/internal/testsupport"
 )
 
-// cameraJPEG is a w×h photo-like JPEG (shapes with a camera's grain),
-// distinct per seed; the station scales it as it would a phone's photo.
-func cameraJPEG(t testing.TB, w, h int, seed uint64) []byte {
-	t.Helper()
-	r := rand.New(rand.NewPCG(seed, 3))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	cx, cy := r.IntN(w), r.IntN(h)
-	for y := range h {
-		for x := range w {
-			d := (x-cx)*(x-cx) + (y-cy)*(y-cy)
-			g := uint8(r.IntN(20))
-			img.Set(x, y, color.RGBA{uint8(60+x*150/w) + g, uint8(90+y*120/h) + g, uint8(d>>13) + g, 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 92}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+// cameraJPEG is a w×h photo-like JPEG, distinct per seed; the station
+// scales it as it would a phone's photo.
+func cameraJPEG(_ testing.TB, w, h int, seed uint64) []byte { return gen.Photo(w, h, seed, 92) }
 
 // scanPDF is a one-page PDF that a browser's viewer opens.
-func scanPDF(text string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	stream := "BT /F1 24 Tf 40 100 Td (" + text + ") Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var offs []int
-	for i, o := range objs {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
-}
+func scanPDF(text string) []byte { return gen.PDF(text) }
 
 // attach attaches data to record id at station s as the cadre does.
 func attach(t *testing.T, s *testsupport.Station, id, name string, data []byte) string {
