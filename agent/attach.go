@@ -11,6 +11,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"stationsync/internal/bytesize"
 	"strings"
 	"sync"
 	"time"
@@ -156,7 +157,7 @@ func (a *Agent) Attach(ctx context.Context, recordID, name, by string, r io.Read
 		return "", err
 	}
 	if int64(len(res.Data)) > cfg.MaxSize {
-		return "", &records.FieldError{Field: fileFields[kind], Message: fmt.Sprintf("文件太大（%s），不能超过 %s；请缩小或分成几份后再添加。", sizeText(int64(len(res.Data))), sizeText(cfg.MaxSize))}
+		return "", &records.FieldError{Field: fileFields[kind], Message: fmt.Sprintf("文件太大（%s），不能超过 %s；请缩小或分成几份后再添加。", bytesize.Text(int64(len(res.Data))), bytesize.Text(cfg.MaxSize))}
 	}
 	if err := a.Store.guardWrite(); err != nil {
 		return "", err
@@ -442,11 +443,4 @@ func fileName(name string) string {
 		name = name[:len(name)-n]
 	}
 	return name
-}
-
-func sizeText(n int64) string {
-	if n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MB", n>>20)
-	}
-	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }

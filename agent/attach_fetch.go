@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"stationsync/internal/bytesize"
 	"strings"
 
 	"stationsync/internal/blobstore"
@@ -139,7 +140,7 @@ func (a *Agent) fetchOnce(ctx context.Context, c *syncproto.Client, bs *blobstor
 		return false, d.Size, d.Type, nil
 	}
 	if d.Size > syncproto.DefaultMaxFileSize*4 {
-		return false, 0, "", fmt.Errorf("县里的文件太大（%s）", sizeText(d.Size))
+		return false, 0, "", fmt.Errorf("县里的文件太大（%s）", bytesize.Text(d.Size))
 	}
 	buf := make([]byte, fetchPiece)
 	for off < size {

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"stationsync/internal/bytesize"
 	"strconv"
 	"time"
 
@@ -86,7 +87,7 @@ func (s *Server) filesOf(r *http.Request, name string) *filesPart {
 			s.log.Error("attachment counts", "err", err)
 			return nil
 		}
-		p := &filesPart{Counts: &c, Holding: c.Pending + c.Acked + c.Refused + c.Missing, Usage: sizeCN(c.PendingBytes), Uploaded: c.Acked + c.Evicted}
+		p := &filesPart{Counts: &c, Holding: c.Pending + c.Acked + c.Refused + c.Missing, Usage: bytesize.Text(c.PendingBytes), Uploaded: c.Acked + c.Evicted}
 		if u, err := s.a.DiskUse(ctx); err != nil {
 			s.log.Error("disk use", "err", err)
 		} else {
@@ -106,7 +107,7 @@ func (s *Server) filesOf(r *http.Request, name string) *filesPart {
 		}
 		return nil
 	}
-	p := &filesPart{Record: id, Base: fk.base + id, CanAdd: true, Max: sizeCN(s.opts.MaxUpload)}
+	p := &filesPart{Record: id, Base: fk.base + id, CanAdd: true, Max: bytesize.Text(s.opts.MaxUpload)}
 	for _, at := range list {
 		if at.Decision {
 			continue // the county's, shown under 县里的决定 (decisionRows)
@@ -131,7 +132,7 @@ type upload struct {
 
 // msgTooBig is said when a request carries more than MaxUpload.
 func (s *Server) msgTooBig() string {
-	return "一次选的文件太大，合计超过 " + sizeCN(s.opts.MaxUpload) + "，一个也没有添加。请分几次添加，每次少选几张。"
+	return "一次选的文件太大，合计超过 " + bytesize.Text(s.opts.MaxUpload) + "，一个也没有添加。请分几次添加，每次少选几张。"
 }
 
 // handlePostFiles attaches the files posted to a record of kind. Every
@@ -416,21 +417,7 @@ func diskCN(n int64) string {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
 	default:
-		return sizeCN(n)
-	}
-}
-
-// sizeCN is a size as a cadre reads it.
-func sizeCN(n int64) string {
-	switch {
-	case n < 1<<10:
-		return strconv.FormatInt(n, 10) + " 字节"
-	case n < 1<<20:
-		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
-	case n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + " MB"
-	default:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+		return bytesize.Text(n)
 	}
 }
 
@@ -445,7 +432,7 @@ var fileStates = map[string]string{
 }
 
 func init() {
-	funcs["fileSize"] = sizeCN
+	funcs["fileSize"] = bytesize.Text
 	funcs["fileState"] = func(state, why string) string {
 		s := fileStates[state]
 		if state == agent.FileRefused && why != "" {

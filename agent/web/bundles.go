@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"stationsync/internal/bytesize"
 	"strings"
 
 	"stationsync/agent"
@@ -95,7 +96,7 @@ func (s *Server) handlePostExport(w http.ResponseWriter, r *http.Request, se *se
 	s.a.Store.SetMeta(r.Context(), map[string]string{metaBundleDir: dir})
 	// The file's name only: the folder is on the page, and a long path
 	// does not fit a phone's width.
-	msg := fmt.Sprintf("已导出 %s：%d 条记录，%d 个附件，共 %s。请把它带到县里导入。", filepath.Base(res.Path), res.Changes, res.Files, sizeCN(res.Size))
+	msg := fmt.Sprintf("已导出 %s：%d 条记录，%d 个附件，共 %s。请把它带到县里导入。", filepath.Base(res.Path), res.Changes, res.Files, bytesize.Text(res.Size))
 	if len(res.Missing) > 0 {
 		msg += fmt.Sprintf("有 %d 个附件在本机已损坏或丢失，没有导出，请重新添加。", len(res.Missing))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"stationsync/internal/bytesize"
 
 	"stationsync/internal/cli"
 	"stationsync/server"
@@ -42,20 +43,9 @@ func (e *env) runImport(ctx context.Context, args []string) error {
 			fmt.Fprintln(e.Stdout, "注意：", m)
 		}
 		fmt.Fprintf(e.Stdout, "已生成回执 %s（%d 条县里的记录，%d 个附件，%s），请带回村里用 station-agent import 导入。\n",
-			res.Downlink, res.FeedRecords, res.DownFiles, sizeText(res.DownlinkSize))
+			res.Downlink, res.FeedRecords, res.DownFiles, bytesize.Text(res.DownlinkSize))
 		return nil
 	})
-}
-
-// sizeText says a file's size as a person reads it.
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d 字节", n)
 }
 
 // parseFileArg parses flags before and after the one file argument, as a

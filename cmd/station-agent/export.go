@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"stationsync/internal/bytesize"
 
 	"stationsync/agent"
 	"stationsync/internal/cli"
@@ -26,22 +27,11 @@ func (e *env) runExport(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.Stdout, "已导出 %s：%d 条记录，%d 个附件，共 %s。\n", res.Path, res.Changes, res.Files, sizeText(res.Size))
+		fmt.Fprintf(e.Stdout, "已导出 %s：%d 条记录，%d 个附件，共 %s。\n", res.Path, res.Changes, res.Files, bytesize.Text(res.Size))
 		if len(res.Missing) > 0 {
 			fmt.Fprintf(e.Stdout, "注意：%d 个附件在本机已损坏或丢失，没有导出，请重新添加。\n", len(res.Missing))
 		}
 		fmt.Fprintln(e.Stdout, "请把这个文件带到县里导入，并把县里生成的回执（村站通回执-….bundle）带回来用 station-agent import 导入。")
 		return nil
 	})
-}
-
-// sizeText says a file's size as a person reads it.
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d 字节", n)
 }

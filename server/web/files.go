@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"stationsync/internal/bytesize"
 	"strconv"
 	"time"
 
@@ -101,7 +102,7 @@ func (h *Handler) fileViews(ctx context.Context, hashes []string, base string) (
 	for _, hash := range hashes {
 		fv := fileView{Hash: hash}
 		if fi, ok := have[hash]; ok {
-			fv.Arrived, fv.Type, fv.Size, fv.SizeText = true, fi.Type, fi.Size, sizeText(fi.Size)
+			fv.Arrived, fv.Type, fv.Size, fv.SizeText = true, fi.Type, fi.Size, bytesize.Text(fi.Size)
 			fv.URL = base + hash
 			if isImage(fi.Type) {
 				fv.Image, fv.Thumb = true, base+hash+"/thumb"
@@ -142,18 +143,6 @@ func (h *Handler) decisionFiles(ctx context.Context, f records.Fields) (*filesVi
 }
 
 func isImage(typ string) bool { return typ == "image/jpeg" || typ == "image/png" }
-
-// sizeText is a size as staff read it (as the station writes it).
-func sizeText(n int64) string {
-	switch {
-	case n < 1<<10:
-		return strconv.FormatInt(n, 10) + " 字节"
-	case n < 1<<20:
-		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	}
-}
 
 // filesDir is where the files are: FilesDir, or the store's default.
 func (h *Handler) filesDir() string {
