@@ -21,7 +21,7 @@ func (e *env) runImport(ctx context.Context, args []string) error {
 	fs, o := e.flags("import")
 	out := fs.String("out", "", "folder for the answer bundle (default: the bundle's folder)")
 	by := fs.String("by", "命令行", "who imports it, for the audit log")
-	file, err := parseFileArg(fs, args)
+	file, err := cli.ParseFileArg(fs, args)
 	if err != nil {
 		return err
 	}
@@ -46,26 +46,6 @@ func (e *env) runImport(ctx context.Context, args []string) error {
 			res.Downlink, res.FeedRecords, res.DownFiles, bytesize.Text(res.DownlinkSize))
 		return nil
 	})
-}
-
-// parseFileArg parses flags before and after the one file argument, as a
-// person types them (import FILE --data DIR); "" if there is not exactly
-// one.
-func parseFileArg(fs *flag.FlagSet, args []string) (string, error) {
-	if err := cli.Parse(fs, args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	file := fs.Arg(0)
-	if err := cli.Parse(fs, fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", nil
-	}
-	return file, nil
 }
 
 // importDirFlags are `serve --import-dir DIR [--import-poll]`: a folder

@@ -15,7 +15,7 @@ import (
 // sync round applies the county's answers.
 func (e *env) runImport(ctx context.Context, args []string) error {
 	fs, data := e.flags("import")
-	file, err := parseFileArg(fs, args)
+	file, err := cli.ParseFileArg(fs, args)
 	if err != nil {
 		return err
 	}
@@ -38,26 +38,6 @@ func (e *env) runImport(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
-}
-
-// parseFileArg parses flags before and after the one file argument, as a
-// person types them (import FILE --data DIR); "" if there is not exactly
-// one.
-func parseFileArg(fs *flag.FlagSet, args []string) (string, error) {
-	if err := cli.Parse(fs, args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	file := fs.Arg(0)
-	if err := cli.Parse(fs, fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", nil
-	}
-	return file, nil
 }
 
 // inboxFlags are `run --inbox DIR [--inbox-poll]`: a folder whose county

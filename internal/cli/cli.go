@@ -101,3 +101,23 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// ParseFileArg parses flags before and after the one file argument, as a
+// person types them (import FILE --data DIR); "" if there is not exactly
+// one.
+func ParseFileArg(fs *flag.FlagSet, args []string) (string, error) {
+	if err := Parse(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() == 0 {
+		return "", nil
+	}
+	file := fs.Arg(0)
+	if err := Parse(fs, fs.Args()[1:]); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", nil
+	}
+	return file, nil
+}
