@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -23,19 +25,14 @@ import (
 
 const village = "340123101201"
 
-// A station of the release before decision_documents (its binary in
-// $STATIONSYNC_OLD_AGENT, e.g. built from commit fce41ca:
-// git archive fce41ca | tar -x -C /tmp/old && (cd /tmp/old && go build -o
-// /tmp/old-station-agent ./cmd/station-agent)) enrols with this county
+// A station of the release before decision_documents (built from commit
+// fce41ca by oldAgent, or the binary in $STATIONSYNC_OLD_AGENT) enrols with this county
 // and syncs the village's returned application, whose decision carries a
 // document: the field unknown to it, the sync succeeds and the record is
 // kept. Then this release opens its data folder (migration 0009 sets the
 // cursor back) and one round brings the document down, byte for byte.
 func TestOldStationThenUpgraded(t *testing.T) {
-	old := os.Getenv("STATIONSYNC_OLD_AGENT")
-	if old == "" {
-		t.Skip("STATIONSYNC_OLD_AGENT not set: no binary of the earlier release")
-	}
+	old := oldAgent(t)
 	ctx := context.Background()
 	c := testsupport.NewCounty(t)
 	// Another station of the village records and submits the application.
@@ -108,4 +105,39 @@ func TestOldStationThenUpgraded(t *testing.T) {
 	if !bytes.Equal(got, pdf) {
 		t.Fatal("the document's bytes differ")
 	}
+}
+
+// oldRelease is the commit whose station-agent plays the release before
+// decision_documents.
+const oldRelease = "fce41ca"
+
+// oldAgent returns the earlier release's station-agent: $STATIONSYNC_OLD_AGENT
+// if set, else built from oldRelease out of this checkout's history (git
+// archive into a temporary folder; about a minute the first time, the Go
+// build cache keeps it after). Only a source tree without git history
+// skips, and says so; a build that fails fails the test.
+func oldAgent(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("STATIONSYNC_OLD_AGENT"); p != "" {
+		return p
+	}
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): set STATIONSYNC_OLD_AGENT to a station-agent built from %s", err, oldRelease)
+	}
+	if err := exec.Command("git", "-C", strings.TrimSpace(string(top)), "cat-file", "-e", oldRelease+"^{commit}").Run(); err != nil {
+		t.Skipf("this checkout's history lacks %s (a shallow clone?): set STATIONSYNC_OLD_AGENT to a station-agent built from it", oldRelease)
+	}
+	src := t.TempDir()
+	archive := exec.Command("sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", strings.TrimSpace(string(top)), oldRelease, src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("git archive %s: %v\n%s", oldRelease, err, out)
+	}
+	bin := filepath.Join(t.TempDir(), "station-agent-"+oldRelease)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/station-agent")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the %s station-agent: %v\n%s", oldRelease, err, out)
+	}
+	return bin
 }
