@@ -18,6 +18,7 @@ var notKept = map[string]string{
 	"internal/testclock/testclock.go":        "tests move the clock through it",
 	"internal/testproc/testproc.go":          "test child processes' logs",
 	"internal/testsupport/exec.go":           "copies of test processes' logs ($E2E_LOGDIR)",
+	"internal/testsupport/layout/layout.go":  "screenshots of the pages under test",
 	"installer/shortcut_windows.go":          "a desktop shortcut the installer makes again",
 }
 
