@@ -43,8 +43,9 @@ func shotDir(t *testing.T) string {
 	return d
 }
 
-// browser starts one headless Chromium for a test.
-func browser(t *testing.T) context.Context {
+// browser starts one headless Chromium for a test; extra are a test's
+// own flags (a fake camera, say).
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
 		if os.Getenv("CI") != "" {
@@ -67,6 +68,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("lang", "zh-CN"),
 		chromedp.Env("LANGUAGE=zh_CN", "LANG=zh_CN.UTF-8"),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
