@@ -138,9 +138,13 @@ func TestFetchFileSpellings(t *testing.T) {
 	}
 }
 
-// Many fetches at once by one station, and by many: the station's own
-// limit (2) and the county's file slots hold; every answer is the file, or
-// a refusal that says to come back — never a broken file, never a 500.
+// Many fetches at once by one station, and by many: every answer is the
+// file, or a refusal that says to come back (429, 503) — never a broken
+// file, never a 500. Whether a 429 shows depends on how the fetches
+// overlap on a loaded machine (CI once saw 33 files and 3 × 503), so it
+// is not required here; the station's limit itself, which fetches share
+// with pushes and pulls (gate.go's door), is held open deterministically
+// in TestPushPerStationLimitAtOnce.
 func TestFetchFileAtOnce(t *testing.T) {
 	fc := newFileCounty(t, func(s *Server) { s.Files.Slots = 3; s.QueueWait = 200 * time.Millisecond })
 	data := pdfOf(2<<20, 10)
@@ -187,8 +191,8 @@ func TestFetchFileAtOnce(t *testing.T) {
 			t.Errorf("answer %d", st)
 		}
 	}
-	if counts[200] == 0 || counts[http.StatusTooManyRequests] == 0 {
-		t.Errorf("answers %v: want files and the station limit's 429", counts)
+	if counts[200] == 0 {
+		t.Errorf("answers %v: want files", counts)
 	}
 }
 
