@@ -465,8 +465,8 @@ func TestCloseDelayServerCloseArrivesLate(t *testing.T) {
 	}()
 	const delay = 400 * time.Millisecond
 	p := newProxy(t, ln.Addr().String(), Options{CloseDelay: delay})
+	began := time.Now() // before the dial: the server's FIN enters the link after it
 	c := dial(t, p)
-	began := time.Now()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 3)
 	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "bye" {
