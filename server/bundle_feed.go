@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"stationsync/internal/bundle"
-	"stationsync/internal/records"
 	"stationsync/syncproto"
 )
 
@@ -33,48 +32,11 @@ func (s *SQLiteStore) bundleFeed(ctx context.Context, st *Station, after int64, 
 		fp := bundle.FeedPage{After: after, Seqs: []int64{},
 			Page: syncproto.PullPage{Version: syncproto.Version, FeedEpoch: s.feedEpoch, Reset: reset, Records: []syncproto.Record{}}}
 		reset = false
-		rows, err := tx.QueryContext(ctx, feedPageSQL, st.Village, after, st.ID, MaxPullPage)
+		seqs, err := readFeedPage(ctx, tx, st, after, MaxPullPage, &fp.Page)
 		if err != nil {
 			return nil, fmt.Errorf("bundle feed: %w", err)
 		}
-		type ref struct {
-			seq      int64
-			kind, id string
-		}
-		var refs []ref
-		for rows.Next() {
-			var r ref
-			if err := rows.Scan(&r.seq, &r.kind, &r.id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("bundle feed: %w", err)
-			}
-			refs = append(refs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("bundle feed: %w", err)
-		}
-		fp.Page.Next = after
-		if len(refs) == MaxPullPage {
-			fp.Page.More = true
-			fp.Page.Next = refs[len(refs)-1].seq
-		} else {
-			var maxSeq sql.NullInt64
-			if err := tx.QueryRowContext(ctx, feedEndSQL, st.Village).Scan(&maxSeq); err != nil {
-				return nil, fmt.Errorf("bundle feed: %w", err)
-			}
-			if maxSeq.Valid && maxSeq.Int64 > after {
-				fp.Page.Next = maxSeq.Int64
-			}
-		}
-		for _, r := range refs {
-			rec, err := loadRecord(ctx, tx, records.Kind(r.kind), r.id)
-			if err != nil {
-				return nil, err
-			}
-			fp.Page.Records = append(fp.Page.Records, *rec)
-			fp.Seqs = append(fp.Seqs, r.seq)
-		}
+		fp.Seqs = append(fp.Seqs, seqs...)
 		fp.Page.ServerHLC = uint64(s.clock.Now())
 		fp.Page.ServerTime = s.now().UnixMilli()
 		pages = append(pages, fp)

@@ -37,9 +37,22 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 	if feedEpoch != s.feedEpoch || after > top {
 		page.Reset, after = true, 0
 	}
+	if _, err := readFeedPage(ctx, tx, st, after, limit, page); err != nil {
+		return nil, fmt.Errorf("pull: %w", err)
+	}
+	page.ServerHLC = uint64(s.clock.Now())
+	page.ServerTime = s.now().UnixMilli()
+	return page, nil
+}
+
+// readFeedPage fills page (Records, Next, More) with up to limit records of
+// the station's village feed after the cursor, as of tx's snapshot, and
+// returns each record's feed position. Pull and the USB answer
+// (bundleFeed) read the feed through it.
+func readFeedPage(ctx context.Context, tx *sql.Tx, st *Station, after int64, limit int, page *syncproto.PullPage) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, feedPageSQL, st.Village, after, st.ID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("pull: %w", err)
+		return nil, err
 	}
 	type ref struct {
 		seq      int64
@@ -50,13 +63,13 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 		var r ref
 		if err := rows.Scan(&r.seq, &r.kind, &r.id); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("pull: %w", err)
+			return nil, err
 		}
 		refs = append(refs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pull: %w", err)
+		return nil, err
 	}
 	page.Next = after
 	if len(refs) == limit {
@@ -67,22 +80,22 @@ func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 		// pull does not scan it again.
 		var maxSeq sql.NullInt64
 		if err := tx.QueryRowContext(ctx, feedEndSQL, st.Village).Scan(&maxSeq); err != nil {
-			return nil, fmt.Errorf("pull: %w", err)
+			return nil, err
 		}
 		if maxSeq.Valid && maxSeq.Int64 > after {
 			page.Next = maxSeq.Int64
 		}
 	}
+	seqs := make([]int64, 0, len(refs))
 	for _, r := range refs {
 		rec, err := loadRecord(ctx, tx, records.Kind(r.kind), r.id)
 		if err != nil {
 			return nil, err
 		}
 		page.Records = append(page.Records, *rec)
+		seqs = append(seqs, r.seq)
 	}
-	page.ServerHLC = uint64(s.clock.Now())
-	page.ServerTime = s.now().UnixMilli()
-	return page, nil
+	return seqs, nil
 }
 
 // The feed is the record tables' (village, feed_seq) indexes, read as
