@@ -84,7 +84,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // county is a county server on 127.0.0.1 with its SQLite store in dir.
 type county struct {
-	store *server.SQLiteStore
+	store *server.CountyStore
 	http  *httptest.Server
 	wire  *wireCounter
 }

@@ -121,7 +121,7 @@ type NewUser struct {
 	FullNumbers                                     bool
 }
 
-func (s *SQLiteStore) checkNewUser(u *NewUser) error {
+func (s *CountyStore) checkNewUser(u *NewUser) error {
 	u.Username = strings.TrimSpace(u.Username)
 	u.DisplayName = strings.TrimSpace(u.DisplayName)
 	if u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, " \t\r\n") {
@@ -147,7 +147,7 @@ func (s *SQLiteStore) checkNewUser(u *NewUser) error {
 }
 
 // CreateUser adds an account.
-func (s *SQLiteStore) CreateUser(ctx context.Context, u NewUser) (*User, error) {
+func (s *CountyStore) CreateUser(ctx context.Context, u NewUser) (*User, error) {
 	if err := s.checkNewUser(&u); err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
 }
 
 // User returns one account.
-func (s *SQLiteStore) User(ctx context.Context, id int64) (*User, error) {
+func (s *CountyStore) User(ctx context.Context, id int64) (*User, error) {
 	u, err := scanUser(s.db.W.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoUser
@@ -202,7 +202,7 @@ func (s *SQLiteStore) User(ctx context.Context, id int64) (*User, error) {
 }
 
 // Users lists every account.
-func (s *SQLiteStore) Users(ctx context.Context) ([]User, error) {
+func (s *CountyStore) Users(ctx context.Context) ([]User, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY role, township, username`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -220,7 +220,7 @@ func (s *SQLiteStore) Users(ctx context.Context) ([]User, error) {
 }
 
 // UserCount returns the number of accounts.
-func (s *SQLiteStore) UserCount(ctx context.Context) (int, error) {
+func (s *CountyStore) UserCount(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
@@ -228,7 +228,7 @@ func (s *SQLiteStore) UserCount(ctx context.Context) (int, error) {
 
 // UpdateUser changes an account's role, scope, number permission, and
 // (when password is not empty) password; disabled ends its sessions.
-func (s *SQLiteStore) UpdateUser(ctx context.Context, id int64, role, township string, fullNumbers, disabled bool, password string) error {
+func (s *CountyStore) UpdateUser(ctx context.Context, id int64, role, township string, fullNumbers, disabled bool, password string) error {
 	nu := NewUser{Username: "x", Role: role, Township: township, Password: password}
 	if password == "" {
 		nu.Password = strings.Repeat("x", MinPasswordLen)
@@ -273,7 +273,7 @@ func (s *SQLiteStore) UpdateUser(ctx context.Context, id int64, role, township s
 // toward the account's lockout like a failed login (a session left open
 // must not become a way to guess the password); a locked account is
 // ErrLocked, a full hash gate ErrBusy.
-func (s *SQLiteStore) ChangePassword(ctx context.Context, id int64, current, password string) error {
+func (s *CountyStore) ChangePassword(ctx context.Context, id int64, current, password string) error {
 	if len([]rune(password)) < MinPasswordLen {
 		return ErrWeakPassword
 	}

@@ -51,7 +51,7 @@ var AuditLabel = map[string]string{
 }
 
 // Audit appends to the audit log.
-func (s *SQLiteStore) Audit(ctx context.Context, username, action, target, detail, remote string) error {
+func (s *CountyStore) Audit(ctx context.Context, username, action, target, detail, remote string) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		return auditTx(tx, s.now(), username, action, target, detail, remote)
 	})
@@ -74,7 +74,7 @@ type AuditFilter struct {
 }
 
 // AuditLog returns entries, newest first, and how many match.
-func (s *SQLiteStore) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
+func (s *CountyStore) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
 	where := []string{"1 = 1"}
 	var args []any
 	if f.Username != "" {

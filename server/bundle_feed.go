@@ -13,7 +13,7 @@ import (
 // (Pull), each record with its feed position: a downlink is read by a
 // station that may have pulled online since, and takes only what lies
 // beyond its own cursor (PROTOCOL.md §16).
-func (s *SQLiteStore) bundleFeed(ctx context.Context, st *Station, after int64, feedEpoch string) ([]bundle.FeedPage, error) {
+func (s *CountyStore) bundleFeed(ctx context.Context, st *Station, after int64, feedEpoch string) ([]bundle.FeedPage, error) {
 	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("bundle feed: %w", err)

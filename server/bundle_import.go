@@ -74,7 +74,7 @@ type BundleImportResult struct {
 // another key, of a newer format or protocol) is refused with a
 // *bundle.Error whose Message says in Chinese what to do, and changes
 // nothing but the audit log.
-func (s *SQLiteStore) ImportBundle(ctx context.Context, in BundleImport) (*BundleImportResult, error) {
+func (s *CountyStore) ImportBundle(ctx context.Context, in BundleImport) (*BundleImportResult, error) {
 	res, err := s.importBundle(ctx, in)
 	if err != nil {
 		target, detail := filepath.Base(in.Path), err.Error()
@@ -91,7 +91,7 @@ func (s *SQLiteStore) ImportBundle(ctx context.Context, in BundleImport) (*Bundl
 	return res, nil
 }
 
-func (s *SQLiteStore) importBundle(ctx context.Context, in BundleImport) (*BundleImportResult, error) {
+func (s *CountyStore) importBundle(ctx context.Context, in BundleImport) (*BundleImportResult, error) {
 	var st *Station
 	b, err := bundle.Open(in.Path, bundle.Options{Kind: bundle.Uplink, Key: func(m *bundle.Manifest) (ed25519.PublicKey, error) {
 		var err error
@@ -283,10 +283,10 @@ func envelopeVersion(p []byte) int {
 }
 
 // bundleFiles opens the county's blob store where uploads go (files.go).
-func (s *SQLiteStore) bundleFiles(in BundleImport) (*countyFiles, error) {
+func (s *CountyStore) bundleFiles(in BundleImport) (*countyFiles, error) {
 	dir := in.FilesDir
 	if dir == "" {
-		dir = filepath.Join(filepath.Dir(s.db.Path), "files")
+		dir = filepath.Join(s.db.Dir, "files")
 	}
 	return openCountyFiles(dir)
 }
@@ -295,7 +295,7 @@ func (s *SQLiteStore) bundleFiles(in BundleImport) (*countyFiles, error) {
 // kept: only a file a record of the station's village names, of a type and
 // size the county takes, stored under its checked hash. It returns a
 // Chinese message for a file not taken.
-func (s *SQLiteStore) storeBundleBlob(ctx context.Context, cf *countyFiles, b *bundle.Bundle, i int, st *Station, in BundleImport) (msg string, refused bool, err error) {
+func (s *CountyStore) storeBundleBlob(ctx context.Context, cf *countyFiles, b *bundle.Bundle, i int, st *Station, in BundleImport) (msg string, refused bool, err error) {
 	e := b.Entries[i]
 	short := e.Name[:12]
 	limit := in.MaxFileSize
@@ -329,7 +329,7 @@ func (s *SQLiteStore) storeBundleBlob(ctx context.Context, cf *countyFiles, b *b
 		return "", false, fmt.Errorf("store bundle file %s: stored as %s: %w", e.Name, got, blobstore.ErrCorrupt)
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT OR IGNORE INTO files (hash, size, type, station, received_at) VALUES (?, ?, ?, ?, ?)`, got, n, fileMIME[kind], st.ID, s.now().UnixMilli())
+		_, err := tx.Exec(`INSERT INTO files (hash, size, type, station, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, got, n, fileMIME[kind], st.ID, s.now().UnixMilli())
 		return err
 	})
 	return "", false, err
@@ -338,7 +338,7 @@ func (s *SQLiteStore) storeBundleBlob(ctx context.Context, cf *countyFiles, b *b
 // writeDownlink writes the station's answer: the push answers, the feed
 // after the station's cursor, the files of those records the station
 // lacks, and a summary.
-func (s *SQLiteStore) writeDownlink(ctx context.Context, up *bundle.Bundle, st *Station, state *bundle.StationState, answers []bundle.PushAnswer, cf *countyFiles, in BundleImport, res *BundleImportResult) error {
+func (s *CountyStore) writeDownlink(ctx context.Context, up *bundle.Bundle, st *Station, state *bundle.StationState, answers []bundle.PushAnswer, cf *countyFiles, in BundleImport, res *BundleImportResult) error {
 	key, err := s.BundleKey()
 	if err != nil {
 		return err

@@ -30,13 +30,13 @@ var bundleKeys struct {
 }
 
 // BundleKey returns the county's bundle-signing key, made on first use.
-func (s *SQLiteStore) BundleKey() (ed25519.PrivateKey, error) {
-	return LoadBundleKey(filepath.Dir(s.db.Path))
+func (s *CountyStore) BundleKey() (ed25519.PrivateKey, error) {
+	return LoadBundleKey(s.db.Dir)
 }
 
 // BundlePublicKey is the public half of BundleKey, or nil if it cannot be
 // had (logged by whoever needs it to sign).
-func (s *SQLiteStore) BundlePublicKey() ed25519.PublicKey {
+func (s *CountyStore) BundlePublicKey() ed25519.PublicKey {
 	k, err := s.BundleKey()
 	if err != nil {
 		return nil

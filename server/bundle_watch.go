@@ -16,7 +16,7 @@ import (
 // cannot (PROTOCOL.md §16). poll: read the folder every few seconds
 // instead of watching it, for a removable drive, which a watch would keep
 // busy.
-func (s *SQLiteStore) WatchBundles(ctx context.Context, dir string, poll bool, logger *slog.Logger) error {
+func (s *CountyStore) WatchBundles(ctx context.Context, dir string, poll bool, logger *slog.Logger) error {
 	opt := bundle.WatchOptions{Kind: bundle.Uplink, Poll: poll, Logger: logger.With("subsystem", "bundles")}
 	if poll {
 		opt.Rescan = 5 * time.Second // a stick is looked at often, never held

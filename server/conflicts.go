@@ -24,7 +24,7 @@ type ConflictRow struct {
 }
 
 // ConflictByID returns one conflict.
-func (s *SQLiteStore) ConflictByID(ctx context.Context, id string) (*ConflictRow, error) {
+func (s *CountyStore) ConflictByID(ctx context.Context, id string) (*ConflictRow, error) {
 	var c ConflictRow
 	var w, l string
 	var wh, lh int64
@@ -45,7 +45,7 @@ func (s *SQLiteStore) ConflictByID(ctx context.Context, id string) (*ConflictRow
 }
 
 // OpenConflicts lists unresolved conflicts in scope.
-func (s *SQLiteStore) OpenConflicts(ctx context.Context, scope string, limit, offset int) ([]ConflictRow, int, error) {
+func (s *CountyStore) OpenConflicts(ctx context.Context, scope string, limit, offset int) ([]ConflictRow, int, error) {
 	w := scoped(scope, "village")
 	w.add("resolved_at IS NULL")
 	var total int

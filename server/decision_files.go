@@ -99,7 +99,7 @@ func withDocuments(tx *sql.Tx, d Decision, current string, fields records.Fields
 		if !slices.Contains(list, doc.Hash) {
 			list = append(list, doc.Hash)
 		}
-		if _, err := tx.Exec(`INSERT OR IGNORE INTO files (hash, size, type, station, received_at) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := tx.Exec(`INSERT INTO files (hash, size, type, station, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			doc.Hash, len(doc.Data), doc.Type, CountyOrigin, now); err != nil {
 			return fmt.Errorf("note decision document: %w", err)
 		}

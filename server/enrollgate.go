@@ -210,7 +210,7 @@ type enrollCodeInfo interface {
 
 // EnrollCodeInfo returns the village of a code and the station that used
 // it ("" when unknown or unused).
-func (s *SQLiteStore) EnrollCodeInfo(ctx context.Context, code string) (village, usedBy string) {
+func (s *CountyStore) EnrollCodeInfo(ctx context.Context, code string) (village, usedBy string) {
 	s.db.R.QueryRowContext(ctx, `SELECT village, coalesce(used_by, '') FROM enrol_codes WHERE code_hash = ?`, hashCode(code)).Scan(&village, &usedBy)
 	return village, usedBy
 }

@@ -44,7 +44,7 @@ func enrollBody(code, host string) []byte {
 	return b
 }
 
-func newEnrollServer(t *testing.T) (*SQLiteStore, string) {
+func newEnrollServer(t *testing.T) (*CountyStore, string) {
 	t.Helper()
 	st := openTestStore(t)
 	hs := httptest.NewServer(New(st, slog.New(slog.DiscardHandler)).NewHandler())

@@ -16,7 +16,7 @@ const MaxPullPage = 2000
 
 // Pull returns the next page of the station's village feed. Rows whose
 // state the station already holds (its own clean changes) are skipped.
-func (s *SQLiteStore) Pull(ctx context.Context, st *Station, after int64, feedEpoch string, limit int) (*syncproto.PullPage, error) {
+func (s *CountyStore) Pull(ctx context.Context, st *Station, after int64, feedEpoch string, limit int) (*syncproto.PullPage, error) {
 	if limit <= 0 || limit > MaxPullPage {
 		limit = MaxPullPage
 	}
@@ -101,7 +101,7 @@ func readFeedPage(ctx context.Context, tx *sql.Tx, st *Station, after int64, lim
 // The feed is the record tables' (village, feed_seq) indexes, read as
 // one: a page merges the four kinds' runs after the cursor in seq order.
 var (
-	feedTopSQL  = `SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'feed_seq'), 0)`
+	feedTopSQL  = `SELECT coalesce((SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'feed_seq'), 0)`
 	feedPageSQL = func() string {
 		var arms []string
 		for _, k := range records.Kinds {
@@ -205,7 +205,7 @@ func conflicts(ctx context.Context, q querier, where string, args ...any) ([]syn
 
 // Records returns the merged records of a kind, of one village or (village
 // "") all.
-func (s *SQLiteStore) Records(ctx context.Context, kind records.Kind, village string) ([]syncproto.Record, error) {
+func (s *CountyStore) Records(ctx context.Context, kind records.Kind, village string) ([]syncproto.Record, error) {
 	if village == "" {
 		return queryRecords(ctx, s.db.R, kind, "1 = 1")
 	}
@@ -213,7 +213,7 @@ func (s *SQLiteStore) Records(ctx context.Context, kind records.Kind, village st
 }
 
 // Conflicts returns the unresolved conflicts of a village, or all.
-func (s *SQLiteStore) Conflicts(ctx context.Context, village string) ([]syncproto.Conflict, error) {
+func (s *CountyStore) Conflicts(ctx context.Context, village string) ([]syncproto.Conflict, error) {
 	if village == "" {
 		return conflicts(ctx, s.db.R, "resolved_at IS NULL")
 	}
@@ -221,7 +221,7 @@ func (s *SQLiteStore) Conflicts(ctx context.Context, village string) ([]syncprot
 }
 
 // Rejected returns the changes the merge refused, of a village or all.
-func (s *SQLiteStore) Rejected(ctx context.Context, village string) ([]Rejection, error) {
+func (s *CountyStore) Rejected(ctx context.Context, village string) ([]Rejection, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT station, epoch, seq, kind, record_id, op, fields, code, reason, at FROM rejected_changes WHERE ? = '' OR village = ? ORDER BY id`, village, village)
 	if err != nil {
 		return nil, fmt.Errorf("rejected: %w", err)
@@ -243,7 +243,7 @@ func (s *SQLiteStore) Rejected(ctx context.Context, village string) ([]Rejection
 // DataVersion changes whenever any record changes: every merged change,
 // decision, edit and resolution moves its record to a new feed seq. Pages
 // cache aggregates under it.
-func (s *SQLiteStore) DataVersion(ctx context.Context) (int64, error) {
+func (s *CountyStore) DataVersion(ctx context.Context) (int64, error) {
 	var v int64
 	err := s.db.R.QueryRowContext(ctx, feedTopSQL).Scan(&v)
 	return v, err

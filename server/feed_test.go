@@ -14,7 +14,7 @@ import (
 	"stationsync/internal/records"
 )
 
-func feedSeqs(t *testing.T, s *SQLiteStore) []int64 {
+func feedSeqs(t *testing.T, s *CountyStore) []int64 {
 	t.Helper()
 	rows, err := s.db.R.Query(`SELECT feed_seq FROM (SELECT feed_seq FROM persons UNION ALL SELECT feed_seq FROM visits
 		UNION ALL SELECT feed_seq FROM applications UNION ALL SELECT feed_seq FROM disclosures) ORDER BY 1`)
@@ -33,7 +33,7 @@ func feedSeqs(t *testing.T, s *SQLiteStore) []int64 {
 	return out
 }
 
-func enrollTest(t *testing.T, s *SQLiteStore) *Station {
+func enrollTest(t *testing.T, s *CountyStore) *Station {
 	t.Helper()
 	ctx := context.Background()
 	code, err := s.CreateCode(ctx, village, 3600e9)

@@ -61,8 +61,8 @@ const defaultFileSlots = 8
 
 func (c FileConfig) withDefaults(s *Server) FileConfig {
 	if c.Dir == "" {
-		if st, ok := s.Store.(*SQLiteStore); ok {
-			c.Dir = filepath.Join(filepath.Dir(st.db.Path), "files")
+		if st, ok := s.Store.(*CountyStore); ok {
+			c.Dir = filepath.Join(st.db.Dir, "files")
 		}
 	}
 	if c.MaxSize <= 0 {
@@ -179,7 +179,7 @@ type fileService struct {
 	s     *Server
 	cfg   FileConfig
 	files *countyFiles
-	db    *SQLiteStore
+	db    *CountyStore
 	slots chan struct{}
 }
 
@@ -188,7 +188,7 @@ type fileService struct {
 // its stations keep their files until it does.
 func (s *Server) fileRoutes(mux *http.ServeMux) {
 	cfg := s.Files.withDefaults(s)
-	st, ok := s.Store.(*SQLiteStore)
+	st, ok := s.Store.(*CountyStore)
 	if cfg.Dir == "" || !ok {
 		return
 	}
@@ -276,7 +276,7 @@ func (f *fileService) arrived(ctx context.Context, hash string, size int64, stat
 		kind = photo.Sniff(head[:n])
 	}
 	return f.db.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT OR IGNORE INTO files (hash, size, type, station, received_at) VALUES (?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(`INSERT INTO files (hash, size, type, station, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			hash, size, fileMIME[kind], station, f.s.Now().UnixMilli())
 		return err
 	})

@@ -32,13 +32,13 @@ type FileInfo struct {
 
 // Files returns, of hashes, those that arrived (a record page shows the
 // others as 附件上传中). It says nothing of who may see them.
-func (s *SQLiteStore) Files(ctx context.Context, hashes []string) (map[string]FileInfo, error) {
+func (s *CountyStore) Files(ctx context.Context, hashes []string) (map[string]FileInfo, error) {
 	out := map[string]FileInfo{}
 	if len(hashes) == 0 {
 		return out, nil
 	}
 	j, _ := json.Marshal(hashes)
-	rows, err := s.db.R.QueryContext(ctx, `SELECT hash, size, type, station, received_at FROM files WHERE hash IN (SELECT value FROM json_each(?))`, string(j))
+	rows, err := s.db.R.QueryContext(ctx, `SELECT hash, size, type, station, received_at FROM files WHERE hash IN (`+s.db.jsonValues()+`)`, string(j))
 	if err != nil {
 		return nil, fmt.Errorf("files: %w", err)
 	}
@@ -59,7 +59,7 @@ func (s *SQLiteStore) Files(ctx context.Context, hashes []string) (map[string]Fi
 // under scope (a village-code prefix, User.Scope; "" for the whole county)
 // names it; ErrNotFound otherwise, whichever of the two it is, so that a
 // township's staff learn nothing of other townships' files.
-func (s *SQLiteStore) FileInScope(ctx context.Context, hash, scope string) (FileInfo, error) {
+func (s *CountyStore) FileInScope(ctx context.Context, hash, scope string) (FileInfo, error) {
 	if !blobstore.ValidHash(hash) || strings.Trim(scope, "0123456789") != "" {
 		return FileInfo{}, ErrNotFound
 	}
@@ -81,7 +81,7 @@ func (s *SQLiteStore) FileInScope(ctx context.Context, hash, scope string) (File
 // FilesDir is where the county keeps its files unless FileConfig.Dir
 // says otherwise: "files" beside the database (as FileConfig's default).
 // The staff pages read from here.
-func (s *SQLiteStore) FilesDir() string { return filepath.Join(filepath.Dir(s.db.Path), "files") }
+func (s *CountyStore) FilesDir() string { return filepath.Join(s.db.Dir, "files") }
 
 // OpenFile opens a file of the county's store in dir, checked against its
 // name as it is read (blobstore.Reader): the caller decides first who may
@@ -98,7 +98,7 @@ func OpenFile(dir, hash string) (*blobstore.Reader, error) {
 // naming it (FileInScope); anything else is 404. A file never changes
 // under its name, so the browser may keep it.
 func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, scope, hash string) {
-	st, ok := s.Store.(*SQLiteStore)
+	st, ok := s.Store.(*CountyStore)
 	cfg := s.Files.withDefaults(s)
 	if !ok || cfg.Dir == "" {
 		http.NotFound(w, r)

@@ -33,7 +33,7 @@ import (
 // fileCounty is a county store with the attachment calls served on
 // 127.0.0.1, and an enrolled station.
 type fileCounty struct {
-	store *SQLiteStore
+	store *CountyStore
 	srv   *Server
 	url   string
 	k     keyed

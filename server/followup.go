@@ -44,7 +44,7 @@ func FollowUpColumns(k FollowUpKind) []string {
 // the overdue list's categories and the urgent list's needs as JSON lists
 // ("" for never visited in the overdue list's last visit), the review
 // list's amount in fen, free text unmasked.
-func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place string, today time.Time, limit, offset int, fn func(Row) error) (int, error) {
+func (s *CountyStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place string, today time.Time, limit, offset int, fn func(Row) error) (int, error) {
 	w := &where{}
 	f := Filter{Scope: scope, Place: place}
 	var q, cnt string
@@ -61,7 +61,7 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		// Followed up by a later visit with content: a blank one proves
 		// nothing (see overdue).
 		w.add("NOT " + laterVisitSQL("v"))
-		sel := `SELECT v.id, v.village, p.name, v.visited_on, v.needs, v.measures, CAST(julianday(?) - julianday(v.visited_on) AS INTEGER)
+		sel := `SELECT v.id, v.village, p.name, v.visited_on, v.needs, v.measures, ` + s.db.daysBetween("v.visited_on", "?") + `
 			FROM visits v LEFT JOIN persons p ON p.id = v.person_id WHERE ` + w.sql()
 		args = append([]any{day}, w.args...)
 		q = sel + ` ORDER BY v.visited_on, v.id`
@@ -72,7 +72,7 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		w.add("a.status = 'approved'")
 		w.add("a.approved_from <= ?", today.AddDate(0, -p.ReviewMonth, 0).Format("2006-01"))
 		sel := `SELECT a.id, a.village, p.name, a.type, a.approved_amount_fen, a.approved_from,
-			(CAST(strftime('%Y', ?) AS INTEGER) - CAST(substr(a.approved_from, 1, 4) AS INTEGER)) * 12 + CAST(strftime('%m', ?) AS INTEGER) - CAST(substr(a.approved_from, 6, 2) AS INTEGER)
+			(CAST(substr(?, 1, 4) AS BIGINT) - CAST(substr(a.approved_from, 1, 4) AS BIGINT)) * 12 + CAST(substr(?, 6, 2) AS BIGINT) - CAST(substr(a.approved_from, 6, 2) AS BIGINT)
 			FROM applications a LEFT JOIN persons p ON p.id = a.applicant_id WHERE ` + w.sql()
 		args = append([]any{day, day}, w.args...)
 		q = sel + ` ORDER BY a.approved_from, a.id`
@@ -97,7 +97,7 @@ func (s *SQLiteStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 // interval; due dates, days overdue and the order are computed in Go for
 // the few that are due, which is far cheaper than date arithmetic in SQL
 // on every person of the county.
-func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today time.Time, limit, offset int, fn func(Row) error) (int, error) {
+func (s *CountyStore) overdue(ctx context.Context, w *where, f Filter, today time.Time, limit, offset int, fn func(Row) error) (int, error) {
 	p := s.Policy(ctx)
 	cats := make([]string, 0, len(p.Days))
 	for c := range p.Days {
@@ -143,7 +143,7 @@ func (s *SQLiteStore) overdue(ctx context.Context, w *where, f Filter, today tim
 	q := `SELECT id, village, name, categories, last, created_at, days FROM (
 		SELECT p.id, p.village, p.name, p.categories, p.created_at, ` + lastVisitSQL("p") + ` AS last,
 			` + interval + ` AS days FROM persons p WHERE ` + w.sql() + `)
-		WHERE coalesce(last, date(created_at / 1000 + ?, 'unixepoch')) < ` + cut
+		WHERE coalesce(last, ` + s.db.unixDay("created_at / 1000 + ?") + `) < ` + cut
 	conn, err := s.reader(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("follow-up overdue: %w", err)
@@ -274,7 +274,7 @@ func (c *followCache) put(gen followGen, key followKey, rows []Row) {
 // followList returns a whole follow-up list from the store's cache,
 // computing it when the cache has none of this generation. The rows are
 // the cache's: read them, never change them.
-func (s *SQLiteStore) followList(ctx context.Context, k FollowUpKind, scope, place string, today time.Time) ([]Row, error) {
+func (s *CountyStore) followList(ctx context.Context, k FollowUpKind, scope, place string, today time.Time) ([]Row, error) {
 	v, err := s.DataVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -299,7 +299,7 @@ func (s *SQLiteStore) followList(ctx context.Context, k FollowUpKind, scope, pla
 // FollowUpPage is FollowUp for one page, served from the store's cache
 // of the whole list while no record changed (followCache). The rows are
 // copies, the caller's to change.
-func (s *SQLiteStore) FollowUpPage(ctx context.Context, k FollowUpKind, scope, place string, today time.Time, limit, offset int) ([]Row, int, error) {
+func (s *CountyStore) FollowUpPage(ctx context.Context, k FollowUpKind, scope, place string, today time.Time, limit, offset int) ([]Row, int, error) {
 	all, err := s.followList(ctx, k, scope, place, today)
 	if err != nil {
 		return nil, 0, err
@@ -321,7 +321,7 @@ type PlaceCount struct {
 // FollowUpSummary counts a follow-up list per township (or, for a
 // township's staff or a township filter, per village), from the same cache
 // as FollowUpPage.
-func (s *SQLiteStore) FollowUpSummary(ctx context.Context, k FollowUpKind, scope, place string, today time.Time) ([]PlaceCount, error) {
+func (s *CountyStore) FollowUpSummary(ctx context.Context, k FollowUpKind, scope, place string, today time.Time) ([]PlaceCount, error) {
 	rows, err := s.followList(ctx, k, scope, place, today)
 	if err != nil {
 		return nil, err

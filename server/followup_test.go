@@ -23,13 +23,13 @@ func TestFollowUpCacheBelongsToItsStore(t *testing.T) {
 	a, b := openTestStore(t), openTestStore(t)
 	g := gen.New(3)
 	h := hlc.FromTime(time.Now())
-	addPerson := func(s *SQLiteStore) {
+	addPerson := func(s *CountyStore) {
 		t.Helper()
 		h++
 		v := "340123101201"
 		applyAll(t, s, []*change{{origin: "st_" + v, village: v, kind: records.Person, id: uuid.NewString(), op: records.OpUpsert, hlc: h, by: "甲", at: time.Now().UnixMilli(), fields: fieldsOf(g.Person(v))}})
 	}
-	overdue := func(s *SQLiteStore) []Row {
+	overdue := func(s *CountyStore) []Row {
 		t.Helper()
 		rows, total, err := s.FollowUpPage(ctx, FollowOverdue, "", "", today, 50, 0)
 		if err != nil {

@@ -165,7 +165,7 @@ func errCode(t *testing.T, resp *http.Response) string {
 	return eb.Error.Code
 }
 
-func gateServer(t *testing.T, tweak func(*Server)) (*Server, *httptest.Server, *SQLiteStore) {
+func gateServer(t *testing.T, tweak func(*Server)) (*Server, *httptest.Server, *CountyStore) {
 	t.Helper()
 	st := openTestStore(t)
 	srv := New(st, quietLog)
@@ -177,7 +177,7 @@ func gateServer(t *testing.T, tweak func(*Server)) (*Server, *httptest.Server, *
 	return srv, hs, st
 }
 
-func personCount(t *testing.T, s *SQLiteStore) int {
+func personCount(t *testing.T, s *CountyStore) int {
 	t.Helper()
 	recs, err := s.Records(context.Background(), records.Person, village)
 	if err != nil {

@@ -32,7 +32,7 @@ func personsBatch(st *Station, epoch string, first uint64, n int, name func(i in
 // it writes them all in one group, in queue order. Push i runs with
 // ctxs[i] if given, else context.Background(). A panic in a push is its
 // error; pushes still waiting after 10 s fail the test.
-func queuedPushes(t *testing.T, s *SQLiteStore, sts []*Station, bs []*syncproto.Batch, ctxs ...context.Context) ([]*syncproto.PushResult, []error) {
+func queuedPushes(t *testing.T, s *CountyStore, sts []*Station, bs []*syncproto.Batch, ctxs ...context.Context) ([]*syncproto.PushResult, []error) {
 	t.Helper()
 	res, errs := make([]*syncproto.PushResult, len(bs)), make([]error, len(bs))
 	var wg sync.WaitGroup
@@ -66,7 +66,7 @@ func queuedPushes(t *testing.T, s *SQLiteStore, sts []*Station, bs []*syncproto.
 	return res, errs
 }
 
-func waitQueued(t *testing.T, s *SQLiteStore, n int) {
+func waitQueued(t *testing.T, s *CountyStore, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		s.queueMu.Lock()
@@ -79,7 +79,7 @@ func waitQueued(t *testing.T, s *SQLiteStore, n int) {
 	t.Fatalf("%d pushes never queued", n)
 }
 
-func countRows(t *testing.T, s *SQLiteStore, q string, args ...any) int {
+func countRows(t *testing.T, s *CountyStore, q string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := s.db.R.QueryRow(q, args...).Scan(&n); err != nil {

@@ -21,7 +21,7 @@ type HealthDay struct {
 
 // SnapshotHealth records today's sync health of the stations (once per
 // day; later calls the same day overwrite it).
-func (s *SQLiteStore) SnapshotHealth(ctx context.Context, silentAfter time.Duration) error {
+func (s *CountyStore) SnapshotHealth(ctx context.Context, silentAfter time.Duration) error {
 	now := s.now()
 	var h HealthDay
 	err := s.db.R.QueryRowContext(ctx, `SELECT count(*),
@@ -42,7 +42,7 @@ func (s *SQLiteStore) SnapshotHealth(ctx context.Context, silentAfter time.Durat
 }
 
 // HealthHistory returns the daily snapshots since from.
-func (s *SQLiteStore) HealthHistory(ctx context.Context, from time.Time) ([]HealthDay, error) {
+func (s *CountyStore) HealthHistory(ctx context.Context, from time.Time) ([]HealthDay, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT day, stations, synced_1d, synced_7d, silent, pending FROM station_health_daily WHERE day >= ? ORDER BY day`, from.Format("2006-01-02"))
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ type StationError struct {
 
 // LastErrors returns, per station, the newer of the last sync failure the
 // station reported with a pull and the last rejection the merge gave it.
-func (s *SQLiteStore) LastErrors(ctx context.Context) (map[string]StationError, error) {
+func (s *CountyStore) LastErrors(ctx context.Context) (map[string]StationError, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT station, reason, max(at) FROM (
 		SELECT station, reason, at FROM rejected_changes
 		UNION ALL SELECT id, last_error, last_error_at FROM stations WHERE last_error != '' AND last_error_at IS NOT NULL)

@@ -149,7 +149,7 @@ func buildList(kind records.Kind, f *Filter) (listSQL, error) {
 // total number that match (0 when streaming). The cells are as stored:
 // JSON lists, fen, unix milliseconds and status codes, numbers unmasked;
 // the pages turn them into text (server/web).
-func (s *SQLiteStore) List(ctx context.Context, kind records.Kind, f Filter, fn func(Row) error) (int, error) {
+func (s *CountyStore) List(ctx context.Context, kind records.Kind, f Filter, fn func(Row) error) (int, error) {
 	ls, err := buildList(kind, &f)
 	if err != nil {
 		return 0, err

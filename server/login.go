@@ -39,7 +39,7 @@ type LoginRequest struct {
 // parallel guesses cannot all pass a check that was read before any of
 // them was recorded. No more than MaxConcurrentHashes hashes run at once:
 // beyond that Login returns ErrBusy at once, without reading anything.
-func (s *SQLiteStore) Login(ctx context.Context, req LoginRequest) (*User, string, error) {
+func (s *CountyStore) Login(ctx context.Context, req LoginRequest) (*User, string, error) {
 	now := s.now()
 	var hash string
 	// Read from the read pool: a login must not wait behind the stations'
@@ -121,7 +121,7 @@ func (s *SQLiteStore) Login(ctx context.Context, req LoginRequest) (*User, strin
 // what that does not block is the owner's own browser (KnownDevice), and
 // the per-address back-off in server/web slows the guesser. A locked
 // account is also opened by an administrator setting a new password.
-func (s *SQLiteStore) reserveLogin(ctx context.Context, u *User, now time.Time) (int, error) {
+func (s *CountyStore) reserveLogin(ctx context.Context, u *User, now time.Time) (int, error) {
 	var n int
 	var locked int64
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -153,7 +153,7 @@ func (s *SQLiteStore) reserveLogin(ctx context.Context, u *User, now time.Time) 
 // Session returns the user of a session token, and extends the session's
 // idle window. An idle or expired session, or one of a disabled account,
 // is ErrNoSession.
-func (s *SQLiteStore) Session(ctx context.Context, token string) (*User, error) {
+func (s *CountyStore) Session(ctx context.Context, token string) (*User, error) {
 	if token == "" {
 		return nil, ErrNoSession
 	}
@@ -190,7 +190,7 @@ func (s *SQLiteStore) Session(ctx context.Context, token string) (*User, error) 
 }
 
 // Logout ends a session.
-func (s *SQLiteStore) Logout(ctx context.Context, token string) error {
+func (s *CountyStore) Logout(ctx context.Context, token string) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`DELETE FROM sessions WHERE token_hash = ?`, tokenHash(token))
 		return err

@@ -72,17 +72,14 @@ type row struct {
 // merger applies changes inside one transaction.
 type merger struct {
 	tx  *sql.Tx
+	db  *Database // for the dialect
 	now int64
-	// feedSeq is the county's feed counter (SQLiteStore.feedSeq): every
+	// feedSeq is the county's feed counter (CountyStore.feedSeq): every
 	// record written takes the next value as its feed_seq. Mergers are
 	// made under the writer lock, in countyWrite or pushGroup, which store
 	// the counter before commit (persistClocks).
 	feedSeq *int64
-	// caughtUp: the counter was compared with the one stored, which
-	// another process writing the same database may have moved
-	// (bundle_clocks.go).
-	caughtUp bool
-	stmts    map[string]*sql.Stmt
+	stmts   map[string]*sql.Stmt
 	// present remembers the records exists found in this transaction: a
 	// batch of visits refers to the same few people again and again, and
 	// the merge never deletes a record or moves it to another village.
@@ -162,8 +159,8 @@ func (m *merger) prepared(c *syncproto.Change) *prepared {
 	return p
 }
 
-func newMerger(tx *sql.Tx, now int64, feedSeq *int64) *merger {
-	return &merger{tx: tx, now: now, feedSeq: feedSeq, stmts: map[string]*sql.Stmt{}, present: map[placed]bool{}, absent: map[recKey]bool{}}
+func newMerger(db *Database, tx *sql.Tx, now int64, feedSeq *int64) *merger {
+	return &merger{tx: tx, db: db, now: now, feedSeq: feedSeq, stmts: map[string]*sql.Stmt{}, present: map[placed]bool{}, absent: map[recKey]bool{}}
 }
 
 // recKey and placed are map keys of structs, not joined strings: they are
@@ -224,7 +221,7 @@ func (m *merger) villages(k records.Kind, ids []string) (map[string]string, erro
 	if err != nil {
 		return nil, err
 	}
-	rows, err := m.tx.Query(`SELECT id, village FROM `+records.SchemaOf(k).Table+` WHERE id IN (SELECT value FROM json_each(?))`, string(j))
+	rows, err := m.tx.Query(`SELECT id, village FROM `+records.SchemaOf(k).Table+` WHERE id IN (`+m.db.jsonValues()+`)`, string(j))
 	if err != nil {
 		return nil, fmt.Errorf("prefetch %s: %w", k, err)
 	}
@@ -265,7 +262,6 @@ func (m *merger) stmt(q string) (*sql.Stmt, error) {
 
 // nextFeedSeq takes the next value of the feed counter.
 func (m *merger) nextFeedSeq() int64 {
-	m.catchUpFeedSeq() // bundle_clocks.go
 	*m.feedSeq++
 	return *m.feedSeq
 }

@@ -16,12 +16,24 @@ import (
 
 	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
+	"stationsync/internal/pgdb/pgtest"
 	"stationsync/internal/records"
 )
 
-func openTestStore(t *testing.T) *SQLiteStore {
+func openTestStore(t testing.TB) *CountyStore { t.Helper(); return openTestStoreFor(t, "") }
+
+// openTestStoreFor opens an empty county store for county, on PostgreSQL
+// when the run asks for it (pgtest.StoreEnv), else on SQLite.
+func openTestStoreFor(t testing.TB, county string) *CountyStore {
 	t.Helper()
-	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "county.db"), "")
+	ctx := context.Background()
+	var s *CountyStore
+	var err error
+	if pgtest.Postgres() {
+		s, err = OpenPostgres(ctx, pgtest.NewDatabase(t), t.TempDir(), county)
+	} else {
+		s, err = OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), county)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +41,7 @@ func openTestStore(t *testing.T) *SQLiteStore {
 	return s
 }
 
-func applyAll(t *testing.T, s *SQLiteStore, changes []*change) {
+func applyAll(t *testing.T, s *CountyStore, changes []*change) {
 	t.Helper()
 	err := s.countyWrite(context.Background(), func(tx *sql.Tx, m *merger) error {
 		for _, c := range changes {
@@ -60,7 +72,7 @@ type outcomeState struct {
 	losers []string
 }
 
-func mergedState(t *testing.T, s *SQLiteStore, id string) outcomeState {
+func mergedState(t *testing.T, s *CountyStore, id string) outcomeState {
 	t.Helper()
 	recs, err := s.Records(context.Background(), records.Person, village)
 	if err != nil || len(recs) != 1 {

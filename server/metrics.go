@@ -60,7 +60,7 @@ const maxScrapes = 4
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 30}
 
 // NewMetrics makes the county's metrics. stats, if not nil, is read at
-// each scrape for the stations' gauges (SQLiteStore is one).
+// each scrape for the stations' gauges (CountyStore is one).
 func NewMetrics(stats StationStatser) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
@@ -128,7 +128,7 @@ func NewMetrics(stats StationStatser) *Metrics {
 	return m
 }
 
-// pushQueuer and pooler are what SQLiteStore tells the metrics besides
+// pushQueuer and pooler are what CountyStore tells the metrics besides
 // the stations: the pushes waiting for its writer, its connection pools.
 type pushQueuer interface{ PushQueue() int }
 type pooler interface {

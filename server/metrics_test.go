@@ -22,11 +22,11 @@ import (
 )
 
 // metricsServer is gateServer with the metrics on, as serve has them.
-func metricsServer(t *testing.T) (*Server, *httptest.Server, *SQLiteStore) {
+func metricsServer(t *testing.T) (*Server, *httptest.Server, *CountyStore) {
 	t.Helper()
 	return gateServer(t, func(s *Server) {
-		s.Metrics = NewMetrics(s.Store.(*SQLiteStore))
-		s.Store.(*SQLiteStore).SetPushObserver(s.Metrics)
+		s.Metrics = NewMetrics(s.Store.(*CountyStore))
+		s.Store.(*CountyStore).SetPushObserver(s.Metrics)
 	})
 }
 

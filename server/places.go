@@ -22,7 +22,7 @@ func PlaceName(names map[string]string, code string) string {
 }
 
 // PlaceNames returns the known names of townships and villages.
-func (s *SQLiteStore) PlaceNames(ctx context.Context) (map[string]string, error) {
+func (s *CountyStore) PlaceNames(ctx context.Context) (map[string]string, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT code, name FROM places`)
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func (s *SQLiteStore) PlaceNames(ctx context.Context) (map[string]string, error)
 // SetPlaceName names the county (6 digits), a township (9) or a village
 // (12). The county's name goes to each station as it enrols, for the
 // person who confirms it is their county.
-func (s *SQLiteStore) SetPlaceName(ctx context.Context, code, name string) error {
+func (s *CountyStore) SetPlaceName(ctx context.Context, code, name string) error {
 	if len(code) != 6 && len(code) != 9 && len(code) != 12 || !validCode(code) {
 		return ErrBadVillage
 	}
@@ -54,7 +54,7 @@ func (s *SQLiteStore) SetPlaceName(ctx context.Context, code, name string) error
 
 // Villages returns every village code the county has heard of (stations
 // and records), within scope.
-func (s *SQLiteStore) Villages(ctx context.Context, scope string) ([]string, error) {
+func (s *CountyStore) Villages(ctx context.Context, scope string) ([]string, error) {
 	w := scoped(scope, "village")
 	out, err := sqlitedb.Column[string](ctx, s.db.R, `SELECT village FROM stations WHERE `+w.sql()+` UNION SELECT DISTINCT village FROM persons WHERE `+w.sql()+` UNION SELECT code FROM places WHERE length(code) = 12 AND `+strings.ReplaceAll(w.sql(), "village", "code"),
 		append(append(append([]any{}, w.args...), w.args...), w.args...)...)

@@ -27,7 +27,7 @@ import (
 // who can connect: it must be on loopback unless a token is configured,
 // and then the token is required there too.
 
-// readiness is what /readyz asks the store (SQLiteStore.Ready).
+// readiness is what /readyz asks the store (CountyStore.Ready).
 type readiness interface {
 	Ready(ctx context.Context) error
 }

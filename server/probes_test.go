@@ -78,7 +78,7 @@ const testToken = "0123456789abcdef-metrics"
 func TestMetricsOnTheMainListenerNeedTheToken(t *testing.T) {
 	for _, token := range []string{"", testToken} {
 		_, hs, _ := gateServer(t, func(s *Server) {
-			s.Metrics = NewMetrics(s.Store.(*SQLiteStore))
+			s.Metrics = NewMetrics(s.Store.(*CountyStore))
 			s.MetricsToken = token
 		})
 		refusals := []http.Header{
@@ -136,7 +136,7 @@ func TestMetricsListener(t *testing.T) {
 		}
 	}
 	for _, token := range []string{"", testToken} {
-		srv, _, _ := gateServer(t, func(s *Server) { s.Metrics = NewMetrics(s.Store.(*SQLiteStore)) })
+		srv, _, _ := gateServer(t, func(s *Server) { s.Metrics = NewMetrics(s.Store.(*CountyStore)) })
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

@@ -27,7 +27,7 @@ type PublicDisclosure struct {
 
 // PublicDisclosures returns the disclosures published and within their
 // window on day, of one village or (village "") all.
-func (s *SQLiteStore) PublicDisclosures(ctx context.Context, village, id, day string) ([]PublicDisclosure, error) {
+func (s *CountyStore) PublicDisclosures(ctx context.Context, village, id, day string) ([]PublicDisclosure, error) {
 	w := &where{}
 	publicWhere(w, "", day)
 	if village != "" {
@@ -76,7 +76,7 @@ func publicWhere(w *where, table, day string) {
 // shows on day (PublicDisclosures) names it; ErrNotFound otherwise. A
 // visit's photo or an application's scan is never public, whoever knows
 // its hash, unless a published disclosure names the same bytes.
-func (s *SQLiteStore) PublicFile(ctx context.Context, hash, day string) (FileInfo, error) {
+func (s *CountyStore) PublicFile(ctx context.Context, hash, day string) (FileInfo, error) {
 	if !blobstore.ValidHash(hash) {
 		return FileInfo{}, ErrNotFound
 	}

@@ -26,7 +26,7 @@ import (
 // entries at random places, so one commit for several stations' batches
 // writes fewer pages per record than one commit each. The outcome is that
 // of applying the batches one after another.
-func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch) (*syncproto.PushResult, error) {
+func (s *CountyStore) Push(ctx context.Context, st *Station, b *syncproto.Batch) (*syncproto.PushResult, error) {
 	req := &pushReq{ctx: ctx, st: st, b: b}
 	s.write(req)
 	return req.res, req.err
@@ -35,7 +35,7 @@ func (s *SQLiteStore) Push(ctx context.Context, st *Station, b *syncproto.Batch)
 // write queues req for the writer and returns once it is written (or
 // failed): whoever holds the writer lock writes what is queued, so a
 // request may find itself written by an earlier holder.
-func (s *SQLiteStore) write(req *pushReq) {
+func (s *CountyStore) write(req *pushReq) {
 	s.queueMu.Lock()
 	s.queue = append(s.queue, req)
 	s.queueMu.Unlock()
@@ -77,7 +77,7 @@ const maxGroup = 16_384
 
 // takeGroup takes the oldest queued pushes, up to maxGroup changes (at
 // least one push).
-func (s *SQLiteStore) takeGroup() []*pushReq {
+func (s *CountyStore) takeGroup() []*pushReq {
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
 	n, changes := 0, 0
@@ -95,7 +95,7 @@ func (s *SQLiteStore) takeGroup() []*pushReq {
 // affect the others; a failure of the store aborts the transaction, and
 // then each push is tried alone so that one bad batch fails only itself.
 // It must run under s.mu.
-func (s *SQLiteStore) pushGroup(group []*pushReq) {
+func (s *CountyStore) pushGroup(group []*pushReq) {
 	defer func() {
 		// A panic (a bug) goes on to the push handler that holds the writer
 		// lock, which answers 500; the other pushes of the group must not
@@ -124,6 +124,9 @@ func (s *SQLiteStore) pushGroup(group []*pushReq) {
 	now := s.now()
 	start, merged := time.Now(), time.Time{}
 	err := s.db.Tx(context.WithoutCancel(live[0].ctx), func(tx *sql.Tx) error {
+		if err := s.catchUpClocks(tx); err != nil { // clocks.go
+			return err
+		}
 		for _, r := range live {
 			if r.touch != nil {
 				if r.err = r.touch.save(tx); r.err != nil {
@@ -174,7 +177,7 @@ func refusedWhole(err error) bool {
 // pushOne applies one batch in tx. It returns a GapError or an
 // EpochReusedError before writing anything; any other error is a failure
 // of the store.
-func (s *SQLiteStore) pushOne(tx *sql.Tx, now time.Time, st *Station, b *syncproto.Batch, conflicts *int) (*syncproto.PushResult, error) {
+func (s *CountyStore) pushOne(tx *sql.Tx, now time.Time, st *Station, b *syncproto.Batch, conflicts *int) (*syncproto.PushResult, error) {
 	res := &syncproto.PushResult{Version: syncproto.Version, Epoch: b.Epoch, Results: make([]syncproto.ChangeResult, 0, len(b.Changes))}
 	var hwm uint64
 	var epochID int64
@@ -198,7 +201,7 @@ func (s *SQLiteStore) pushOne(tx *sql.Tx, now time.Time, st *Station, b *syncpro
 		return nil, err
 	}
 	defer addID.Close()
-	m := newMerger(tx, now.UnixMilli(), &s.feedSeq)
+	m := newMerger(s.db, tx, now.UnixMilli(), &s.feedSeq)
 	defer m.close()
 	if i, _ := slices.BinarySearchFunc(b.Changes, hwm+1, func(c syncproto.Change, seq uint64) int { return cmp.Compare(c.Seq, seq) }); i < len(b.Changes) {
 		if err := m.prefetch(b.Changes[i:]); err != nil {

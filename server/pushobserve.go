@@ -28,11 +28,11 @@ type PushObserver interface {
 
 // SetPushObserver makes o receive the group commits from now on; call it
 // before serving.
-func (s *SQLiteStore) SetPushObserver(o PushObserver) { s.obs = o }
+func (s *CountyStore) SetPushObserver(o PushObserver) { s.obs = o }
 
 // observeGroup reports the group commit of live, started at start, its
 // writes done at merged (zero if it failed before), ending with err.
-func (s *SQLiteStore) observeGroup(live []*pushReq, start, merged time.Time, err error) {
+func (s *CountyStore) observeGroup(live []*pushReq, start, merged time.Time, err error) {
 	if s.obs == nil {
 		return
 	}
@@ -60,7 +60,7 @@ func (s *SQLiteStore) observeGroup(live []*pushReq, start, merged time.Time, err
 
 // PushQueue is how many pushes wait for the writer (not the touches
 // queued beside them).
-func (s *SQLiteStore) PushQueue() int {
+func (s *CountyStore) PushQueue() int {
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
 	n := 0
@@ -74,4 +74,4 @@ func (s *SQLiteStore) PushQueue() int {
 
 // Pools are the store's writer connection and reader pool (the metrics
 // show their waits).
-func (s *SQLiteStore) Pools() (writer, reader *sql.DB) { return s.db.W, s.db.R }
+func (s *CountyStore) Pools() (writer, reader *sql.DB) { return s.db.W, s.db.R }

@@ -20,7 +20,7 @@ import (
 // people (some of them off the register) and visits of every risk over
 // two years, merged as stations would send them.
 type visitFixture struct {
-	s        *SQLiteStore
+	s        *CountyStore
 	persons  map[string]personFix // by id
 	visits   []visitFix
 	villages []string

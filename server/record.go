@@ -40,7 +40,7 @@ type RecordDetail struct {
 // Record returns one record, or ErrNotFound when it does not exist or lies
 // outside scope: a township account cannot tell another township's record
 // from a missing one.
-func (s *SQLiteStore) Record(ctx context.Context, kind records.Kind, id, scope string) (*RecordDetail, error) {
+func (s *CountyStore) Record(ctx context.Context, kind records.Kind, id, scope string) (*RecordDetail, error) {
 	sch := records.SchemaOf(kind)
 	if sch == nil {
 		return nil, ErrNotFound
@@ -102,7 +102,7 @@ type RecordVersion struct {
 
 // Versions returns the stored versions of a record, oldest first. A record
 // never changed after its creation has none: its row is its only version.
-func (s *SQLiteStore) Versions(ctx context.Context, kind records.Kind, id string) ([]RecordVersion, error) {
+func (s *CountyStore) Versions(ctx context.Context, kind records.Kind, id string) ([]RecordVersion, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT rev, fields, origins, created_origin, updated_by, updated_at, received_at FROM record_versions WHERE kind = ? AND record_id = ? ORDER BY rev`, string(kind), id)
 	if err != nil {
 		return nil, fmt.Errorf("versions %s: %w", id, err)
@@ -147,7 +147,7 @@ func (s *SQLiteStore) Versions(ctx context.Context, kind records.Kind, id string
 }
 
 // RelatedVisits returns the latest visits of a person.
-func (s *SQLiteStore) RelatedVisits(ctx context.Context, personID string, limit int) ([]Row, error) {
+func (s *CountyStore) RelatedVisits(ctx context.Context, personID string, limit int) ([]Row, error) {
 	var out []Row
 	rows, err := s.db.R.QueryContext(ctx, `SELECT id, village, visited_on, method, risk, situation FROM visits WHERE person_id = ? ORDER BY visited_on DESC LIMIT ?`, personID, limit)
 	if err != nil {
@@ -170,7 +170,7 @@ func (s *SQLiteStore) RelatedVisits(ctx context.Context, personID string, limit 
 // itself, a visit's 走访对象 or an application's 申请人; "" when unknown.
 // Callers have already checked the record is within the user's scope, and
 // the person lives in the same village.
-func (s *SQLiteStore) SubjectName(ctx context.Context, kind records.Kind, id string) string {
+func (s *CountyStore) SubjectName(ctx context.Context, kind records.Kind, id string) string {
 	var q string
 	switch kind {
 	case records.Person:
@@ -196,7 +196,7 @@ type ApplicationBrief struct {
 }
 
 // Application returns the brief of an application within scope.
-func (s *SQLiteStore) Application(ctx context.Context, id, scope string) (*ApplicationBrief, error) {
+func (s *CountyStore) Application(ctx context.Context, id, scope string) (*ApplicationBrief, error) {
 	var a ApplicationBrief
 	var name, idn, from, typ, status sql.NullString
 	var fen sql.NullInt64

@@ -18,7 +18,7 @@ type Count struct {
 	N        int
 }
 
-func (s *SQLiteStore) counts(ctx context.Context, q string, args ...any) ([]Count, error) {
+func (s *CountyStore) counts(ctx context.Context, q string, args ...any) ([]Count, error) {
 	conn, err := s.reader(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -44,7 +44,7 @@ func (s *SQLiteStore) counts(ctx context.Context, q string, args ...any) ([]Coun
 
 // VisitsByMonth counts visits per township (Key) and month (Sub) from
 // month from (2006-01) on.
-func (s *SQLiteStore) VisitsByMonth(ctx context.Context, scope, from string) ([]Count, error) {
+func (s *CountyStore) VisitsByMonth(ctx context.Context, scope, from string) ([]Count, error) {
 	w := scoped(scope, "village")
 	w.add("visited_on >= ?", from) // "2006-01-02" >= "2006-01"
 	// The inner query counts by day and village in the order of the index
@@ -66,7 +66,7 @@ func (s *SQLiteStore) VisitsByMonth(ctx context.Context, scope, from string) ([]
 
 // Coverage returns, per township, the people on the register (Sub "all")
 // and those visited since from (Sub "visited").
-func (s *SQLiteStore) Coverage(ctx context.Context, scope, from string) ([]Count, error) {
+func (s *CountyStore) Coverage(ctx context.Context, scope, from string) ([]Count, error) {
 	w := scoped(scope, "village")
 	all, err := s.counts(ctx, `SELECT substr(village, 1, 9), 'all', count(*) FROM persons WHERE (status IS NULL OR status = '在册') AND `+w.sql()+` GROUP BY 1`, w.args...)
 	if err != nil {
@@ -85,24 +85,24 @@ func (s *SQLiteStore) Coverage(ctx context.Context, scope, from string) ([]Count
 }
 
 // ApplicationsByTypeStatus counts applications per type and status.
-func (s *SQLiteStore) ApplicationsByTypeStatus(ctx context.Context, scope string) ([]Count, error) {
+func (s *CountyStore) ApplicationsByTypeStatus(ctx context.Context, scope string) ([]Count, error) {
 	w := scoped(scope, "village")
 	return s.counts(ctx, `SELECT type, status, count(*) FROM applications WHERE `+w.sql()+` GROUP BY 1, 2 ORDER BY 1, 2`, w.args...)
 }
 
 // ApplicationsByMonth counts applications per month of creation (Key) and
 // status (Sub) since from (unix ms).
-func (s *SQLiteStore) ApplicationsByMonth(ctx context.Context, scope string, from time.Time) ([]Count, error) {
+func (s *CountyStore) ApplicationsByMonth(ctx context.Context, scope string, from time.Time) ([]Count, error) {
 	w := scoped(scope, "village")
 	w.add("created_at >= ?", from.UnixMilli())
 	// The month in the display zone, not SQLite's 'localtime' (the
 	// server's): its offset at from (Asia/Shanghai has one all year).
-	return s.counts(ctx, `SELECT strftime('%Y-%m', created_at / 1000 + ?, 'unixepoch'), status, count(*) FROM applications WHERE `+w.sql()+` GROUP BY 1, 2 ORDER BY 1, 2`,
+	return s.counts(ctx, `SELECT `+s.db.unixMonth("created_at / 1000 + ?")+`, status, count(*) FROM applications WHERE `+w.sql()+` GROUP BY 1, 2 ORDER BY 1, 2`,
 		append([]any{zone.Offset(from)}, w.args...)...)
 }
 
 // StatusCounts counts the applications of each status in scope.
-func (s *SQLiteStore) StatusCounts(ctx context.Context, scope string) (map[string]int, error) {
+func (s *CountyStore) StatusCounts(ctx context.Context, scope string) (map[string]int, error) {
 	w := scoped(scope, "village")
 	rows, err := s.db.R.QueryContext(ctx, `SELECT status, count(*) FROM applications WHERE `+w.sql()+` GROUP BY status`, w.args...)
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 var ErrNotEditable = errors.New("server: field not editable at the county")
 
 // applyCounty merges one county change in tx. It must run under s.mu.
-func (s *SQLiteStore) applyCounty(tx *sql.Tx, m *merger, village string, kind records.Kind, id string, fields records.Fields, base map[string]uint64, by string) error {
+func (s *CountyStore) applyCounty(tx *sql.Tx, m *merger, village string, kind records.Kind, id string, fields records.Fields, base map[string]uint64, by string) error {
 	now := s.now()
 	o, err := m.apply(&change{
 		origin: CountyOrigin, village: village, kind: kind, id: id, op: records.OpUpsert,
@@ -38,7 +38,7 @@ func (s *SQLiteStore) applyCounty(tx *sql.Tx, m *merger, village string, kind re
 
 // CountyCreate creates a record at the county (for a village) and returns
 // its id. The station receives it on its next pull.
-func (s *SQLiteStore) CountyCreate(ctx context.Context, village string, kind records.Kind, fields records.Fields, by string) (string, error) {
+func (s *CountyStore) CountyCreate(ctx context.Context, village string, kind records.Kind, fields records.Fields, by string) (string, error) {
 	if !ValidVillage(village, s.county) {
 		return "", ErrBadVillage
 	}
@@ -58,7 +58,7 @@ func (s *SQLiteStore) CountyCreate(ctx context.Context, village string, kind rec
 // CountyEdit sets fields the county may edit on an existing record. The
 // edit is based on the values the county holds now, so it is sequential,
 // not a conflict.
-func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id string, fields records.Fields, by string) error {
+func (s *CountyStore) CountyEdit(ctx context.Context, kind records.Kind, id string, fields records.Fields, by string) error {
 	sch := records.SchemaOf(kind)
 	if sch == nil {
 		return ErrNotFound
@@ -93,7 +93,7 @@ func (s *SQLiteStore) CountyEdit(ctx context.Context, kind records.Kind, id stri
 // based on the current one. Every open conflict of the same field of the
 // record is marked resolved, and the record goes back into the feed so
 // the station drops the conflict and takes the value on its next sync.
-func (s *SQLiteStore) ResolveConflict(ctx context.Context, id string, value json.RawMessage, by string) error {
+func (s *CountyStore) ResolveConflict(ctx context.Context, id string, value json.RawMessage, by string) error {
 	c, err := s.ConflictByID(ctx, id)
 	if err != nil {
 		return err

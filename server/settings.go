@@ -19,7 +19,7 @@ const (
 )
 
 // Setting reads a JSON setting into v; a missing one leaves v as is.
-func (s *SQLiteStore) Setting(ctx context.Context, key string, v any) error {
+func (s *CountyStore) Setting(ctx context.Context, key string, v any) error {
 	var raw string
 	err := s.db.R.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -32,7 +32,7 @@ func (s *SQLiteStore) Setting(ctx context.Context, key string, v any) error {
 }
 
 // SetSetting writes a JSON setting.
-func (s *SQLiteStore) SetSetting(ctx context.Context, key string, v any) error {
+func (s *CountyStore) SetSetting(ctx context.Context, key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func DefaultVisitPolicy() VisitPolicy {
 // over the default, JSON would merge the maps, and a category whose
 // interval an administrator cleared would fall back to the default's 30
 // days (and a "days": null would leave no map at all).
-func (s *SQLiteStore) Policy(ctx context.Context) VisitPolicy {
+func (s *CountyStore) Policy(ctx context.Context) VisitPolicy {
 	p := DefaultVisitPolicy()
 	var saved VisitPolicy
 	var raw json.RawMessage
@@ -92,7 +92,7 @@ const DefaultSilentDays = 3
 
 // SilentDays returns the configured days without contact after which a
 // station counts as silent (DefaultSilentDays when unset or not positive).
-func (s *SQLiteStore) SilentDays(ctx context.Context) int {
+func (s *CountyStore) SilentDays(ctx context.Context) int {
 	n := DefaultSilentDays
 	s.Setting(ctx, SettingSilentDays, &n)
 	if n <= 0 {
@@ -104,7 +104,7 @@ func (s *SQLiteStore) SilentDays(ctx context.Context) int {
 // DirectApprove reports whether county reviewers may approve or reject an
 // application from 已提交 in one action (the default) or must take each
 // step.
-func (s *SQLiteStore) DirectApprove(ctx context.Context) bool {
+func (s *CountyStore) DirectApprove(ctx context.Context) bool {
 	allow := true
 	s.Setting(ctx, SettingDirectApprove, &allow)
 	return allow

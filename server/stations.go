@@ -57,7 +57,7 @@ func ValidVillage(v, county string) bool {
 }
 
 // CreateCode makes a one-time enrollment code for a village.
-func (s *SQLiteStore) CreateCode(ctx context.Context, village string, ttl time.Duration) (string, error) {
+func (s *CountyStore) CreateCode(ctx context.Context, village string, ttl time.Duration) (string, error) {
 	if !ValidVillage(village, s.county) {
 		return "", ErrBadVillage
 	}
@@ -84,7 +84,7 @@ func (s *SQLiteStore) CreateCode(ctx context.Context, village string, ttl time.D
 }
 
 // Enroll exchanges a code for a station identity, once.
-func (s *SQLiteStore) Enroll(ctx context.Context, code string, pub []byte, hostname, agentVersion string) (*Station, error) {
+func (s *CountyStore) Enroll(ctx context.Context, code string, pub []byte, hostname, agentVersion string) (*Station, error) {
 	var st *Station
 	now := s.now()
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -147,7 +147,7 @@ func msPtr(n sql.NullInt64) *time.Time {
 }
 
 // Station returns one station, revoked or not.
-func (s *SQLiteStore) Station(ctx context.Context, id string) (*Station, error) {
+func (s *CountyStore) Station(ctx context.Context, id string) (*Station, error) {
 	st, err := scanStation(s.db.R.QueryRowContext(ctx, `SELECT `+stationCols+` FROM stations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoStation
@@ -159,7 +159,7 @@ func (s *SQLiteStore) Station(ctx context.Context, id string) (*Station, error) 
 }
 
 // Stations lists every station.
-func (s *SQLiteStore) Stations(ctx context.Context) ([]Station, error) {
+func (s *CountyStore) Stations(ctx context.Context) ([]Station, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT `+stationCols+` FROM stations ORDER BY village, enrolled_at`)
 	if err != nil {
 		return nil, fmt.Errorf("list stations: %w", err)
@@ -177,7 +177,7 @@ func (s *SQLiteStore) Stations(ctx context.Context) ([]Station, error) {
 }
 
 // Revoke refuses every later request of a station.
-func (s *SQLiteStore) Revoke(ctx context.Context, id string) error {
+func (s *CountyStore) Revoke(ctx context.Context, id string) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`UPDATE stations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now().UnixMilli(), id)
 		if err != nil {
@@ -198,7 +198,7 @@ func (s *SQLiteStore) Revoke(ctx context.Context, id string) error {
 // connection between two group commits: pushes waited for touches. So a
 // touch joins the writer's queue and is written in the next group commit
 // (push.go), and returns, as before, once it is committed.
-func (s *SQLiteStore) Touch(ctx context.Context, id string, pending int, agentVersion, lastError string, offset time.Duration) error {
+func (s *CountyStore) Touch(ctx context.Context, id string, pending int, agentVersion, lastError string, offset time.Duration) error {
 	req := &pushReq{ctx: ctx, touch: &contact{id: id, pending: pending, agentVersion: agentVersion, lastError: lastError, offsetMs: offset.Milliseconds(), at: s.now().UnixMilli()}}
 	s.write(req)
 	return req.err
@@ -222,7 +222,7 @@ func (c *contact) save(tx *sql.Tx) error {
 }
 
 // StationsIn returns the stations within scope.
-func (s *SQLiteStore) StationsIn(ctx context.Context, scope string) ([]Station, error) {
+func (s *CountyStore) StationsIn(ctx context.Context, scope string) ([]Station, error) {
 	all, err := s.Stations(ctx)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ type StationStats struct {
 
 // StationStats reads the counts in one pass over the stations table (a
 // few thousand rows for a city; no index needed).
-func (s *SQLiteStore) StationStats(ctx context.Context) (StationStats, error) {
+func (s *CountyStore) StationStats(ctx context.Context) (StationStats, error) {
 	now := s.now()
 	h1, d1, d7 := now.Add(-time.Hour).UnixMilli(), now.Add(-24*time.Hour).UnixMilli(), now.Add(-7*24*time.Hour).UnixMilli()
 	var st StationStats
@@ -63,7 +63,7 @@ var knownMigrations = func() []string {
 // Ready answers whether the store can serve: it answers a query within
 // ctx, and its schema is the one this build expects — every migration it
 // carries applied, none it does not know. The error says which.
-func (s *SQLiteStore) Ready(ctx context.Context) error {
+func (s *CountyStore) Ready(ctx context.Context) error {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
 	if err != nil {
 		return fmt.Errorf("store unreachable: %w", err)

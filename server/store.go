@@ -13,17 +13,18 @@ import (
 
 	"embed"
 	"io/fs"
+	"path/filepath"
 
 	"stationsync/internal/hlc"
+	"stationsync/internal/pgdb"
 	"stationsync/internal/records"
-	"stationsync/internal/sqlitedb"
 	"stationsync/syncproto"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_postgres/*.sql
 var migrationFS embed.FS
 
-// Store is what the county server needs from its database. SQLiteStore is
+// Store is what the county server needs from its database. CountyStore is
 // the embedded default; a PostgreSQL store implements the same interface.
 type Store interface {
 	CreateCode(ctx context.Context, village string, ttl time.Duration) (string, error)
@@ -94,9 +95,9 @@ func (e *GapError) Error() string { return fmt.Sprintf("batch leaves a gap after
 // must not win every merge.
 const MaxFuture = 2 * time.Minute
 
-// SQLiteStore is the embedded store.
-type SQLiteStore struct {
-	db        *sqlitedb.DB
+// CountyStore is the embedded store.
+type CountyStore struct {
+	db        *Database
 	clock     *hlc.Clock
 	feedEpoch string
 	// feedSeq is the last feed position given to a record (merger.feedSeq);
@@ -114,22 +115,45 @@ type SQLiteStore struct {
 	obs PushObserver
 }
 
-var _ Store = (*SQLiteStore)(nil)
+var _ Store = (*CountyStore)(nil)
 
 // OpenSQLite opens or creates the county database at path for county (a
-// 6-digit code; empty accepts any).
-func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) {
-	db, err := sqlitedb.Open(ctx, path, mustSub(migrationFS, "migrations"))
+// 6-digit code; empty accepts any). The data directory is path's folder.
+func OpenSQLite(ctx context.Context, path, county string) (*CountyStore, error) {
+	db, err := openSQLiteDB(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.BackgroundCheckpoints(); err != nil {
-		db.Close()
+	return openStore(ctx, db, county)
+}
+
+// OpenPostgres opens the county database at url (postgres://…), creating
+// its tables if it has none; dir is the data directory for the county's
+// files and keys, shared by every server on the database.
+func OpenPostgres(ctx context.Context, url, dir, county string) (*CountyStore, error) {
+	db, err := openPostgresDB(ctx, url, dir)
+	if err != nil {
 		return nil, err
 	}
-	s := &SQLiteStore{db: db, county: county, now: time.Now}
+	return openStore(ctx, db, county)
+}
+
+// Open opens the county database target names: a postgres:// URL, or
+// else county.db in the data directory dir.
+func Open(ctx context.Context, target, dir, county string) (*CountyStore, error) {
+	if pgdb.IsURL(target) {
+		return OpenPostgres(ctx, target, dir, county)
+	}
+	if target == "" {
+		target = filepath.Join(dir, "county.db")
+	}
+	return OpenSQLite(ctx, target, county)
+}
+
+func openStore(ctx context.Context, db *Database, county string) (*CountyStore, error) {
+	s := &CountyStore{db: db, county: county, now: time.Now}
 	var last string
-	err = db.W.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'hlc'`).Scan(&last)
+	err := db.W.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'hlc'`).Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		db.Close()
 		return nil, fmt.Errorf("read hlc: %w", err)
@@ -148,7 +172,7 @@ func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) 
 	// whose cursor came from an older database starts over rather than
 	// resuming blindly.
 	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('feed_epoch', ?)`, randomID(8)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('feed_epoch', ?) ON CONFLICT DO NOTHING`, randomID(8)); err != nil {
 			return err
 		}
 		return tx.QueryRow(`SELECT value FROM meta WHERE key = 'feed_epoch'`).Scan(&s.feedEpoch)
@@ -157,7 +181,7 @@ func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) 
 		db.Close()
 		return nil, fmt.Errorf("feed epoch: %w", err)
 	}
-	if s.feedSeq, err = loadFeedSeq(ctx, db.W); err != nil {
+	if s.feedSeq, err = loadFeedSeq(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -168,13 +192,13 @@ func OpenSQLite(ctx context.Context, path, county string) (*SQLiteStore, error) 
 // a record's position if one is higher. A seq a station may hold as its
 // cursor must never be given to another change, or the station would
 // never pull that change.
-func loadFeedSeq(ctx context.Context, db *sql.DB) (int64, error) {
-	q := `SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'feed_seq'), 0)`
+func loadFeedSeq(ctx context.Context, db *Database) (int64, error) {
+	args := []string{`coalesce((SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'feed_seq'), 0)`}
 	for _, k := range records.Kinds {
-		q += `, (SELECT coalesce(max(feed_seq), 0) FROM ` + records.SchemaOf(k).Table + `)`
+		args = append(args, `(SELECT coalesce(max(feed_seq), 0) FROM `+records.SchemaOf(k).Table+`)`)
 	}
 	var n int64
-	if err := db.QueryRowContext(ctx, q+`)`).Scan(&n); err != nil {
+	if err := db.W.QueryRowContext(ctx, `SELECT `+db.greatest(args...)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read feed counter: %w", err)
 	}
 	return n, nil
@@ -199,23 +223,26 @@ func mustSub(f fs.FS, dir string) fs.FS {
 }
 
 // DB exposes the database for integrity checks and tests.
-func (s *SQLiteStore) DB() *sqlitedb.DB { return s.db }
+func (s *CountyStore) DB() *Database { return s.db }
+
+// DataDir is the folder of the county's files, keys and bundle answers.
+func (s *CountyStore) DataDir() string { return s.db.Dir }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+func (s *CountyStore) Close() error { return s.db.Close() }
 
 // SetClock replaces the store's clock; tests move it to expire sessions
 // and locks.
-func (s *SQLiteStore) SetClock(now func() time.Time) { s.now = now }
+func (s *CountyStore) SetClock(now func() time.Time) { s.now = now }
 
 // reader returns a read connection for the scans of the county's pages:
 // memory-mapped reads and a larger page cache (the pool's connections keep
 // both once set), which halve the time of a query that seeks all over a
 // million-row index.
-func (s *SQLiteStore) reader(ctx context.Context) (*sql.Conn, error) {
+func (s *CountyStore) reader(ctx context.Context) (*sql.Conn, error) {
 	c, err := s.db.R.Conn(ctx)
-	if err != nil {
-		return nil, err
+	if err != nil || s.db.Postgres() {
+		return c, err
 	}
 	if _, err := c.ExecContext(ctx, `PRAGMA mmap_size = 1073741824`); err != nil {
 		c.Close()
@@ -232,11 +259,14 @@ func (s *SQLiteStore) reader(ctx context.Context) (*sql.Conn, error) {
 // merger for the county's own changes, and stores the clocks before
 // commit. Every write that merges or moves a record goes through it or
 // through pushGroup.
-func (s *SQLiteStore) countyWrite(ctx context.Context, fn func(tx *sql.Tx, m *merger) error) error {
+func (s *CountyStore) countyWrite(ctx context.Context, fn func(tx *sql.Tx, m *merger) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		m := newMerger(tx, s.now().UnixMilli(), &s.feedSeq)
+		if err := s.catchUpClocks(tx); err != nil { // clocks.go
+			return err
+		}
+		m := newMerger(s.db, tx, s.now().UnixMilli(), &s.feedSeq)
 		defer m.close()
 		if err := fn(tx, m); err != nil {
 			return err
@@ -248,9 +278,9 @@ func (s *SQLiteStore) countyWrite(ctx context.Context, fn func(tx *sql.Tx, m *me
 // persistClocks stores the HLC and the feed counter, which must never go
 // back after a restart: countyWrite and pushGroup call it before commit,
 // under the writer lock.
-func (s *SQLiteStore) persistClocks(tx *sql.Tx) error {
+func (s *CountyStore) persistClocks(tx *sql.Tx) error {
 	_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('hlc', ?), ('feed_seq', ?)
-		ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
+		ON CONFLICT(key) DO UPDATE SET value = CAST(`+s.db.greatest(`CAST(meta.value AS BIGINT)`, `CAST(excluded.value AS BIGINT)`)+` AS TEXT)`,
 		strconv.FormatUint(uint64(s.clock.Last()), 10), strconv.FormatInt(s.feedSeq, 10))
 	return err
 }
@@ -260,7 +290,7 @@ func (e *EpochReusedError) Error() string {
 }
 
 // Decide applies a county decision to an application.
-func (s *SQLiteStore) Decide(ctx context.Context, d Decision) error {
+func (s *CountyStore) Decide(ctx context.Context, d Decision) error {
 	if !records.IsCountyOp(d.Op) {
 		return fmt.Errorf("%w: %q is not a county decision", ErrNotApplicable, d.Op)
 	}

@@ -179,7 +179,7 @@ func mustNot(t *testing.T, r resp, absent ...string) {
 
 // county is an in-process county server.
 type county struct {
-	store *server.SQLiteStore
+	store *server.CountyStore
 	srv   *httptest.Server
 }
 

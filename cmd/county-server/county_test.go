@@ -13,7 +13,7 @@ import (
 
 // countyWithStation opens a county data folder in a temporary directory,
 // as `--data dir` finds it, with one station enrolled for village.
-func countyWithStation(t *testing.T, village string) (st *server.SQLiteStore, stn *server.Station, dir string) {
+func countyWithStation(t *testing.T, village string) (st *server.CountyStore, stn *server.Station, dir string) {
 	t.Helper()
 	ctx := context.Background()
 	dir = t.TempDir()

@@ -46,7 +46,7 @@ func (e *env) runDecide(ctx context.Context, args []string) error {
 		}
 		docs = append(docs, d)
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		if _, err := st.Application(ctx, *app, ""); errors.Is(err, server.ErrNotFound) {
 			return fmt.Errorf("县里没有编号为 %s 的申请", *app)
 		}

@@ -29,7 +29,7 @@ func (e *env) runImport(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.Stderr, "用法：county-server import [--out 文件夹] 数据包文件（村站通-….bundle）")
 		return cli.ErrUsage
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		res, err := st.ImportBundle(ctx, server.BundleImport{Path: file, OutDir: *out, By: *by})
 		if err != nil {
 			return fmt.Errorf("%s", server.RefusalMessage(err))
@@ -63,7 +63,7 @@ func addImportDirFlags(fs *flag.FlagSet) importDirFlags {
 }
 
 // start watches the import folder, if one was named, until srv closes.
-func (f importDirFlags) start(srv *server.Server, st *server.SQLiteStore, logger *slog.Logger) error {
+func (f importDirFlags) start(srv *server.Server, st *server.CountyStore, logger *slog.Logger) error {
 	if *f.dir == "" {
 		return nil
 	}

@@ -11,7 +11,7 @@ import (
 // The JSON the county's commands print, in the shapes of internal/jsonout
 // (`station-agent list` prints the same Record).
 
-func recordsOut(ctx context.Context, st *server.SQLiteStore, kind records.Kind, village string) ([]jsonout.Record, error) {
+func recordsOut(ctx context.Context, st *server.CountyStore, kind records.Kind, village string) ([]jsonout.Record, error) {
 	list, err := st.Records(ctx, kind, village)
 	if err != nil {
 		return nil, err
@@ -23,7 +23,7 @@ func recordsOut(ctx context.Context, st *server.SQLiteStore, kind records.Kind, 
 	return out, nil
 }
 
-func rejectedOut(ctx context.Context, st *server.SQLiteStore, village string) ([]jsonout.Rejection, error) {
+func rejectedOut(ctx context.Context, st *server.CountyStore, village string) ([]jsonout.Rejection, error) {
 	list, err := st.Rejected(ctx, village)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func rejectedOut(ctx context.Context, st *server.SQLiteStore, village string) ([
 
 // conflictsOut lists the open conflicts with the record each is on (the
 // village filter is a scope: a 12-digit code is that village).
-func conflictsOut(ctx context.Context, st *server.SQLiteStore, village string) ([]jsonout.Conflict, error) {
+func conflictsOut(ctx context.Context, st *server.CountyStore, village string) ([]jsonout.Conflict, error) {
 	list, _, err := st.OpenConflicts(ctx, village, -1, 0)
 	if err != nil {
 		return nil, err

@@ -116,7 +116,7 @@ func (e *env) flags(name string) (*flag.FlagSet, *storeFlags) {
 
 // withStore opens the county's store, runs fn and closes it: fn's error
 // comes first, then Close's.
-func withStore(ctx context.Context, o *storeFlags, logger *slog.Logger, fn func(*server.SQLiteStore) error) error {
+func withStore(ctx context.Context, o *storeFlags, logger *slog.Logger, fn func(*server.CountyStore) error) error {
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (f obsFlags) token() (string, error) {
 
 // setupMetrics turns on srv's metrics and, with --metrics-addr, their own
 // listener (which ends with srv's jobs).
-func setupMetrics(srv *server.Server, st *server.SQLiteStore, f obsFlags, token string, logger *slog.Logger) error {
+func setupMetrics(srv *server.Server, st *server.CountyStore, f obsFlags, token string, logger *slog.Logger) error {
 	srv.Metrics = server.NewMetrics(st)
 	srv.MetricsToken = token
 	st.SetPushObserver(srv.Metrics)

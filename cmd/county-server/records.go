@@ -18,7 +18,7 @@ func (e *env) runRecords(ctx context.Context, cmd string, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		var v any
 		var err error
 		switch cmd {

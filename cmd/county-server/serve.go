@@ -95,7 +95,7 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 		if ferr != nil {
 			logger.Warn("log format ignored", "err", ferr)
 		}
-		return withStore(ctx, o, logger, func(st *server.SQLiteStore) error {
+		return withStore(ctx, o, logger, func(st *server.CountyStore) error {
 			srv := server.New(st, logger)
 			srv.Files.PruneAfter = *pruneAfter
 			if *queueWait > 0 {
@@ -123,7 +123,7 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 
 // serveCounty mounts the staff pages on srv and serves, with TLS off
 // loopback.
-func serveCounty(ctx context.Context, srv *server.Server, st *server.SQLiteStore, listen, data string, f serveFlags, logger *slog.Logger) error {
+func serveCounty(ctx context.Context, srv *server.Server, st *server.CountyStore, listen, data string, f serveFlags, logger *slog.Logger) error {
 	h := web.New(st, logger)
 	srv.Web = h
 	if err := srv.Go("staff pages", func(ctx context.Context) error { h.Run(ctx); return nil }); err != nil {

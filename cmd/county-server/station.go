@@ -22,7 +22,7 @@ func (e *env) runStationAdd(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		code, err := st.CreateCode(ctx, *village, *ttl)
 		if errors.Is(err, server.ErrBadVillage) {
 			return errors.New("村代码应为本县的12位统计用区划代码，例如 340123101201")
@@ -44,7 +44,7 @@ func (e *env) runStationList(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		list, err := st.Stations(ctx)
 		if err != nil {
 			return err
@@ -75,7 +75,7 @@ func (e *env) runStationRevoke(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.Stderr, "用法: county-server station revoke ID")
 		return cli.ErrUsage
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		if err := st.Revoke(ctx, fs.Arg(0)); err != nil {
 			return err
 		}

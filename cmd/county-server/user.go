@@ -29,7 +29,7 @@ func (e *env) runUserAdd(ctx context.Context, args []string) error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		u, err := st.CreateUser(ctx, server.NewUser{Username: *username, DisplayName: *name, Role: *role, Township: *township, Password: strings.TrimRight(line, "\r\n"), FullNumbers: *full})
 		switch {
 		case errors.Is(err, server.ErrWeakPassword):
@@ -54,7 +54,7 @@ func (e *env) runUserList(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	return withStore(ctx, o, e.Logger, func(st *server.SQLiteStore) error {
+	return withStore(ctx, o, e.Logger, func(st *server.CountyStore) error {
 		users, err := st.Users(ctx)
 		if err != nil {
 			return err

@@ -43,7 +43,7 @@ func TestHelperOpenProcess(t *testing.T) {
 			err = s.Close()
 		}
 	case "county":
-		var s *server.SQLiteStore
+		var s *server.CountyStore
 		if s, err = server.OpenSQLite(ctx, path, ""); err == nil {
 			err = s.Close()
 		}

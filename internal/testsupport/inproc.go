@@ -31,7 +31,7 @@ const CountyCode = "340123"
 // cut or slow down. When the test ends, the link and server are closed and
 // the database passes integrity_check.
 type County struct {
-	Store *server.SQLiteStore
+	Store *server.CountyStore
 	Path  string           // the database file
 	HTTP  *httptest.Server // the server itself, without the link
 	Link  *linkem.Proxy    // what stations reach it through
@@ -154,7 +154,7 @@ func (c *County) Records(t testing.TB, kind records.Kind, village string) []Reco
 
 // CountyRecords reads the records of a kind (and village, if not "") from
 // a county's store, with their histories.
-func CountyRecords(t testing.TB, st *server.SQLiteStore, kind records.Kind, village string) []Record {
+func CountyRecords(t testing.TB, st *server.CountyStore, kind records.Kind, village string) []Record {
 	t.Helper()
 	got, err := st.Records(context.Background(), kind, village)
 	if err != nil {

@@ -121,7 +121,7 @@ func (c *CountyProc) Codes(villages []string) []string {
 }
 
 // Open opens the county's database in this process, for checks.
-func (c *CountyProc) Open() *server.SQLiteStore {
+func (c *CountyProc) Open() *server.CountyStore {
 	c.t.Helper()
 	st, err := server.OpenSQLite(context.Background(), c.DBPath(), "")
 	if err != nil {

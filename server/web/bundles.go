@@ -31,7 +31,7 @@ func (h *Handler) bundleRoutes(mux *http.ServeMux) {
 
 // answersDir keeps the answers the page wrote, for download.
 func (h *Handler) answersDir() string {
-	return filepath.Join(filepath.Dir(h.Store.DB().Path), "bundle-answers")
+	return filepath.Join(h.Store.DataDir(), "bundle-answers")
 }
 
 type bundlePage struct {
@@ -67,7 +67,7 @@ func (h *Handler) handlePostBundle(w http.ResponseWriter, r *http.Request, u *se
 		h.internal(w, r, err)
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(h.Store.DB().Path), ".uplink-*.tmp")
+	tmp, err := os.CreateTemp(h.Store.DataDir(), ".uplink-*.tmp")
 	if err != nil {
 		h.internal(w, r, err)
 		return

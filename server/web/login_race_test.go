@@ -39,7 +39,7 @@ const (
 // machine swap. The memory of the real cost is measured in tests/e2e.
 type loginRig struct {
 	t     *testing.T
-	store *server.SQLiteStore
+	store *server.CountyStore
 	h     *web.Handler
 	http  *httptest.Server
 	now   atomic.Int64

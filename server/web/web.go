@@ -40,7 +40,7 @@ const CookieName = "ss_county"
 
 // Handler serves the staff pages and the public portal.
 type Handler struct {
-	Store  *server.SQLiteStore
+	Store  *server.CountyStore
 	Logger *slog.Logger
 	Now    func() time.Time
 	// Pin is appended to enrolment codes so that the station pins the
@@ -75,7 +75,7 @@ type Handler struct {
 }
 
 // New returns the pages over store.
-func New(store *server.SQLiteStore, logger *slog.Logger) *Handler {
+func New(store *server.CountyStore, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}

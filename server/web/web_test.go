@@ -44,7 +44,7 @@ const (
 // both, and one account of every role.
 type fixture struct {
 	t     *testing.T
-	store *server.SQLiteStore
+	store *server.CountyStore
 	http  *httptest.Server
 	now   atomic.Int64
 	// per village: person ids and names, application ids

@@ -99,7 +99,7 @@ func (d *driver) someFile() (string, []byte) {
 
 // verifyFiles checks that the county holds every file the stations kept,
 // byte for byte, and lists it as arrived; it returns the problems.
-func verifyFiles(cs *server.SQLiteStore, o *oracle) (lost int, diffs []string) {
+func verifyFiles(cs *server.CountyStore, o *oracle) (lost int, diffs []string) {
 	o.files.mu.Lock()
 	defer o.files.mu.Unlock()
 	if len(o.files.files) == 0 {

@@ -225,7 +225,7 @@ func (d *driver) somePerson() string { return d.persons[d.rng.IntN(len(d.persons
 // makes the outcome decidable (see contest).
 type contender struct {
 	d       *driver
-	county  *server.SQLiteStore
+	county  *server.CountyStore
 	station string
 	used    map[string]bool
 	targets []string
@@ -301,7 +301,7 @@ func (ct *contender) write(ctx context.Context, s saver, first bool) (int, error
 // decide has the county accept every application it holds as submitted,
 // and approve some it accepted before: county decisions that must flow
 // down to the stations.
-func decide(ctx context.Context, st *server.SQLiteStore, o *oracle, rng *rand.Rand) (int, error) {
+func decide(ctx context.Context, st *server.CountyStore, o *oracle, rng *rand.Rand) (int, error) {
 	apps, err := st.Records(ctx, records.Application, "")
 	if err != nil {
 		return 0, err
@@ -343,7 +343,7 @@ type tally struct {
 // rejected; every contested field ended as contest says, with exactly the
 // conflicts contest predicts, and no conflict was kept anywhere else;
 // every outbox is empty.
-func verify(t *testing.T, cs *server.SQLiteStore, stations []*agent.Agent, o *oracle) tally {
+func verify(t *testing.T, cs *server.CountyStore, stations []*agent.Agent, o *oracle) tally {
 	t.Helper()
 	ctx := context.Background()
 	tl := tally{changes: o.Accepted()}
@@ -453,7 +453,7 @@ type conflictRow struct {
 
 // countyConflicts reads the county's open conflicts with their records
 // (syncproto.Conflict, which Conflicts returns, does not name the record).
-func countyConflicts(ctx context.Context, cs *server.SQLiteStore) ([]conflictRow, error) {
+func countyConflicts(ctx context.Context, cs *server.CountyStore) ([]conflictRow, error) {
 	rows, err := cs.DB().R.QueryContext(ctx, `SELECT id, kind, record_id, village, field, winner, loser, winner_origin, loser_origin
 		FROM conflicts WHERE resolved_at IS NULL ORDER BY id`)
 	if err != nil {

@@ -43,7 +43,7 @@ const (
 // are what this suite tests. When the test ends the server is closed and
 // the database passes integrity_check.
 type county struct {
-	store  *server.SQLiteStore
+	store  *server.CountyStore
 	tlsDir string
 	certs  *server.CertSource
 	url    string

@@ -17,7 +17,7 @@ import (
 // busyStore is a county store that takes a second over every push before
 // merging it, as a county does while it merges other stations' backlogs.
 type busyStore struct {
-	*server.SQLiteStore
+	*server.CountyStore
 	mu         sync.Mutex
 	sizes      []int
 	inFlight   int
@@ -36,7 +36,7 @@ func (b *busyStore) Push(ctx context.Context, st *server.Station, batch *syncpro
 		b.mu.Unlock()
 	}()
 	time.Sleep(time.Second)
-	return b.SQLiteStore.Push(ctx, st, batch)
+	return b.CountyStore.Push(ctx, st, batch)
 }
 
 // A busy county is not a slow link: the station takes the county's own
@@ -47,7 +47,7 @@ func (b *busyStore) Push(ctx context.Context, st *server.Station, batch *syncpro
 func TestBusyCountyIsNotASlowLink(t *testing.T) {
 	c := testsupport.NewCounty(t)
 	s := newStation(t, c, villageA, nil) // batch size and ahead left to the link
-	busy := &busyStore{SQLiteStore: c.Store}
+	busy := &busyStore{CountyStore: c.Store}
 	h := http.Handler(server.New(busy, testsupport.Quiet).NewHandler())
 	c.SetHandler(h)
 
