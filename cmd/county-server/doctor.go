@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -16,8 +17,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"stationsync/installer"
 	"stationsync/internal/cli"
+	"stationsync/internal/pgdb"
 	"stationsync/server"
 )
 
@@ -62,6 +68,22 @@ func (e *env) runDoctor(ctx context.Context, args []string) error {
 	ok, answer := installer.CheckDataDir(dataDir)
 	add(installer.Check{Name: "数据目录", OK: ok, Answer: answer})
 
+	if o.db != "" {
+		// PostgreSQL: no file to check or copy before an upgrade; the data
+		// directory still holds the county's files and keys.
+		if err := o.checkDB(); err != nil {
+			return err
+		}
+		db, dbCheck := checkPostgresDatabase(ctx, o.db)
+		add(dbCheck)
+		add(installer.DiskCheck(dataDir, 1024, 10240))
+		if db != nil {
+			add(checkStations(ctx, db, time.Now()))
+			db.Close()
+		}
+		add(checkCertificate(filepath.Join(dataDir, "tls", "server.pem"), time.Now()))
+		return cli.ExitStatus(installer.Report(stdout, checks))
+	}
 	dbPath := filepath.Join(dataDir, "county.db")
 	db, dbCheck, pending := checkCountyDatabase(ctx, dbPath)
 	add(dbCheck)
@@ -133,6 +155,91 @@ func checkCountyDatabase(ctx context.Context, path string) (*sql.DB, installer.C
 		c.Answer += fmt.Sprintf("；下次启动时升级 %d 步（%s），先自动备份，大的数据库需要几十秒", len(pending), strings.Join(pending, "、"))
 	}
 	return db, c, pending
+}
+
+// checkPostgresDatabase connects to the county's PostgreSQL database in
+// read-only transactions (doctor changes nothing, and does not upgrade),
+// names the server's version and compares the migrations the database has
+// applied with this build's. The open database is returned for the checks
+// that follow, or nil. The password is never shown.
+func checkPostgresDatabase(ctx context.Context, url string) (*sql.DB, installer.Check) {
+	c := installer.Check{Name: "数据库"}
+	where := pgdb.Redact(url)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		c.Answer = "PostgreSQL 地址无效（" + where + "）：" + hidePassword(err.Error(), url)
+		return nil, c
+	}
+	cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	db := stdlib.OpenDB(*cfg)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var version string
+	if err := db.QueryRowContext(pctx, `SHOW server_version`).Scan(&version); err != nil {
+		db.Close()
+		c.Answer = "无法连接 PostgreSQL（" + where + "）：" + hidePassword(err.Error(), url) + "；检查数据库是否运行、地址、用户名和密码，以及 pg_hba.conf 是否允许这台电脑连接"
+		return nil, c
+	}
+	c.Answer = "PostgreSQL " + version + "（" + where + "）"
+	var table sql.NullString
+	if err := db.QueryRowContext(pctx, `SELECT CAST(to_regclass('schema_migrations') AS text)`).Scan(&table); err != nil {
+		db.Close()
+		c.Answer += "，无法读取：" + hidePassword(err.Error(), url)
+		return nil, c
+	}
+	if !table.Valid {
+		db.Close()
+		c.OK, c.Warn = true, true
+		c.Answer += "：还没有县里的表（服务器第一次启动时创建，或用 county-server migrate-db 从 SQLite 迁入）"
+		return nil, c
+	}
+	applied, err := pgdb.Applied(pctx, db)
+	if err != nil {
+		db.Close()
+		c.Answer += "，无法读取迁移记录：" + hidePassword(err.Error(), url)
+		return nil, c
+	}
+	known, _ := fs.Glob(server.PostgresMigrationFS(), "*.sql")
+	var pending, unknown []string
+	for _, n := range known {
+		if !slices.Contains(applied, n) {
+			pending = append(pending, n)
+		}
+	}
+	for _, n := range applied {
+		if !slices.Contains(known, n) {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 {
+		db.Close()
+		c.Answer += fmt.Sprintf("：数据库已由更新版本的服务器升级（%s），这个版本不能使用它；请安装新版本", strings.Join(unknown, "、"))
+		return nil, c
+	}
+	var persons, visits int
+	if err := db.QueryRowContext(pctx, `SELECT (SELECT count(*) FROM persons), (SELECT count(*) FROM visits)`).Scan(&persons, &visits); err != nil {
+		db.Close()
+		c.Answer += "，无法读取：" + hidePassword(err.Error(), url)
+		return nil, c
+	}
+	c.OK = true
+	if len(pending) == 0 {
+		c.Answer += fmt.Sprintf("，已应用全部 %d 个迁移，%d 名关爱对象，%d 次走访", len(known), persons, visits)
+	} else {
+		c.Warn = true
+		c.Answer += fmt.Sprintf("，%d 名关爱对象，%d 次走访；下次启动时升级 %d 步（%s）", persons, visits, len(pending), strings.Join(pending, "、"))
+	}
+	return db, c
+}
+
+// hidePassword takes url's password out of a message, in case a driver's
+// error quotes the address it was given.
+func hidePassword(msg, url string) string {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil || cfg.Password == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, cfg.Password, "***")
 }
 
 // checkStations counts the enrolled stations and names those not heard

@@ -10,11 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"stationsync/installer"
 	"stationsync/internal/cli"
 	"stationsync/internal/fileperm"
+	"stationsync/internal/pgdb"
 	"stationsync/internal/zone"
 	"stationsync/server"
 )
@@ -38,10 +38,15 @@ Usage:
   county-server import   FILE [--out DIR]                  take a village's USB bundle; write its answer (回执) beside it
   county-server install|uninstall|start|stop|restart|status   the service (county-server help)
   county-server doctor   [--listen ADDR]                   check the server, each with a plain answer
+  county-server migrate-db --from sqlite:DIR/county.db --to postgres://…   move a county's data into an empty PostgreSQL database
   county-server version
 
 Every command takes --data DIR (default $STATIONSYNC_DATA or /var/lib/stationsync/county).
 The SQLite store is county.db in that folder; commands may run beside a running server.
+Every command that opens the store takes --db postgres://USER:PASSWORD@HOST:5432/NAME
+(default $STATIONSYNC_DB): the store is then that PostgreSQL database, which several
+county servers may share; --data still holds the county's files and keys, and must be
+the same shared folder on every server. Without --db the store is SQLite, as before.
 `
 
 func main() { cli.RunMain(Main) }
@@ -54,6 +59,7 @@ type env struct{ cli.Env }
 func (e *env) commands() map[string]func(ctx context.Context, args []string) error {
 	m := map[string]func(context.Context, []string) error{
 		"serve": e.runServe, "doctor": e.runDoctor, "decide": e.runDecide, "import": e.runImport,
+		"migrate-db": e.runMigrateDB,
 		"station add": e.runStationAdd, "station list": e.runStationList, "station revoke": e.runStationRevoke,
 		"user add": e.runUserAdd, "user list": e.runUserList,
 		"version": func(context.Context, []string) error { _, err := fmt.Fprintln(e.Stdout, Version); return err },
@@ -102,21 +108,44 @@ func (e *env) runHelp(context.Context, []string) error {
 
 // storeFlags are the flags every command takes: where the store is, and
 // the county it serves.
-type storeFlags struct{ data, county string }
+type storeFlags struct{ data, county, db string }
 
-// flags is a command's flag set with --data and --county.
+// envDB names the environment variable that is --db's default, so that a
+// service (a systemd drop-in's Environment= line) and an operator's shell
+// reach the same database without the password on every command line.
+const envDB = "STATIONSYNC_DB"
+
+// flags is a command's flag set with --data, --county and --db.
 func (e *env) flags(name string) (*flag.FlagSet, *storeFlags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
 	o := &storeFlags{}
 	fs.StringVar(&o.data, "data", installer.DefaultDataDir("county"), "data directory")
 	fs.StringVar(&o.county, "county", "", "6-digit county code this server serves (empty: any)")
+	// The default is not shown in -h: it may hold a password.
+	fs.StringVar(&o.db, "db", "", "PostgreSQL database postgres://… (default $"+envDB+"; empty: SQLite county.db in --data)")
+	if v := os.Getenv(envDB); v != "" {
+		o.db = v
+	}
 	return fs, o
+}
+
+// checkDB refuses a --db that is neither empty nor a PostgreSQL URL: a
+// file name there would read as "use this SQLite file", which --data
+// already says.
+func (o *storeFlags) checkDB() error {
+	if o.db != "" && !pgdb.IsURL(o.db) {
+		return fmt.Errorf("--db（或 %s）应为 PostgreSQL 地址，例如 postgres://stationsync:密码@127.0.0.1:5432/stationsync；用 SQLite 时不要设置它（数据库在 --data 目录中）", envDB)
+	}
+	return nil
 }
 
 // withStore opens the county's store, runs fn and closes it: fn's error
 // comes first, then Close's.
 func withStore(ctx context.Context, o *storeFlags, logger *slog.Logger, fn func(*server.CountyStore) error) error {
+	if err := o.checkDB(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return err
 	}
@@ -125,7 +154,7 @@ func withStore(ctx context.Context, o *storeFlags, logger *slog.Logger, fn func(
 	if err := fileperm.Dir(o.data); err != nil {
 		logger.Warn("data directory not fully private", "dir", o.data, "err", err)
 	}
-	st, err := server.OpenSQLite(ctx, filepath.Join(o.data, "county.db"), o.county)
+	st, err := server.Open(ctx, o.db, o.data, o.county)
 	if err != nil {
 		return err
 	}

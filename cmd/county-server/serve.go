@@ -110,7 +110,7 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 			if err := importDir.start(srv, st, logger); err != nil {
 				return err
 			}
-			logger.Info("county server listening", "addr", *listen, "data", o.data, "version", Version)
+			logger.Info("county server listening", "addr", *listen, "data", o.data, "db", st.DB().Engine(), "db_at", st.DB().Describe(), "version", Version)
 			err := serveCounty(ctx, srv, st, *listen, o.data, webFlags, logger)
 			// Its jobs end before the store closes.
 			if cerr := srv.Close(); err == nil {

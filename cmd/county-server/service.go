@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 
@@ -37,6 +38,13 @@ func (e *env) runService(_ context.Context, cmd string, args []string) error {
 	purge := fs.Bool("purge", false, "uninstall: remove the data directory too")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	// The service's command line is readable by every local user (ps,
+	// the unit file): a URL with a password does not belong there.
+	dbGiven := false
+	fs.Visit(func(f *flag.Flag) { dbGiven = dbGiven || f.Name == "db" })
+	if dbGiven {
+		return fmt.Errorf("服务不在命令行上保存数据库地址（其中有密码）：请把 %s=postgres://… 写入只有 root 可读的文件（例如 /etc/stationsync/county-db.env，chmod 600），再用 systemctl edit %s 加入 [Service] 和 EnvironmentFile=/etc/stationsync/county-db.env；见 README", envDB, serviceName)
 	}
 	s, err := countyServiceAt(o.data, *listen)
 	if err != nil {
