@@ -59,7 +59,7 @@ type env struct{ cli.Env }
 func (e *env) commands() map[string]func(ctx context.Context, args []string) error {
 	m := map[string]func(context.Context, []string) error{
 		"serve": e.runServe, "doctor": e.runDoctor, "decide": e.runDecide, "import": e.runImport,
-		"migrate-db": e.runMigrateDB,
+		"migrate-db":  e.runMigrateDB,
 		"station add": e.runStationAdd, "station list": e.runStationList, "station revoke": e.runStationRevoke,
 		"user add": e.runUserAdd, "user list": e.runUserList,
 		"version": func(context.Context, []string) error { _, err := fmt.Fprintln(e.Stdout, Version); return err },
