@@ -102,7 +102,8 @@ func (e *env) runHelp(context.Context, []string) error {
 	fmt.Fprint(e.Stdout, usage)
 	fmt.Fprint(e.Stdout, serviceUsage)
 	fmt.Fprint(e.Stdout, webUsage)
-	fmt.Fprint(e.Stdout, obsUsage) // observe.go
+	fmt.Fprint(e.Stdout, obsUsage)     // observe.go
+	fmt.Fprint(e.Stdout, migrateUsage) // migratedb.go
 	return nil
 }
 
