@@ -32,7 +32,7 @@ func (s *CountyStore) bundleFeed(ctx context.Context, st *Station, after int64, 
 		fp := bundle.FeedPage{After: after, Seqs: []int64{},
 			Page: syncproto.PullPage{Version: syncproto.Version, FeedEpoch: s.feedEpoch, Reset: reset, Records: []syncproto.Record{}}}
 		reset = false
-		seqs, err := readFeedPage(ctx, tx, st, after, MaxPullPage, &fp.Page)
+		seqs, err := s.readFeedPage(ctx, tx, st, after, MaxPullPage, &fp.Page)
 		if err != nil {
 			return nil, fmt.Errorf("bundle feed: %w", err)
 		}

@@ -161,6 +161,15 @@ func (d *Database) unixMonth(secs string) string {
 	return `strftime('%Y-%m', ` + secs + `, 'unixepoch')`
 }
 
+// indexedBy makes SQLite use the named index where its planner would
+// not; PostgreSQL has no such hint (and plans from statistics).
+func (d *Database) indexedBy(index string) string {
+	if d.pg != nil {
+		return ""
+	}
+	return "INDEXED BY " + index
+}
+
 // daysBetween is the number of whole days from one 2006-01-02 date (an SQL
 // expression) to another.
 func (d *Database) daysBetween(from, to string) string {

@@ -37,7 +37,7 @@ func (s *CountyStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 	if feedEpoch != s.feedEpoch || after > top {
 		page.Reset, after = true, 0
 	}
-	if _, err := readFeedPage(ctx, tx, st, after, limit, page); err != nil {
+	if _, err := s.readFeedPage(ctx, tx, st, after, limit, page); err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}
 	page.ServerHLC = uint64(s.clock.Now())
@@ -49,7 +49,7 @@ func (s *CountyStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 // the station's village feed after the cursor, as of tx's snapshot, and
 // returns each record's feed position. Pull and the USB answer
 // (bundleFeed) read the feed through it.
-func readFeedPage(ctx context.Context, tx *sql.Tx, st *Station, after int64, limit int, page *syncproto.PullPage) ([]int64, error) {
+func (s *CountyStore) readFeedPage(ctx context.Context, tx *sql.Tx, st *Station, after int64, limit int, page *syncproto.PullPage) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, feedPageSQL, st.Village, after, st.ID, limit)
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func readFeedPage(ctx context.Context, tx *sql.Tx, st *Station, after int64, lim
 		// Everything left was skipped: move the cursor past it so the next
 		// pull does not scan it again.
 		var maxSeq sql.NullInt64
-		if err := tx.QueryRowContext(ctx, feedEndSQL, st.Village).Scan(&maxSeq); err != nil {
+		if err := tx.QueryRowContext(ctx, feedEndSQL(s.db), st.Village).Scan(&maxSeq); err != nil {
 			return nil, err
 		}
 		if maxSeq.Valid && maxSeq.Int64 > after {
@@ -110,15 +110,17 @@ var (
 		}
 		return strings.Join(arms, " UNION ALL ") + ` ORDER BY 1 LIMIT ?4`
 	}()
-	feedEndSQL = func() string {
-		var arms []string
-		for _, k := range records.Kinds {
-			// max() of several arguments is NULL if any is.
-			arms = append(arms, `(SELECT coalesce(max(feed_seq), 0) FROM `+records.SchemaOf(k).Table+` WHERE village = ?1)`)
-		}
-		return `SELECT max(` + strings.Join(arms, ", ") + `)`
-	}()
 )
+
+// feedEndSQL is the last feed position of a village's records.
+func feedEndSQL(d *Database) string {
+	var arms []string
+	for _, k := range records.Kinds {
+		// SQLite's max() of several arguments is NULL if any is.
+		arms = append(arms, `(SELECT coalesce(max(feed_seq), 0) FROM `+records.SchemaOf(k).Table+` WHERE village = ?1)`)
+	}
+	return `SELECT ` + d.greatest(arms...)
+}
 
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)

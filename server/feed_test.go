@@ -17,7 +17,7 @@ import (
 func feedSeqs(t *testing.T, s *CountyStore) []int64 {
 	t.Helper()
 	rows, err := s.db.R.Query(`SELECT feed_seq FROM (SELECT feed_seq FROM persons UNION ALL SELECT feed_seq FROM visits
-		UNION ALL SELECT feed_seq FROM applications UNION ALL SELECT feed_seq FROM disclosures) ORDER BY 1`)
+		UNION ALL SELECT feed_seq FROM applications UNION ALL SELECT feed_seq FROM disclosures) AS f ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}

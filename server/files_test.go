@@ -51,7 +51,7 @@ func newFileCounty(t *testing.T, tune func(*Server)) *fileCounty {
 	srv.fileRoutes(mux)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return &fileCounty{store: store, srv: srv, url: hs.URL, k: enrollKeyed(t, store), dir: filepath.Join(filepath.Dir(store.db.Path), "files")}
+	return &fileCounty{store: store, srv: srv, url: hs.URL, k: enrollKeyed(t, store), dir: filepath.Join(store.db.Dir, "files")}
 }
 
 // client is the station's client for the calls, without retries.

@@ -60,12 +60,12 @@ func (s *CountyStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 		w.add("coalesce(v.void_reason, '') = ''") // voided: recorded in error
 		// Followed up by a later visit with content: a blank one proves
 		// nothing (see overdue).
-		w.add("NOT " + laterVisitSQL("v"))
+		w.add("NOT " + s.db.laterVisitSQL("v"))
 		sel := `SELECT v.id, v.village, p.name, v.visited_on, v.needs, v.measures, ` + s.db.daysBetween("v.visited_on", "?") + `
 			FROM visits v LEFT JOIN persons p ON p.id = v.person_id WHERE ` + w.sql()
 		args = append([]any{day}, w.args...)
 		q = sel + ` ORDER BY v.visited_on, v.id`
-		cnt = `SELECT count(*) FROM (` + sel + `)`
+		cnt = `SELECT count(*) FROM (` + sel + `) AS l`
 	case FollowReview:
 		p := s.Policy(ctx)
 		f.scopeWhere(w, "a.village")
@@ -76,7 +76,7 @@ func (s *CountyStore) FollowUp(ctx context.Context, k FollowUpKind, scope, place
 			FROM applications a LEFT JOIN persons p ON p.id = a.applicant_id WHERE ` + w.sql()
 		args = append([]any{day, day}, w.args...)
 		q = sel + ` ORDER BY a.approved_from, a.id`
-		cnt = `SELECT count(*) FROM (` + sel + `)`
+		cnt = `SELECT count(*) FROM (` + sel + `) AS l`
 	default:
 		return 0, ErrNotFound
 	}
@@ -111,12 +111,13 @@ func (s *CountyStore) overdue(ctx context.Context, w *where, f Filter, today tim
 	var cases []string
 	var args []any
 	for _, c := range cats {
-		cases = append(cases, `WHEN p.categories LIKE ? ESCAPE '\' THEN ?`)
+		cases = append(cases, `WHEN p.categories LIKE ? ESCAPE '\' THEN CAST(? AS BIGINT)`)
 		args = append(args, "%"+likeEscape(strconv.Quote(c))+"%", p.Days[c])
 	}
-	interval := "?"
+	// Typed: PostgreSQL cannot tell a bare parameter's type from CASE.
+	interval := "CAST(? AS BIGINT)"
 	if len(cases) > 0 {
-		interval = "CASE " + strings.Join(cases, " ") + " ELSE ? END"
+		interval = "CASE " + strings.Join(cases, " ") + " ELSE CAST(? AS BIGINT) END"
 	}
 	args = append(args, p.DefaultDays)
 	w.add("(p.status IS NULL OR p.status = '在册')")
@@ -141,8 +142,8 @@ func (s *CountyStore) overdue(ctx context.Context, w *where, f Filter, today tim
 	// this list (lastVisitSQL). A never-visited person counts from the day
 	// of registration in the display zone.
 	q := `SELECT id, village, name, categories, last, created_at, days FROM (
-		SELECT p.id, p.village, p.name, p.categories, p.created_at, ` + lastVisitSQL("p") + ` AS last,
-			` + interval + ` AS days FROM persons p WHERE ` + w.sql() + `)
+		SELECT p.id, p.village, p.name, p.categories, p.created_at, ` + s.db.lastVisitSQL("p") + ` AS last,
+			` + interval + ` AS days FROM persons p WHERE ` + w.sql() + `) AS o
 		WHERE coalesce(last, ` + s.db.unixDay("created_at / 1000 + ?") + `) < ` + cut
 	conn, err := s.reader(ctx)
 	if err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -142,10 +141,13 @@ func TestGroupedPushFailureFailsOnlyItself(t *testing.T) {
 	ctx := context.Background()
 	// The writer is one connection, so a temporary trigger on it sees
 	// every push.
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`CREATE TEMP TRIGGER fail_person BEFORE INSERT ON main.persons WHEN NEW.name = '坏' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
-		return err
-	})
+	trigger := `CREATE TEMP TRIGGER fail_person BEFORE INSERT ON main.persons WHEN NEW.name = '坏' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`
+	if s.db.Postgres() {
+		// PostgreSQL has no temporary triggers; the test's database is its own.
+		trigger = `CREATE FUNCTION fail_person() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+			CREATE TRIGGER fail_person BEFORE INSERT ON persons FOR EACH ROW WHEN (NEW.name = '坏') EXECUTE FUNCTION fail_person()`
+	}
+	_, err := s.db.W.ExecContext(ctx, trigger)
 	if err != nil {
 		t.Fatal(err)
 	}

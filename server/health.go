@@ -25,8 +25,8 @@ func (s *CountyStore) SnapshotHealth(ctx context.Context, silentAfter time.Durat
 	now := s.now()
 	var h HealthDay
 	err := s.db.R.QueryRowContext(ctx, `SELECT count(*),
-		coalesce(sum(last_push_at >= ?), 0), coalesce(sum(last_push_at >= ?), 0),
-		coalesce(sum(coalesce(last_contact_at, 0) < ?), 0), coalesce(sum(pending), 0)
+		count(CASE WHEN last_push_at >= ? THEN 1 END), count(CASE WHEN last_push_at >= ? THEN 1 END),
+		count(CASE WHEN coalesce(last_contact_at, 0) < ? THEN 1 END), coalesce(sum(pending), 0)
 		FROM stations WHERE revoked_at IS NULL`,
 		now.Add(-24*time.Hour).UnixMilli(), now.Add(-7*24*time.Hour).UnixMilli(), now.Add(-silentAfter).UnixMilli()).
 		Scan(&h.Stations, &h.Synced1d, &h.Synced7d, &h.Silent, &h.Pending)
@@ -68,10 +68,11 @@ type StationError struct {
 // LastErrors returns, per station, the newer of the last sync failure the
 // station reported with a pull and the last rejection the merge gave it.
 func (s *CountyStore) LastErrors(ctx context.Context) (map[string]StationError, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT station, reason, max(at) FROM (
-		SELECT station, reason, at FROM rejected_changes
-		UNION ALL SELECT id, last_error, last_error_at FROM stations WHERE last_error != '' AND last_error_at IS NOT NULL)
-		GROUP BY station`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT station, reason, at FROM (
+		SELECT station, reason, at, row_number() OVER (PARTITION BY station ORDER BY at DESC) AS n FROM (
+			SELECT station, reason, at FROM rejected_changes
+			UNION ALL SELECT id, last_error, last_error_at FROM stations WHERE last_error != '' AND last_error_at IS NOT NULL) AS e) AS r
+		WHERE n = 1`)
 	if err != nil {
 		return nil, err
 	}

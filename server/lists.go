@@ -43,7 +43,7 @@ type listSQL struct {
 	args         []any
 }
 
-func buildList(kind records.Kind, f *Filter) (listSQL, error) {
+func (s *CountyStore) buildList(kind records.Kind, f *Filter) (listSQL, error) {
 	w := &where{}
 	var from, cols, order string
 	switch kind {
@@ -61,7 +61,7 @@ func buildList(kind records.Kind, f *Filter) (listSQL, error) {
 		}
 		// The last visit as the overdue list counts it: a blank one is no
 		// visit (see overdue).
-		cols = `p.id, p.village, p.name, p.id_number, p.categories, p.phone, p.address, p.status, ` + lastVisitSQL("p")
+		cols = `p.id, p.village, p.name, p.id_number, p.categories, p.phone, p.address, p.status, ` + s.db.lastVisitSQL("p")
 		order = "p.village, p.name, p.id"
 	case records.Visit:
 		from = "visits v LEFT JOIN persons p ON p.id = v.person_id"
@@ -150,7 +150,7 @@ func buildList(kind records.Kind, f *Filter) (listSQL, error) {
 // JSON lists, fen, unix milliseconds and status codes, numbers unmasked;
 // the pages turn them into text (server/web).
 func (s *CountyStore) List(ctx context.Context, kind records.Kind, f Filter, fn func(Row) error) (int, error) {
-	ls, err := buildList(kind, &f)
+	ls, err := s.buildList(kind, &f)
 	if err != nil {
 		return 0, err
 	}

@@ -216,25 +216,12 @@ func TestVisitReportsCountEveryVisit(t *testing.T) {
 func TestRiskFilterUsesFlaggedIndex(t *testing.T) {
 	s := openTestStore(t)
 	for risk, want := range map[string]string{"紧急": "visits_flagged", "关注": "visits_flagged", records.RiskNormal: ""} {
-		l, err := buildList(records.Visit, &Filter{Risk: risk})
+		l, err := s.buildList(records.Visit, &Filter{Risk: risk})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := s.db.R.Query(`EXPLAIN QUERY PLAN `+l.count, l.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if uses := strings.Contains(strings.Join(plan, "; "), "visits_flagged"); uses != (want != "") {
+		plan := queryPlan(t, s, l.count, l.args...)
+		if uses := strings.Contains(plan, "visits_flagged"); uses != (want != "") {
 			t.Errorf("risk %s: plan %q", risk, plan)
 		}
 	}

@@ -53,14 +53,14 @@ func (s *CountyStore) VisitsByMonth(ctx context.Context, scope, from string) ([]
 	// blank visits are no visits: they are counted again, from the small
 	// partial index visits_blank, and taken off.
 	wb := scoped(scope, "b.village")
-	wb.add(visitIsBlank("b"))
+	wb.add(s.db.visitIsBlank("b"))
 	wb.add("b.visited_on >= ?", from)
 	return s.counts(ctx, `SELECT town, month, sum(n) FROM (
 		SELECT substr(village, 1, 9) AS town, substr(visited_on, 1, 7) AS month, count(*) AS n
 		FROM visits WHERE `+w.sql()+` GROUP BY visited_on, village
 		UNION ALL
 		SELECT substr(b.village, 1, 9), substr(b.visited_on, 1, 7), -count(*)
-		FROM visits b INDEXED BY visits_blank WHERE `+wb.sql()+` GROUP BY 1, 2)
+		FROM visits b `+s.db.indexedBy("visits_blank")+` WHERE `+wb.sql()+` GROUP BY 1, 2) AS d
 		GROUP BY month, town HAVING sum(n) > 0`, append(w.args, wb.args...)...)
 }
 
@@ -76,7 +76,7 @@ func (s *CountyStore) Coverage(ctx context.Context, scope, from string) ([]Count
 	// content, from visits_person unless they have a blank one.
 	w2 := scoped(scope, "p.village")
 	w2.add("(p.status IS NULL OR p.status = '在册')")
-	w2.add(lastVisitSQL("p")+" >= ?", from) // a voided or blank visit is none
+	w2.add(s.db.lastVisitSQL("p")+" >= ?", from) // a voided or blank visit is none
 	vis, err := s.counts(ctx, `SELECT substr(p.village, 1, 9), 'visited', count(*) FROM persons p WHERE `+w2.sql()+` GROUP BY 1`, w2.args...)
 	if err != nil {
 		return nil, err

@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -28,16 +26,16 @@ func (s *CountyStore) StationStats(ctx context.Context) (StationStats, error) {
 	h1, d1, d7 := now.Add(-time.Hour).UnixMilli(), now.Add(-24*time.Hour).UnixMilli(), now.Add(-7*24*time.Hour).UnixMilli()
 	var st StationStats
 	err := s.db.R.QueryRowContext(ctx, `SELECT
-		coalesce(sum(last_contact_at >= ?1), 0),
-		coalesce(sum(last_contact_at < ?1 AND last_contact_at >= ?2), 0),
-		coalesce(sum(last_contact_at < ?2 AND last_contact_at >= ?3), 0),
-		coalesce(sum(last_contact_at < ?3), 0),
-		coalesce(sum(last_contact_at IS NULL), 0),
-		coalesce(sum(pending <= 0), 0),
-		coalesce(sum(pending BETWEEN 1 AND 100), 0),
-		coalesce(sum(pending BETWEEN 101 AND 1000), 0),
-		coalesce(sum(pending > 1000), 0),
-		coalesce(sum(max(pending, 0)), 0)
+		count(CASE WHEN last_contact_at >= ?1 THEN 1 END),
+		count(CASE WHEN last_contact_at < ?1 AND last_contact_at >= ?2 THEN 1 END),
+		count(CASE WHEN last_contact_at < ?2 AND last_contact_at >= ?3 THEN 1 END),
+		count(CASE WHEN last_contact_at < ?3 THEN 1 END),
+		count(CASE WHEN last_contact_at IS NULL THEN 1 END),
+		count(CASE WHEN pending <= 0 THEN 1 END),
+		count(CASE WHEN pending BETWEEN 1 AND 100 THEN 1 END),
+		count(CASE WHEN pending BETWEEN 101 AND 1000 THEN 1 END),
+		count(CASE WHEN pending > 1000 THEN 1 END),
+		coalesce(sum(CASE WHEN pending > 0 THEN pending ELSE 0 END), 0)
 		FROM stations WHERE revoked_at IS NULL`, h1, d1, d7).
 		Scan(&st.ContactLt1h, &st.Contact1hTo1d, &st.Contact1dTo7d, &st.ContactGt7d, &st.ContactNever,
 			&st.Backlog0, &st.Backlog1To100, &st.Backlog101To1000, &st.BacklogGt1000, &st.BacklogChanges)
@@ -47,18 +45,6 @@ func (s *CountyStore) StationStats(ctx context.Context) (StationStats, error) {
 	return st, nil
 }
 
-// knownMigrations are the names of the migrations this build carries.
-var knownMigrations = func() []string {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		panic(err)
-	}
-	for i, n := range names {
-		names[i] = path.Base(n)
-	}
-	slices.Sort(names)
-	return names
-}()
 
 // Ready answers whether the store can serve: it answers a query within
 // ctx, and its schema is the one this build expects — every migration it
@@ -80,14 +66,15 @@ func (s *CountyStore) Ready(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store unreachable: %w", err)
 	}
+	known := s.db.Migrations()
 	var missing, unknown []string
-	for _, n := range knownMigrations {
+	for _, n := range known {
 		if _, ok := slices.BinarySearch(applied, n); !ok {
 			missing = append(missing, n)
 		}
 	}
 	for _, n := range applied {
-		if _, ok := slices.BinarySearch(knownMigrations, n); !ok {
+		if _, ok := slices.BinarySearch(known, n); !ok {
 			unknown = append(unknown, n)
 		}
 	}

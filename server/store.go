@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,13 +205,28 @@ func loadFeedSeq(ctx context.Context, db *Database) (int64, error) {
 	return n, nil
 }
 
-// SchemaMigrations names the county database's migrations, in order. A
-// database that has not applied them all is upgraded at its next start.
-func SchemaMigrations() []string {
-	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
-	for i, n := range names {
-		names[i] = strings.TrimPrefix(n, "migrations/")
+// SchemaMigrations names the SQLite county database's migrations, in
+// order. A database that has not applied them all is upgraded at its next
+// start.
+func SchemaMigrations() []string { return migrationNames("migrations") }
+
+// PostgresMigrations names the PostgreSQL county database's migrations.
+func PostgresMigrations() []string { return migrationNames("migrations_postgres") }
+
+// Migrations names the migrations this build carries for d's engine.
+func (d *Database) Migrations() []string {
+	if d.pg != nil {
+		return PostgresMigrations()
 	}
+	return SchemaMigrations()
+}
+
+func migrationNames(dir string) []string {
+	names, _ := fs.Glob(migrationFS, dir+"/*.sql")
+	for i, n := range names {
+		names[i] = strings.TrimPrefix(n, dir+"/")
+	}
+	slices.Sort(names)
 	return names
 }
 

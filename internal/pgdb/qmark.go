@@ -14,7 +14,8 @@ import (
 // each statement on its way to pgx lets the same query text run on both,
 // instead of every call site knowing which database it talks to.
 
-// Rebind rewrites each `?` placeholder of query as $1, $2 … in order. A `?`
+// Rebind rewrites each `?` placeholder of query as $1, $2 … in order, and
+// a numbered one (?3) as the same number ($3). A `?`
 // inside a string literal, a quoted identifier or a comment is left alone.
 func Rebind(query string) string {
 	if strings.IndexByte(query, '?') < 0 {
@@ -53,8 +54,18 @@ func Rebind(query string) string {
 			b.WriteString(query[i : i+j+4])
 			i += j + 3
 		case c == '?':
-			n++
+			// ?NNN is SQLite's numbered parameter: the same number here.
+			j := i + 1
+			for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+				j++
+			}
 			b.WriteByte('$')
+			if j > i+1 {
+				b.WriteString(query[i+1 : j])
+				i = j - 1
+				continue
+			}
+			n++
 			b.WriteString(strconv.Itoa(n))
 		default:
 			b.WriteByte(c)
@@ -94,6 +105,19 @@ func (c *qmarkConn) ExecContext(ctx context.Context, query string, args []driver
 
 func (c *qmarkConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	return c.Conn.QueryContext(ctx, Rebind(query), args)
+}
+
+// CheckNamedValue sends a Go bool as 0 or 1: the county's flags are
+// integer columns on both engines, and SQLite's driver binds bools so.
+func (c *qmarkConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if b, ok := nv.Value.(bool); ok {
+		nv.Value = int64(0)
+		if b {
+			nv.Value = int64(1)
+		}
+		return nil
+	}
+	return c.Conn.CheckNamedValue(nv)
 }
 
 var (
