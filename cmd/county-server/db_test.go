@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"stationsync/internal/pgdb/pgtest"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 )
 
@@ -112,5 +116,59 @@ func TestDoctorDBOnPostgres(t *testing.T) {
 	}
 	if code == 0 {
 		t.Errorf("doctor exited 0 with no server at its address:\n%s", out)
+	}
+}
+
+// Two servers on one PostgreSQL database and one data directory (as on
+// two machines sharing it) both serve and are ready; each writes its own
+// log, logs/HOST_PORT/county-server.log — one rotated file written by two processes would lose
+// lines at each rotation — and neither logs the password.
+func TestServeDBTwoServersShareTheDataDirectory(t *testing.T) {
+	url := withPassword(pgtest.NewDatabase(t), "s3cret-pw")
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type server struct {
+		addr   string
+		stderr *lockedBuffer
+		served chan int
+	}
+	var servers []server
+	for range 2 {
+		s := server{addr: testsupport.FreeAddr(t), stderr: &lockedBuffer{}, served: make(chan int, 1)}
+		go func(args []string) {
+			s.served <- Main(ctx, args, strings.NewReader(""), io.Discard, s.stderr)
+		}([]string{"serve", "--db", url, "--data", dir, "--listen", s.addr})
+		waitUp(t, "http://"+s.addr+"/readyz", s.served, s.stderr)
+		servers = append(servers, s)
+	}
+	cancel()
+	for _, s := range servers {
+		select {
+		case code := <-s.served:
+			if code != 0 {
+				t.Errorf("serve exited %d: %s", code, s.stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, serviceName+".log")); !os.IsNotExist(err) {
+		t.Errorf("a server on PostgreSQL logged into the shared %s.log (stat: %v)", serviceName, err)
+	}
+	host, _ := os.Hostname()
+	for _, s := range servers {
+		_, port, _ := net.SplitHostPort(s.addr)
+		b, err := os.ReadFile(filepath.Join(dir, "logs", host+"_"+port, serviceName+".log"))
+		if err != nil {
+			t.Errorf("%s's own log: %v", host, err)
+			continue
+		}
+		if !strings.Contains(string(b), "county server listening") || !strings.Contains(string(b), "postgres") {
+			t.Errorf("%s's log lacks the start and the database:\n%s", host, b)
+		}
+		if strings.Contains(string(b), "s3cret-pw") {
+			t.Errorf("%s's log holds the password", host)
+		}
 	}
 }

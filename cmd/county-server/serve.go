@@ -87,7 +87,7 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 	lv := new(slog.LevelVar)
 	l, lerr := logging.LevelFromEnv()
 	lv.Set(l)
-	return svcrun.Run(ctx, svcrun.Options{Name: serviceName, Title: "county server", Version: Version, DataDir: o.data,
+	return svcrun.Run(ctx, svcrun.Options{Name: serviceName, Title: "county server", Version: Version, DataDir: logDir(o, *listen),
 		AsService: *asService, Level: lv, Stderr: e.Stderr, Format: format}, func(ctx context.Context, logger *slog.Logger) error {
 		if lerr != nil {
 			logger.Warn("log level ignored", "err", lerr)
@@ -119,6 +119,26 @@ func (e *env) runServe(ctx context.Context, args []string) error {
 			return err
 		})
 	})
+}
+
+// logDir is the folder of the server's rotated log: the data directory,
+// or, on PostgreSQL, where several servers share the data directory, a
+// folder of this server's own in it (logs/HOST_PORT). One rotated file
+// written by two processes loses lines at each rotation, and a reader
+// could not tell the servers apart.
+func logDir(o *storeFlags, listen string) string {
+	if o.db == "" {
+		return o.data
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	name := host
+	if _, port, err := net.SplitHostPort(listen); err == nil && port != "" {
+		name += "_" + port
+	}
+	return filepath.Join(o.data, "logs", name)
 }
 
 // serveCounty mounts the staff pages on srv and serves, with TLS off
