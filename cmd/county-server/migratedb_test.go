@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -354,7 +355,7 @@ func TestMigrateDBRefusesABadSource(t *testing.T) {
 	}
 }
 
-// The content hash tells NULL, '' and 0 apart, and rows apart from their
+// The content hash tells NULL, the empty string and 0 apart, and rows apart from their
 // neighbours' values: a copy that turned one into another would match
 // otherwise.
 func TestMigrateDBHashTellsValuesApart(t *testing.T) {
@@ -372,4 +373,94 @@ func TestMigrateDBHashTellsValuesApart(t *testing.T) {
 		}
 		seen[s] = i
 	}
+}
+
+// BenchmarkMigrateDB times migrate-db on a county of MIGRATE_BENCH_N
+// (default 100,000) people, as many visits (each with a photo, so as many
+// record_files rows) and as many audit rows, copied by SQL from one real
+// person and visit: `go test ./cmd/county-server -run - -bench MigrateDB
+// -benchtime 1x`.
+func BenchmarkMigrateDB(b *testing.B) {
+	ctx := context.Background()
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("MIGRATE_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	dir := b.TempDir()
+	st, err := server.OpenSQLite(ctx, filepath.Join(dir, "county.db"), "340123")
+	if err != nil {
+		b.Fatal(err)
+	}
+	code, err := st.CreateCode(ctx, migVillage, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stn, err := st.Enroll(ctx, code, make([]byte, 32), "pc-1", "test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := gen.New(7)
+	p := g.Person(migVillage)
+	visit := g.Visit(migPerson, time.Now().AddDate(0, 0, -3))
+	visit["photos"] = []string{migPhoto}
+	h := uint64(hlc.FromTime(time.Now().Add(-time.Hour)))
+	res, err := st.Push(ctx, stn, &syncproto.Batch{Version: syncproto.Version, Station: stn.ID, Epoch: "e1", Village: migVillage, Changes: []syncproto.Change{
+		{Seq: 1, HLC: h + 1, Kind: "person", ID: migPerson, Op: string(records.OpUpsert), Fields: fieldsOf(p), By: "李明"},
+		{Seq: 2, HLC: h + 2, Kind: "visit", ID: migVisit, Op: string(records.OpUpsert), Fields: fieldsOf(visit), By: "李明"},
+	}})
+	if err != nil || res.Results[1].Status != syncproto.Applied {
+		b.Fatalf("push: %v %+v", err, res)
+	}
+	db := st.DB().W
+	copies := func(table, id string) {
+		cols, err := queryStrings(ctx, db, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sel := make([]string, len(cols))
+		for i, c := range cols {
+			sel[i] = c
+			switch c {
+			case "id":
+				sel[i] = `printf('%016x', x)`
+			case "feed_seq":
+				sel[i] = `feed_seq + x`
+			}
+		}
+		q := `WITH RECURSIVE c(x) AS (SELECT 1000 UNION ALL SELECT x + 1 FROM c WHERE x < 999 + ?)
+			INSERT INTO ` + table + ` SELECT ` + strings.Join(sel, ", ") + ` FROM ` + table + `, c WHERE id = ?`
+		if _, err := db.ExecContext(ctx, q, n-1, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	copies("persons", migPerson)
+	copies("visits", migVisit)
+	if _, err := db.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
+		INSERT INTO audit_log (at, username, action, target, detail, remote) SELECT 1700000000000 + x, 'admin', 'export', 'persons', '', '127.0.0.1' FROM c`, n); err != nil {
+		b.Fatal(err)
+	}
+	// Move the feed counter past the copies, as merges would have.
+	if _, err := db.ExecContext(ctx, `UPDATE meta SET value = (SELECT max(feed_seq) FROM visits) WHERE key = 'feed_seq'`); err != nil {
+		b.Fatal(err)
+	}
+	total := 0
+	tables, _ := sqliteTables(ctx, db)
+	for _, t := range tables {
+		var c int
+		db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(t)).Scan(&c)
+		total += c
+	}
+	st.Close()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		url := pgtest.NewDatabase(b)
+		b.StartTimer()
+		out, errb, code := runMain(ctx, "", "migrate-db", "--from", "sqlite:"+filepath.Join(dir, "county.db"), "--to", url)
+		if code != 0 {
+			b.Fatalf("migrate-db: exit %d\n%s\n%s", code, out, errb)
+		}
+	}
+	b.ReportMetric(float64(total), "rows")
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
