@@ -304,6 +304,9 @@ func checkTargetEmpty(ctx context.Context, url string, src *sql.DB) error {
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("--to：无法连接 PostgreSQL（%s）：%s", pgdb.Redact(url), hidePassword(err.Error(), url))
 	}
+	if err := refuseInUse(ctx, db); err != nil {
+		return err
+	}
 	tables, err := sqliteTables(ctx, src)
 	if err != nil {
 		return err
@@ -319,6 +322,35 @@ func checkTargetEmpty(ctx context.Context, url string, src *sql.DB) error {
 		}
 	}
 	return refuseNonEmpty(ctx, func(q string, args ...any) scanner { return db.QueryRowContext(ctx, q, args...) }, existing)
+}
+
+// refuseInUse refuses a target other clients are connected to. A county
+// server that started on the empty database before the migration keeps
+// the feed epoch it found there in memory and would hand it to stations
+// afterwards, and every station would start its pull over; one that
+// starts during the copy waits for the writer lock and reads the county's
+// epoch, which is right. A server that was just stopped may take a moment
+// to leave, so the check waits a few seconds before it refuses.
+func refuseInUse(ctx context.Context, db *sql.DB) error {
+	db.SetMaxOpenConns(1) // its own sessions are not others
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&n); err != nil {
+			return fmt.Errorf("read pg_stat_activity: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("--to 的数据库正在被 %d 个连接使用（可能是已经启动的县级服务器，或打开的 psql），没有写入任何内容：请先停掉所有连接它的程序，迁移完成后再启动服务器", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // refuseNonEmpty returns the refusal if any of tables has a row, other

@@ -464,3 +464,39 @@ func BenchmarkMigrateDB(b *testing.B) {
 	b.ReportMetric(float64(total), "rows")
 	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// A server already running on the (empty) target holds its own feed
+// epoch in memory and would hand it to stations after the migration, so
+// that every station started its pull over: migrate-db refuses while
+// anything else is connected, and goes ahead once it has stopped.
+func TestMigrateDBRefusesATargetInUse(t *testing.T) {
+	ctx := context.Background()
+	dir, _, _, epoch, _ := sqliteCounty(t)
+	url := pgtest.NewDatabase(t)
+	running, err := server.OpenPostgres(ctx, url, t.TempDir(), "340123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := "sqlite:" + filepath.Join(dir, "county.db")
+	out, errb, code := runMain(ctx, "", "migrate-db", "--from", from, "--to", url)
+	if code == 0 || !strings.Contains(errb, "正在被") {
+		t.Errorf("migrate-db beside a running server: exit %d %q %q; want a refusal", code, out, errb)
+	}
+	if n := tableCounts(t, url)["audit_log"]; n != 0 {
+		t.Errorf("refused migration wrote %d audit rows", n)
+	}
+	running.Close()
+	if out, errb, code := runMain(ctx, "", "migrate-db", "--from", from, "--to", url); code != 0 {
+		t.Fatalf("migrate-db after the server stopped: exit %d\n%s\n%s", code, out, errb)
+	}
+	pg, err := server.OpenPostgres(ctx, url, t.TempDir(), "340123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	var got string
+	pg.DB().R.QueryRow(`SELECT value FROM meta WHERE key = 'feed_epoch'`).Scan(&got)
+	if got != epoch {
+		t.Errorf("feed epoch after the migration %q, want the county's %q", got, epoch)
+	}
+}
