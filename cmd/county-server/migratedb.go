@@ -71,7 +71,7 @@ func (e *env) runMigrateDB(ctx context.Context, args []string) error {
 	defer src.Close()
 	start := time.Now()
 	res, err := migrateCounty(ctx, src, *to)
-	if res != nil {
+	if res != nil && res.checked {
 		res.print(e.Stdout)
 	}
 	if err != nil {
@@ -176,16 +176,20 @@ type column struct{ name, typ string }
 
 func (t *tableCopy) ok() bool { return t.srcRows == t.dstRows && t.srcHash == t.dstHash }
 
-type migration struct{ tables []*tableCopy }
+type migration struct {
+	tables  []*tableCopy
+	checked bool // every table copied and compared
+}
 
 func (m *migration) print(w io.Writer) {
 	// The heading's Chinese takes two columns a character on a terminal.
 	fmt.Fprintf(w, "%s %s %s  %s  %s\n", pad("表", 22), padLeft("SQLite 行数", 11), padLeft("PG 行数", 10), pad("内容 sha256", 16), "核对")
 	for _, t := range m.tables {
-		mark, h := "✔", t.srcHash[:16]
-		if t.dstHash == "" {
-			mark = "—"
-		} else if !t.ok() {
+		mark, h := "✔", t.srcHash
+		if len(h) > 16 {
+			h = h[:16]
+		}
+		if !t.ok() {
 			mark = fmt.Sprintf("✘ 不一致（PostgreSQL %.16s）", t.dstHash)
 		}
 		fmt.Fprintf(w, "%-22s %11d %10d  %-16s  %s\n", t.name, t.srcRows, t.dstRows, h, mark)
@@ -265,6 +269,11 @@ func migrateCounty(ctx context.Context, src *sql.DB, url string) (*migration, er
 				return fmt.Errorf("copy %s: %w", t.name, err)
 			}
 		}
+		if migrateAfterCopy != nil {
+			if err := migrateAfterCopy(ctx, tx); err != nil {
+				return err
+			}
+		}
 		bad := 0
 		for _, t := range m.tables {
 			if t.dstRows, t.dstHash, err = tableHash(ctx, tx, t); err != nil {
@@ -274,6 +283,7 @@ func migrateCounty(ctx context.Context, src *sql.DB, url string) (*migration, er
 				bad++
 			}
 		}
+		m.checked = true
 		if bad > 0 {
 			return fmt.Errorf("迁移后核对有 %d 张表不一致，已全部撤销，目标数据库没有写入县里的数据；请联系技术支持", bad)
 		}
@@ -288,6 +298,10 @@ func migrateCounty(ctx context.Context, src *sql.DB, url string) (*migration, er
 	}
 	return m, nil
 }
+
+// migrateAfterCopy, when a test sets it, runs between the copy and the
+// check, in the copy's transaction: a copy gone wrong, on purpose.
+var migrateAfterCopy func(ctx context.Context, tx pgx.Tx) error
 
 type scanner interface{ Scan(dest ...any) error }
 

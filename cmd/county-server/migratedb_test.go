@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
 	"stationsync/internal/pgdb/pgtest"
@@ -498,5 +500,36 @@ func TestMigrateDBRefusesATargetInUse(t *testing.T) {
 	pg.DB().R.QueryRow(`SELECT value FROM meta WHERE key = 'feed_epoch'`).Scan(&got)
 	if got != epoch {
 		t.Errorf("feed epoch after the migration %q, want the county's %q", got, epoch)
+	}
+}
+
+// A copy that differs from the source in one value is caught by the
+// check, shown in the table, and committed not at all.
+func TestMigrateDBCheckCatchesADifference(t *testing.T) {
+	ctx := context.Background()
+	dir, _, _, _, _ := sqliteCounty(t)
+	url := pgtest.NewDatabase(t)
+	migrateAfterCopy = func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE audit_log SET detail = 'x' WHERE id = (SELECT min(id) FROM audit_log)`)
+		return err
+	}
+	defer func() { migrateAfterCopy = nil }()
+	out, errb, code := runMain(ctx, "", "migrate-db", "--from", "sqlite:"+filepath.Join(dir, "county.db"), "--to", url)
+	if code == 0 {
+		t.Fatalf("migrate-db with a changed row: exit 0\n%s", out)
+	}
+	var bad []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "✘") {
+			bad = append(bad, strings.Fields(line)[0])
+		}
+	}
+	if len(bad) != 1 || bad[0] != "audit_log" || !strings.Contains(errb, "不一致") {
+		t.Errorf("tables marked different: %v; stderr %q\n%s", bad, errb, out)
+	}
+	for table, n := range tableCounts(t, url) {
+		if n != 0 && table != "meta" && table != "schema_migrations" {
+			t.Errorf("a migration that failed its check left %d rows in %s", n, table)
+		}
 	}
 }
