@@ -165,13 +165,9 @@ func (s *CountyStore) CreateUser(ctx context.Context, u NewUser) (*User, error) 
 		if n > 0 {
 			return ErrUserExists
 		}
-		res, err := tx.Exec(`INSERT INTO users (username, display_name, role, township, full_numbers, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			u.Username, u.DisplayName, u.Role, u.Township, u.FullNumbers, hash, now.UnixMilli())
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+		// RETURNING, not LastInsertId: PostgreSQL's driver has none.
+		return tx.QueryRow(`INSERT INTO users (username, display_name, role, township, full_numbers, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.Username, u.DisplayName, u.Role, u.Township, u.FullNumbers, hash, now.UnixMilli()).Scan(&id)
 	})
 	if err != nil {
 		return nil, err
@@ -249,7 +245,7 @@ func (s *CountyStore) UpdateUser(ctx context.Context, id int64, role, township s
 		if disabled {
 			dis = now
 		}
-		res, err := tx.Exec(`UPDATE users SET role = ?, township = ?, full_numbers = ?, disabled_at = CASE WHEN ? IS NULL THEN NULL ELSE coalesce(disabled_at, ?) END WHERE id = ?`,
+		res, err := tx.Exec(`UPDATE users SET role = ?, township = ?, full_numbers = ?, disabled_at = CASE WHEN CAST(? AS BIGINT) IS NULL THEN NULL ELSE coalesce(disabled_at, ?) END WHERE id = ?`,
 			nu.Role, nu.Township, fullNumbers, dis, dis, id)
 		if err != nil {
 			return err

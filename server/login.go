@@ -93,7 +93,7 @@ func (s *CountyStore) Login(ctx context.Context, req LoginRequest) (*User, strin
 		// in flight beside it) stay, with the lock one of them may have
 		// set.
 		if n > 0 {
-			if _, err := tx.Exec(`UPDATE users SET failed = max(failed - ?1, 0), locked_until = CASE WHEN failed - ?1 <= 0 THEN 0 ELSE locked_until END WHERE id = ?2`, n, u.ID); err != nil {
+			if _, err := tx.Exec(`UPDATE users SET failed = `+s.db.greatest("failed - ?1", "0")+`, locked_until = CASE WHEN failed - ?1 <= 0 THEN 0 ELSE locked_until END WHERE id = ?2`, n, u.ID); err != nil {
 				return err
 			}
 		}

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"stationsync/internal/passhash"
+	"stationsync/internal/testsupport"
 	"stationsync/server"
 	"stationsync/server/web"
 )
@@ -50,11 +49,7 @@ var rigUsers = []string{"county", "towna", "townb", "admin"}
 func newLoginRig(t *testing.T) *loginRig {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "county.db")
-	st, err := server.OpenSQLite(ctx, path, county)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testsupport.OpenCountyStore(t, county)
 	g := &loginRig{t: t, store: st}
 	g.now.Store(time.Now().UnixMilli())
 	clock := func() time.Time { return time.UnixMilli(g.now.Load()) }
@@ -78,12 +73,7 @@ func newLoginRig(t *testing.T) *loginRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`UPDATE users SET password_hash = ?`, cheap); err != nil {
+	if _, err := st.DB().W.Exec(`UPDATE users SET password_hash = ?`, cheap); err != nil {
 		t.Fatal(err)
 	}
 	return g
