@@ -44,10 +44,10 @@ bench: ## run the benchmarks and print a table of the figures
 	  $(GO) test -run '^$$' -bench 2GPhoto -benchtime 1x -count 1 ./bench/ && \
 	  $(GO) test -run '^$$' -bench Bundle1000 -benchtime 1x -count 1 ./tests/bundle/; } | tee /dev/stderr | $(GO) run ./bench/table
 
-herd: ## N stations (3,000 × 100 changes; HERD_STATIONS=300,1000 HERD_CHANGES=…) return at once to a county-server process; prints the herd table, profiles the county
+herd: ## N stations (3,000 × 100 changes; HERD_STATIONS=300,1000 HERD_CHANGES=… HERD_STORES=sqlite,postgres) return at once to a county-server process on each store; prints the herd table, profiles the county
 	@mkdir -p dist
 	@rm -f dist/herd-results.txt
-	@set -o pipefail; HERD=1 HERD_RESULTS=$(CURDIR)/dist/herd-results.txt HERD_PROFILE=$${HERD_PROFILE:-$(CURDIR)/dist/herd-cpu.pprof} $(GO) test -count=1 -v -timeout 60m -run '^TestHerd$$' ./bench/herd/ 2>&1 | tee dist/herd.log | grep -E -- '^(--- |ok|FAIL)|herd:'; rc=$$?; cat dist/herd-results.txt 2>/dev/null; echo "full log: dist/herd.log; the county's CPU profile per herd: go tool pprof -top dist/herd-cpu-N.pprof"; exit $$rc
+	@set -o pipefail; HERD=1 HERD_RESULTS=$(CURDIR)/dist/herd-results.txt HERD_PROFILE=$${HERD_PROFILE:-$(CURDIR)/dist/herd-cpu.pprof} $(GO) test -count=1 -v -timeout 120m -run '^TestHerd$$' ./bench/herd/ 2>&1 | tee dist/herd.log | grep -E -- '^(--- |ok|FAIL)|herd:'; rc=$$?; cat dist/herd-results.txt 2>/dev/null; echo "full log: dist/herd.log; the county's CPU profile per herd: go tool pprof -top dist/herd-cpu-STORE-N.pprof"; exit $$rc
 
 fuzz: ## fuzz the payload decoder for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParseEnvelope -fuzztime 60s ./syncproto/

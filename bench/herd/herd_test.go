@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,8 +22,10 @@ import (
 
 	"stationsync/internal/gen"
 	"stationsync/internal/hlc"
+	"stationsync/internal/pgdb/pgtest"
 	"stationsync/internal/records"
 	"stationsync/internal/testsupport"
+	"stationsync/server"
 	"stationsync/syncproto"
 )
 
@@ -37,8 +40,11 @@ import (
 //	HERD_RESULTS=FILE      the table is appended there too
 //	HERD_COUNTY_BIN=FILE   a county-server built elsewhere instead of this tree's
 //	HERD_QUEUE_WAIT=1s     the county's --queue-wait (default its own, 2 s)
+//	HERD_STORES=sqlite,postgres  the county's stores, each herd size on each (default both);
+//	                       postgres is a fresh database on pgtest's server (`serve --db`)
 type config struct {
 	stations       []int
+	stores         []string
 	changes, batch int
 	limit          time.Duration
 	profile        string
@@ -49,7 +55,7 @@ type config struct {
 
 func configFromEnv(t *testing.T) config {
 	full := os.Getenv("HERD") != ""
-	c := config{stations: []int{200}, changes: 20, batch: 1000, limit: 3 * time.Minute, profileSeconds: 30,
+	c := config{stations: []int{200}, stores: []string{"sqlite", "postgres"}, changes: 20, batch: 1000, limit: 3 * time.Minute, profileSeconds: 30,
 		profile: os.Getenv("HERD_PROFILE"), results: os.Getenv("HERD_RESULTS"), queueWait: os.Getenv("HERD_QUEUE_WAIT")}
 	if full {
 		c.stations, c.changes, c.limit = []int{3000}, 100, 5*time.Minute
@@ -71,6 +77,17 @@ func configFromEnv(t *testing.T) config {
 				t.Fatalf("HERD_STATIONS=%q: want station counts separated by commas", v)
 			}
 			c.stations = append(c.stations, n)
+		}
+	}
+	if v := os.Getenv("HERD_STORES"); v != "" {
+		c.stores = nil
+		for _, f := range strings.Split(v, ",") {
+			switch f = strings.TrimSpace(f); f {
+			case "sqlite", "postgres":
+				c.stores = append(c.stores, f)
+			default:
+				t.Fatalf("HERD_STORES=%q: want sqlite, postgres or both, separated by commas", v)
+			}
 		}
 	}
 	num("HERD_CHANGES", &c.changes)
@@ -118,7 +135,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestHerd runs one herd per station count and reports the table. It
+// TestHerd runs one herd per station count and store and reports the table. It
 // asserts what must hold at any size — every change at the county once,
 // no station left behind, the load generator's memory bounded — and never
 // a time: the figures are for the table.
@@ -126,11 +143,13 @@ func TestHerd(t *testing.T) {
 	cfg := configFromEnv(t)
 	var rows []row
 	for _, n := range cfg.stations {
-		t.Run(fmt.Sprintf("stations=%d", n), func(t *testing.T) {
-			r := runHerd(t, cfg, n)
-			rows = append(rows, r)
-			t.Logf("herd: %s", r.line())
-		})
+		for _, store := range cfg.stores {
+			t.Run(fmt.Sprintf("stations=%d,store=%s", n, store), func(t *testing.T) {
+				r := runHerd(t, cfg, n, store)
+				rows = append(rows, r)
+				t.Logf("herd: %s", r.line())
+			})
+		}
 	}
 	table := formatTable(cfg, rows)
 	fmt.Print(table)
@@ -163,14 +182,31 @@ type herdStation struct {
 
 const epoch = "e1"
 
-func runHerd(t *testing.T, cfg config, n int) row {
+func runHerd(t *testing.T, cfg config, n int, store string) row {
 	ctx := context.Background()
-	r := row{stations: n, changes: cfg.changes, queueWait: cfg.queueWait}
+	r := row{stations: n, changes: cfg.changes, queueWait: cfg.queueWait, store: store}
 	metricsAddr, pprofAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t)
-	c := testsupport.NewCountyProc(t, countyBin, "LOG_LEVEL=warn",
-		"STATIONSYNC_METRICS_ADDR="+metricsAddr, "STATIONSYNC_TEST_PPROF_ADDR="+pprofAddr, "STATIONSYNC_QUEUE_WAIT="+cfg.queueWait)
+	env := []string{"LOG_LEVEL=warn",
+		"STATIONSYNC_METRICS_ADDR=" + metricsAddr, "STATIONSYNC_TEST_PPROF_ADDR=" + pprofAddr, "STATIONSYNC_QUEUE_WAIT=" + cfg.queueWait}
+	var pgURL, pgName string
+	if store == "postgres" {
+		// Made before the county, so its drop (a cleanup) runs after the
+		// county's kill.
+		pgURL = pgtest.NewDatabase(t)
+		pgName = pgURL[strings.LastIndexByte(pgURL, '/')+1:]
+		pgName, _, _ = strings.Cut(pgName, "?")
+		env = append(env, "STATIONSYNC_DB="+pgURL) // serve --db's default
+	}
+	// The generator's peak RSS is this herd's alone: the process's
+	// high-water mark would otherwise carry the previous herd's (and
+	// store's) over.
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Logf("reset the generator's peak RSS: %v (it counts from the process's start)", err)
+	}
+	c := testsupport.NewCountyProc(t, countyBin, env...)
 	villages := gen.Villages("340123", n)
-	codes := c.Codes(villages) // as staff make them (`county-server station add`), in one transaction
+	codes := makeCodes(t, c, pgURL, villages) // as staff make them (`county-server station add`), in one transaction
 	c.Start()
 	t.Cleanup(c.Kill)
 
@@ -212,10 +248,11 @@ func runHerd(t *testing.T, cfg config, n int) row {
 
 	// The county's gauges and the load generator's own heap, sampled.
 	rec := newRecorder()
-	samp := startSampler(metricsAddr)
+	pgBefore := pgMemory(pgName)
+	samp := startSampler(metricsAddr, pgName)
 	var prof sync.WaitGroup
 	if cfg.profile != "" {
-		prof.Go(func() { r.profile = takeProfile(t, pprofAddr, cfg.profileSeconds, profilePath(cfg.profile, n)) })
+		prof.Go(func() { r.profile = takeProfile(t, pprofAddr, cfg.profileSeconds, profilePath(cfg.profile, store, n)) })
 	}
 
 	// The return: every station at once.
@@ -234,6 +271,7 @@ func runHerd(t *testing.T, cfg config, n int) row {
 	r.genRSS = testsupport.VmHWM(os.Getpid())
 	r.genHeap = samp.peakHeap.Load()
 	r.pushQueue, r.slotsBusy = samp.peakQueue.Load(), samp.peakSlots.Load()
+	r.pgBefore, r.pgPeak = pgBefore, samp.peakPG.Load()
 	r.county = scrape(metricsAddr)
 	r.lat = rec.quantiles()
 	r.status = rec.counts()
@@ -249,7 +287,7 @@ func runHerd(t *testing.T, cfg config, n int) row {
 	}
 
 	// The count at the county.
-	r.lost, r.dup, r.ingested = countAtCounty(t, c, ss, cfg.changes)
+	r.lost, r.dup, r.ingested = countAtCounty(t, openCounty(t, c, pgURL), ss, cfg.changes)
 	if r.lost != 0 || r.dup != 0 || r.ingested != n*cfg.changes {
 		t.Errorf("county holds %d of %d changes: %d lost, %d duplicated", r.ingested, n*cfg.changes, r.lost, r.dup)
 	}
@@ -409,6 +447,38 @@ func (s *herdStation) run(ctx context.Context, url string, rec *recorder, back t
 	return nil
 }
 
+// openCounty opens the county's store in this process, for codes and
+// checks: its SQLite file, or its PostgreSQL database when pgURL is set
+// (testsupport's CountyProc.Open knows SQLite only).
+func openCounty(t *testing.T, c *testsupport.CountyProc, pgURL string) *server.CountyStore {
+	t.Helper()
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.Open(context.Background(), pgURL, c.Data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// makeCodes makes the villages' enrolment codes in the county's store,
+// as CountyProc.Codes does on SQLite: a thousand `station add` runs would
+// take minutes.
+func makeCodes(t *testing.T, c *testsupport.CountyProc, pgURL string, villages []string) []string {
+	t.Helper()
+	st := openCounty(t, c, pgURL)
+	defer st.Close()
+	out := make([]string, len(villages))
+	for i, v := range villages {
+		var err error
+		if out[i], err = st.CreateCode(context.Background(), v, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 // each calls fn(0) … fn(n-1), at most par at a time, and returns the
 // first error.
 func each(n, par int, fn func(i int) error) error {
@@ -433,8 +503,7 @@ func each(n, par int, fn func(i int) error) error {
 // station's records, its applied change ids and its high-water mark,
 // against its backlog: lost is what is missing, dup what is there more
 // than once (a second record, or an id or mark beyond the backlog).
-func countAtCounty(t *testing.T, c *testsupport.CountyProc, ss []*herdStation, backlog int) (lost, dup, ingested int) {
-	st := c.Open()
+func countAtCounty(t *testing.T, st *server.CountyStore, ss []*herdStation, backlog int) (lost, dup, ingested int) {
 	defer st.Close()
 	db := st.DB().R
 	recs := map[string]int{}

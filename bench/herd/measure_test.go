@@ -81,15 +81,16 @@ func maps(m map[string]int) map[string]int {
 	return out
 }
 
-// sampler reads the county's gauges (/metrics) and the load generator's
-// heap four times a second and keeps the peaks.
+// sampler reads the county's gauges (/metrics), the load generator's
+// heap and, on PostgreSQL, the memory of the database's backends four
+// times a second and keeps the peaks.
 type sampler struct {
-	peakQueue, peakSlots, peakHeap atomic.Int64
-	done                           chan struct{}
-	wg                             sync.WaitGroup
+	peakQueue, peakSlots, peakHeap, peakPG atomic.Int64
+	done                                   chan struct{}
+	wg                                     sync.WaitGroup
 }
 
-func startSampler(metricsAddr string) *sampler {
+func startSampler(metricsAddr, pgName string) *sampler {
 	s := &sampler{done: make(chan struct{})}
 	s.wg.Go(func() {
 		t := time.NewTicker(250 * time.Millisecond)
@@ -101,6 +102,7 @@ func startSampler(metricsAddr string) *sampler {
 			m := scrape(metricsAddr)
 			peak(&s.peakQueue, int64(m["stationsync_store_push_queue"]))
 			peak(&s.peakSlots, int64(m["stationsync_sync_slots_busy"]))
+			peak(&s.peakPG, pgMemory(pgName))
 			select {
 			case <-s.done:
 				runtime.ReadMemStats(&ms)
@@ -122,6 +124,40 @@ func peak(p *atomic.Int64, v int64) {
 			return
 		}
 	}
+}
+
+// pgMemory is the memory of the PostgreSQL backends serving database db
+// on this machine (the server runs here): the sum of their proportional
+// set sizes (Pss, /proc/PID/smaps_rollup), so that the shared buffers
+// each maps count once across all of the server's processes rather than
+// once per backend as RSS would. 0 when db is "" or /proc cannot be read.
+func pgMemory(db string) int64 {
+	if db == "" {
+		return 0
+	}
+	dirs, _ := os.ReadDir("/proc")
+	var sum int64
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		// A backend's title: "postgres: 15/main: USER DB ADDR STATE".
+		title, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err != nil || !strings.HasPrefix(string(title), "postgres: ") || !slices.Contains(strings.Fields(string(title)), db) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "smaps_rollup"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				sum += kb << 10
+			}
+		}
+	}
+	return sum
 }
 
 var scrapeClient = &http.Client{Timeout: 5 * time.Second}
@@ -197,15 +233,17 @@ func takeProfile(t *testing.T, addr string, seconds int, path string) string {
 	return path
 }
 
-// profilePath is HERD_PROFILE with the herd's size before the extension.
-func profilePath(p string, n int) string {
+// profilePath is HERD_PROFILE with the herd's store and size before the
+// extension.
+func profilePath(p, store string, n int) string {
 	ext := filepath.Ext(p)
-	return fmt.Sprintf("%s-%d%s", strings.TrimSuffix(p, ext), n, ext)
+	return fmt.Sprintf("%s-%s-%d%s", strings.TrimSuffix(p, ext), store, n, ext)
 }
 
 // row is one herd's line of the table.
 type row struct {
 	stations, changes    int
+	store                string // sqlite, postgres
 	queueWait            string // the county's --queue-wait
 	ingested, lost, dup  int
 	lat                  latency
@@ -213,6 +251,7 @@ type row struct {
 	serverRSS, genRSS    int64 // VmHWM, bytes
 	genHeap              int64 // peak HeapInuse, bytes
 	pushQueue, slotsBusy int64 // peaks of the county's gauges
+	pgBefore, pgPeak     int64 // PostgreSQL backends' Pss before the return and at peak (pgMemory)
 	status               map[string]int
 	county               map[string]float64 // /metrics at the end
 	profile              string
@@ -226,9 +265,9 @@ func mean(m map[string]float64, name string) time.Duration {
 }
 
 func (r row) line() string {
-	return fmt.Sprintf("stations=%d changes=%d queue_wait=%s ingested=%d lost=%d dup=%d push p50=%s p95=%s p99=%s max=%s converged=%s server_rss=%dMiB gen_rss=%dMiB gen_heap=%dMiB 429=%d 503=%d answers=%v county: push_mean=%s merge_mean=%s commit_mean=%s group_mean=%.1f pull_mean=%s writer_waits=%.0f writer_wait_total=%.1fs peak_push_queue=%d peak_slots_busy=%d cpu_seconds=%.1f profile=%s",
-		r.stations, r.changes, r.queueWait, r.ingested, r.lost, r.dup, ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99), ms(r.lat.max), r.converged.Round(100*time.Millisecond),
-		r.serverRSS>>20, r.genRSS>>20, r.genHeap>>20, r.refused(429), r.refused(503), r.status,
+	return fmt.Sprintf("store=%s stations=%d changes=%d queue_wait=%s ingested=%d lost=%d dup=%d push p50=%s p95=%s p99=%s max=%s converged=%s server_rss=%dMiB pg_backends_pss=%dMiB..%dMiB gen_rss=%dMiB gen_heap=%dMiB 429=%d 503=%d answers=%v county: push_mean=%s merge_mean=%s commit_mean=%s group_mean=%.1f pull_mean=%s writer_waits=%.0f writer_wait_total=%.1fs peak_push_queue=%d peak_slots_busy=%d cpu_seconds=%.1f profile=%s",
+		r.store, r.stations, r.changes, r.queueWait, r.ingested, r.lost, r.dup, ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99), ms(r.lat.max), r.converged.Round(100*time.Millisecond),
+		r.serverRSS>>20, r.pgBefore>>20, r.pgPeak>>20, r.genRSS>>20, r.genHeap>>20, r.refused(429), r.refused(503), r.status,
 		ms(mean(r.county, "stationsync_push_duration_seconds")), ms(mean(r.county, "stationsync_store_merge_duration_seconds")),
 		ms(mean(r.county, "stationsync_store_commit_duration_seconds")),
 		r.county["stationsync_store_group_pushes_sum"]/max(1, r.county["stationsync_store_group_pushes_count"]),
@@ -256,19 +295,22 @@ func (r row) meets() bool {
 
 func formatTable(cfg config, rows []row) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nHerd (SQLite store, one county-server process; %d CPUs, GOMAXPROCS %d; batch %d)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), cfg.batch)
-	fmt.Fprintf(&b, "| %-8s | %-7s | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-10s | %-15s | %-5s | %-5s | %-7s |\n",
-		"stations", "changes", "queue-wait", "ingested (lost/dup)", "push p50", "push p95", "push p99", "converged", "server RSS", "gen RSS", "gen heap (peak)", "429", "503", "targets")
+	fmt.Fprintf(&b, "\nHerd (one county-server process; %d CPUs, GOMAXPROCS %d; batch %d; PostgreSQL on the same machine; PG backends: their Pss before the return → peak)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), cfg.batch)
+	fmt.Fprintf(&b, "| %-8s | %-8s | %-7s | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-15s | %-10s | %-15s | %-5s | %-5s | %-7s |\n",
+		"store", "stations", "changes", "queue-wait", "ingested (lost/dup)", "push p50", "push p95", "push p99", "converged", "server RSS", "PG backends", "gen RSS", "gen heap (peak)", "429", "503", "targets")
 	for _, r := range rows {
 		ok := "met"
 		if !r.meets() {
 			ok = "missed"
 		}
-		fmt.Fprintf(&b, "| %-8d | %-7d | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-10s | %-15s | %-5d | %-5d | %-7s |\n",
-			r.stations, r.changes, r.queueWait, fmt.Sprintf("%d (%d/%d)", r.ingested, r.lost, r.dup), ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99),
-			r.converged.Round(100*time.Millisecond), fmt.Sprintf("%d MiB", r.serverRSS>>20), fmt.Sprintf("%d MiB", r.genRSS>>20), fmt.Sprintf("%d MiB", r.genHeap>>20),
+		pg := "—"
+		if r.store == "postgres" {
+			pg = fmt.Sprintf("%d → %d MiB", r.pgBefore>>20, r.pgPeak>>20)
+		}
+		fmt.Fprintf(&b, "| %-8s | %-8d | %-7d | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-15s | %-10s | %-15s | %-5d | %-5d | %-7s |\n",
+			r.store, r.stations, r.changes, r.queueWait, fmt.Sprintf("%d (%d/%d)", r.ingested, r.lost, r.dup), ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99),
+			r.converged.Round(100*time.Millisecond), fmt.Sprintf("%d MiB", r.serverRSS>>20), pg, fmt.Sprintf("%d MiB", r.genRSS>>20), fmt.Sprintf("%d MiB", r.genHeap>>20),
 			r.refused(429), r.refused(503), ok)
 	}
-	fmt.Fprintln(&b, "| PostgreSQL | — | — | not measured: the PostgreSQL store does not exist yet | | | | | | | | | | |")
 	return b.String()
 }
