@@ -2,7 +2,6 @@ package multiserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"stationsync/internal/records"
-	"stationsync/syncproto"
 )
 
 // TestFeedGapFreeAcrossServers: stations of one village push through both
@@ -85,8 +83,7 @@ func TestFeedGapFreeAcrossServers(t *testing.T) {
 				last := min(nChanges, hwm+1+rng.IntN(6))
 				r, err := s.push(context.Background(), srv.URL(), w.slice(hwm+1, last), nChanges-last)
 				pushes.Add(1)
-				var pe *syncproto.Error
-				if errors.As(err, &pe) && pe.Temporary() {
+				if busy(err) {
 					continue
 				}
 				if err != nil {
@@ -122,8 +119,7 @@ func TestFeedGapFreeAcrossServers(t *testing.T) {
 				}
 				page, err := s.pull(context.Background(), srv.URL(), cursor, feed, limit)
 				pages.Add(1)
-				var pe *syncproto.Error
-				if errors.As(err, &pe) && pe.Temporary() {
+				if busy(err) {
 					continue
 				}
 				if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -134,6 +136,10 @@ func (s *station) client(url string) *syncproto.Client {
 	if c == nil {
 		c = syncproto.NewClient(url)
 		c.Logger = testsupport.Quiet
+		// Every answer reaches the test: a 500 retried inside the client
+		// would hide a failed write, and retries with backoff would turn a
+		// failure into a hang.
+		c.RetryMax = 0
 		c.Station, c.Key = s.ID, s.Key
 		s.clients[url] = c
 	}
@@ -149,11 +155,16 @@ func (s *station) push(ctx context.Context, url string, changes []syncproto.Chan
 	if err != nil {
 		return nil, err
 	}
+	// A write stuck behind a lock fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	return cl.Push(ctx, env)
 }
 
 // pull asks the server at url for the feed after cursor.
 func (s *station) pull(ctx context.Context, url string, after int64, feed string, limit int) (*syncproto.PullPage, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	return s.client(url).Pull(ctx, after, feed, limit, 0, "multiserver")
 }
 
@@ -298,6 +309,14 @@ func (p *pair) checkFeedPositions(t *testing.T) {
 		t.Errorf("feed: %d records at %d distinct positions, highest %d, counter %d; want one record a position, none beyond the counter", n, distinct, top, counter)
 	}
 	t.Logf("feed: %d records, highest position %d", n, top)
+}
+
+// busy reports whether err is the county saying "not now" (no slot,
+// too many of the station's requests): the batch is sent again later.
+// Anything else, a 500 above all, is a failure.
+func busy(err error) bool {
+	var pe *syncproto.Error
+	return errors.As(err, &pe) && (pe.Status == http.StatusServiceUnavailable || pe.Status == http.StatusTooManyRequests)
 }
 
 // each runs fn(0..n-1) at once and waits.

@@ -2,7 +2,6 @@ package multiserver
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -27,7 +26,7 @@ func TestExactlyOnceAcrossServers(t *testing.T) {
 		ws[i] = makeWorkload(uint64(1000+i), vs[i], nChanges)
 	}
 	var mu sync.Mutex
-	rounds, pushes, busy := 0, 0, 0
+	rounds, pushes, busyAnswers := 0, 0, 0
 	each(nStations, func(i int) {
 		s, w := ss[i], ws[i]
 		rng := rand.New(rand.NewPCG(uint64(i), 99))
@@ -68,10 +67,9 @@ func TestExactlyOnceAcrossServers(t *testing.T) {
 			wg.Wait()
 			for _, tr := range tries {
 				if tr.err != nil {
-					var pe *syncproto.Error
-					if errors.As(tr.err, &pe) && pe.Temporary() {
+					if busy(tr.err) {
 						mu.Lock()
-						busy++
+						busyAnswers++
 						mu.Unlock()
 						continue // resent in a later round
 					}
@@ -109,7 +107,7 @@ func TestExactlyOnceAcrossServers(t *testing.T) {
 			}
 		}
 	})
-	t.Logf("%d stations × %d changes: %d rounds, %d pushes at once in fours, %d answered busy", nStations, nChanges, rounds, pushes, busy)
+	t.Logf("%d stations × %d changes: %d rounds, %d pushes at once in fours, %d answered busy", nStations, nChanges, rounds, pushes, busyAnswers)
 	if t.Failed() {
 		return
 	}
