@@ -152,19 +152,28 @@ func Benchmark2GLink(b *testing.B) {
 // (what the county's push handler does besides HTTP) and for the merge
 // alone, and, in the same run, the same number of visits inserted straight
 // into SQLite (visitCeiling) and the merge's share of that ceiling.
-func BenchmarkServerIngest(b *testing.B) { benchIngest(b, 1, 20, 1000) }
+func BenchmarkServerIngest(b *testing.B) { benchIngest(b, onSQLite, 1, 20, 1000) }
+
+// BenchmarkServerIngestPostgres: BenchmarkServerIngest on the county's
+// PostgreSQL store (a fresh database on the test server, on this
+// machine), its ceiling the same visits COPYed straight in.
+func BenchmarkServerIngestPostgres(b *testing.B) { benchIngest(b, onPostgres, 1, 20, 1000) }
 
 // BenchmarkServerIngestConcurrent: the same 20,000 visits from ten
 // stations pushing at once, each its two batches in order — the county's
 // load when many stations sync in the same minutes. Batches that arrive
 // while another is written are merged in one transaction (group commit),
 // and stations' batches are opened on the other core meanwhile.
-func BenchmarkServerIngestConcurrent(b *testing.B) { benchIngest(b, 10, 2, 1000) }
+func BenchmarkServerIngestConcurrent(b *testing.B) { benchIngest(b, onSQLite, 10, 2, 1000) }
 
-func benchIngest(b *testing.B, stations, batches, perBatch int) {
+// BenchmarkServerIngestConcurrentPostgres: the ten stations at once on
+// the PostgreSQL store.
+func BenchmarkServerIngestConcurrentPostgres(b *testing.B) { benchIngest(b, onPostgres, 10, 2, 1000) }
+
+func benchIngest(b *testing.B, kind storeKind, stations, batches, perBatch int) {
 	const persons = 300
 	ctx := context.Background()
-	var wall, merging, cpu, ceiling durations
+	var wall, merging, cpu, ceiling, rowCeiling durations
 	type sender struct {
 		st   *server.Station
 		pub  ed25519.PublicKey
@@ -173,7 +182,7 @@ func benchIngest(b *testing.B, stations, batches, perBatch int) {
 	for range b.N {
 		b.StopTimer()
 		dir := b.TempDir()
-		c := newCounty(b, dir)
+		c := newCountyOn(b, dir, kind)
 		g := gen.New(seed)
 		by := cadres(g)
 		clock := hlc.NewClock(time.Now, 0, 0)
@@ -264,7 +273,10 @@ func benchIngest(b *testing.B, stations, batches, perBatch int) {
 			b.Fatalf("county holds %d visits, want %d", got, want)
 		}
 		if stations == 1 {
-			ceiling = append(ceiling, visitCeiling(b, batches*perBatch, perBatch))
+			ceiling = append(ceiling, visitCeiling(b, kind, batches*perBatch, perBatch, false))
+			if kind == onPostgres {
+				rowCeiling = append(rowCeiling, visitCeiling(b, kind, batches*perBatch, perBatch, true))
+			}
 		}
 	}
 	recs := float64(stations * batches * perBatch)
@@ -274,6 +286,9 @@ func benchIngest(b *testing.B, stations, batches, perBatch int) {
 		b.ReportMetric(recs/merging.median().Seconds(), "merge-records/s")
 		b.ReportMetric(recs/ceiling.median().Seconds(), "ceiling-records/s")
 		b.ReportMetric(ceiling.median().Seconds()/merging.median().Seconds(), "merge/ceiling")
+		if len(rowCeiling) > 0 {
+			b.ReportMetric(recs/rowCeiling.median().Seconds(), "row-insert-records/s")
+		}
 	}
 	b.ReportMetric(wall.median().Seconds(), "s")
 	b.ReportMetric(cpu.median().Seconds(), "cpu-s")

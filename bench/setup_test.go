@@ -22,6 +22,7 @@ import (
 
 	"stationsync/agent"
 	"stationsync/internal/gen"
+	"stationsync/internal/pgdb/pgtest"
 	"stationsync/internal/records"
 	"stationsync/server"
 )
@@ -82,21 +83,49 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// county is a county server on 127.0.0.1 with its SQLite store in dir.
+// county is a county server on 127.0.0.1 with its SQLite store in dir,
+// or its PostgreSQL store (newCountyOn).
 type county struct {
 	store *server.CountyStore
 	http  *httptest.Server
 	wire  *wireCounter
+	pgURL string // the PostgreSQL store's database; "" on SQLite
 }
 
-func newCounty(tb testing.TB, dir string) *county {
+// The county's stores a benchmark runs on.
+type storeKind string
+
+const (
+	onSQLite   storeKind = "sqlite"
+	onPostgres storeKind = "postgres"
+)
+
+func newCounty(tb testing.TB, dir string) *county { return newCountyOn(tb, dir, onSQLite) }
+
+// newCountyOn is a county on the given store: SQLite in dir, or a fresh
+// database on the test PostgreSQL server (internal/pgdb/pgtest; dropped
+// when the benchmark ends) with dir as its data directory.
+func newCountyOn(tb testing.TB, dir string, kind storeKind) *county {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := server.OpenSQLite(ctx, filepath.Join(dir, "county.db"), countyCode)
+	var (
+		st    *server.CountyStore
+		err   error
+		pgURL string
+	)
+	switch kind {
+	case onSQLite:
+		st, err = server.OpenSQLite(ctx, filepath.Join(dir, "county.db"), countyCode)
+	case onPostgres:
+		pgURL = pgtest.NewDatabase(tb)
+		st, err = server.OpenPostgres(ctx, pgURL, dir, countyCode)
+	default:
+		tb.Fatalf("store %q", kind)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &county{store: st, wire: &wireCounter{}}
+	c := &county{store: st, wire: &wireCounter{}, pgURL: pgURL}
 	c.http = httptest.NewUnstartedServer(server.New(st, quiet).NewHandler())
 	c.http.Listener = &countingListener{Listener: c.http.Listener, w: c.wire}
 	c.http.Start()

@@ -81,6 +81,20 @@ var figures = map[string][]struct {
 		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
 		{"cpu-s", figure{label: "CPU time", digits: 3, unit: " s"}},
 	},
+	"ServerIngestPostgres": {
+		{"records/s", figure{label: "records/s merged into PostgreSQL (the same 20 batches of 1,000 visits from one station; server on this machine)", target: 50000}},
+		{"merge-records/s", figure{label: "… counting the merge (Push) alone", target: 0}},
+		{"ceiling-records/s", figure{label: "the same visits COPYed straight into PostgreSQL (pgx CopyFrom, 1,000 a transaction, writer lock)"}},
+		{"merge/ceiling", figure{label: "the merge's share of that ceiling", digits: 2, target: 0.8}},
+		{"row-insert-records/s", figure{label: "the same visits by one prepared INSERT a row (SQLite's ceiling's way: a round trip each), for comparison"}},
+		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
+		{"cpu-s", figure{label: "CPU time of this process (PostgreSQL's own is not counted)", digits: 3, unit: " s"}},
+	},
+	"ServerIngestConcurrentPostgres": {
+		{"records/s", figure{label: "records/s merged into PostgreSQL (ten stations at once, two batches each; group commit)", target: 50000}},
+		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
+		{"cpu-s", figure{label: "CPU time of this process (PostgreSQL's own is not counted)", digits: 3, unit: " s"}},
+	},
 	"ServerIngestConcurrent": {
 		{"records/s", figure{label: "records/s merged (the same 20,000 visits from ten stations at once, two batches each; group commit)", target: 50000}},
 		{"s", figure{label: "wall time", digits: 3, unit: " s"}},
@@ -108,7 +122,7 @@ var figures = map[string][]struct {
 }
 
 // order is the order of the table's sections.
-var order = []string{"CatchUpLoopback", "2GLink", "2GPhoto", "FileUploadLoopback", "Bundle1000Visits100Photos", "ServerIngest", "ServerIngestConcurrent", "LocalWrite"}
+var order = []string{"CatchUpLoopback", "2GLink", "2GPhoto", "FileUploadLoopback", "Bundle1000Visits100Photos", "ServerIngest", "ServerIngestPostgres", "ServerIngestConcurrent", "ServerIngestConcurrentPostgres", "LocalWrite"}
 
 // The CouchDB reference of the issue.
 const (
@@ -248,6 +262,18 @@ func render(r io.Reader) (string, error) {
 	if cu := results["CatchUpLoopback"]; cu != nil && len(cu.metrics["records/s"]) > 0 && len(cu.metrics["wire-B/record"]) > 0 {
 		fmt.Fprintf(&b, "- This run's catch-up against that CouchDB figure: %s× the records per second, %s× fewer bytes per record.\n",
 			format(median(cu.metrics["records/s"])/couchRecordsPerSec, 1), format(couchBytesPerRecord/median(cu.metrics["wire-B/record"]), 1))
+	}
+	// The two stores' merge ratios side by side: each against its own
+	// engine's ceiling, measured in the same iteration.
+	var ratios []string
+	for _, st := range []struct{ name, bench string }{{"SQLite", "ServerIngest"}, {"PostgreSQL", "ServerIngestPostgres"}} {
+		if r := results[st.bench]; r != nil && len(r.metrics["merge/ceiling"]) > 0 {
+			ratios = append(ratios, fmt.Sprintf("%s %s (%s of %s records/s)", st.name, format(median(r.metrics["merge/ceiling"]), 2),
+				format(median(r.metrics["merge-records/s"]), 0), format(median(r.metrics["ceiling-records/s"]), 0)))
+		}
+	}
+	if len(ratios) > 0 {
+		fmt.Fprintf(&b, "- The county's merge against its store's ceiling (target ≥ 0.8): %s.\n", strings.Join(ratios, "; "))
 	}
 	if len(failed) > 0 {
 		fmt.Fprintf(&b, "\n**The run failed:** %s\n", strings.Join(failed, "; "))
