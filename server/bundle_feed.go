@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"stationsync/internal/bundle"
@@ -14,7 +13,7 @@ import (
 // station that may have pulled online since, and takes only what lies
 // beyond its own cursor (PROTOCOL.md §16).
 func (s *CountyStore) bundleFeed(ctx context.Context, st *Station, after int64, feedEpoch string) ([]bundle.FeedPage, error) {
-	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.ReadTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bundle feed: %w", err)
 	}

@@ -50,6 +50,21 @@ func (d *Database) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return d.sqlite.Tx(ctx, fn)
 }
 
+// ReadTx begins a read-only transaction that sees one snapshot for all its
+// statements. SQLite's read transactions do; PostgreSQL's default (READ
+// COMMITTED) takes a new snapshot per statement, so a pull's page query,
+// its record loads and the village's last feed position would each see a
+// different moment, and a commit between them let the cursor move past
+// records the station never got (tests/multiserver
+// TestFeedGapFreeAcrossServers).
+func (d *Database) ReadTx(ctx context.Context) (*sql.Tx, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if d.pg != nil {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return d.R.BeginTx(ctx, opts)
+}
+
 // Close closes the database.
 func (d *Database) Close() error {
 	if d.pg != nil {

@@ -22,7 +22,7 @@ func (s *CountyStore) Pull(ctx context.Context, st *Station, after int64, feedEp
 	}
 	page := &syncproto.PullPage{Version: syncproto.Version, FeedEpoch: s.feedEpoch, Records: []syncproto.Record{}}
 	// One read transaction: the page and the cursor come from one snapshot.
-	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.ReadTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}

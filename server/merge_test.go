@@ -30,7 +30,7 @@ func openTestStoreFor(t testing.TB, county string) *CountyStore {
 	var s *CountyStore
 	var err error
 	if pgtest.Postgres() {
-		s, err = OpenPostgres(ctx, pgtest.NewDatabase(t), t.TempDir(), county)
+		s, err = OpenPostgres(ctx, pgtest.NewSchema(t), t.TempDir(), county)
 	} else {
 		s, err = OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), county)
 	}

@@ -19,7 +19,7 @@ func OpenCountyStore(t testing.TB, county string) *server.CountyStore {
 	var st *server.CountyStore
 	var err error
 	if pgtest.Postgres() {
-		st, err = server.OpenPostgres(ctx, pgtest.NewDatabase(t), t.TempDir(), county)
+		st, err = server.OpenPostgres(ctx, pgtest.NewSchema(t), t.TempDir(), county)
 	} else {
 		st, err = server.OpenSQLite(ctx, filepath.Join(t.TempDir(), "county.db"), county)
 	}

@@ -99,7 +99,7 @@ func TestBundlesPageImports(t *testing.T) {
 		url.PathEscape("./" + answer), url.PathEscape(strings.ToUpper(answer)),
 		url.PathEscape(strings.Replace(answer, "回执", "", 1)), // the uplink's name
 		url.PathEscape(strings.Replace(answer, "-1.bundle", "-2.bundle", 1)),
-		url.PathEscape(filepath.Join(filepath.Dir(f.store.DB().Path), "bundle-answers", answer))} {
+		url.PathEscape(filepath.Join(f.store.DataDir(), "bundle-answers", answer))} {
 		if r := admin.get("/bundles/answer/" + sp); r.StatusCode == http.StatusOK {
 			t.Errorf("%q served", sp)
 		}

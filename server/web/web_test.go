@@ -813,7 +813,7 @@ func TestRunGathersPlannerStatistics(t *testing.T) {
 		if f.store.DB().Postgres() {
 			// Autovacuum may analyze too; only Run's own ANALYZE is
 			// sure to within the test's 10 s.
-			q = `SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'visits' AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)`
+			q = `SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = 'visits' AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)`
 		}
 		f.store.DB().R.QueryRow(q).Scan(&n)
 		return n

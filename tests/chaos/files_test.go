@@ -113,7 +113,7 @@ func verifyFiles(cs *server.CountyStore, o *oracle) (lost int, diffs []string) {
 	if err != nil {
 		return len(hashes), []string{"county files: " + err.Error()}
 	}
-	bs, err := blobstore.Open(filepath.Join(filepath.Dir(cs.DB().Path), "files"))
+	bs, err := blobstore.Open(filepath.Join(cs.DataDir(), "files"))
 	if err != nil {
 		return len(hashes), []string{"county file store: " + err.Error()}
 	}

@@ -59,6 +59,68 @@ func NewDatabase(t testing.TB) string {
 	return withDatabase(AdminURL(), name)
 }
 
+// sharedDB holds the schemas of NewSchema: made once, kept between runs.
+const sharedDB = "stationsync_tests"
+
+// NewSchema makes an empty schema in a database the tests share and
+// returns a URL whose connections use it (search_path), dropping it when
+// the test ends. It costs a fraction of NewDatabase (a CREATE DATABASE
+// copies and syncs a whole template), which matters for the store suite's
+// hundreds of tests. What it does not isolate: advisory locks are the
+// database's, so tests running at once take turns at the writer lock, and
+// catalog views (pg_stat_activity, pg_stat_user_tables) show the other
+// schemas — a test about either uses NewDatabase.
+func NewSchema(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", AdminURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL (%s): %v", AdminURL(), err)
+	}
+	defer admin.Close()
+	var exists bool
+	if err := admin.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, sharedDB).Scan(&exists); err != nil {
+		t.Fatalf("PostgreSQL must run at %s for this test (trust auth; see README): %v", AdminURL(), err)
+	}
+	if !exists {
+		// Another test process may make it at the same moment.
+		if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+sharedDB+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil && !strings.Contains(err.Error(), "42P04") {
+			t.Fatalf("create %s: %v", sharedDB, err)
+		}
+	}
+	db, err := sql.Open("pgx", withDatabase(AdminURL(), sharedDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "t_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+name); err != nil {
+		t.Fatalf("create schema %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db, err := sql.Open("pgx", withDatabase(AdminURL(), sharedDB))
+		if err != nil {
+			t.Errorf("drop test schema %s: %v", name, err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(ctx, `DROP SCHEMA `+name+` CASCADE`); err != nil {
+			t.Errorf("drop test schema %s: %v", name, err)
+		}
+	})
+	u := withDatabase(AdminURL(), sharedDB)
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "search_path=" + name
+}
+
 // withDatabase replaces the database name in a postgres:// URL.
 func withDatabase(url, name string) string {
 	q := ""
