@@ -5,7 +5,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-short bench herd run stop fuzz check clean dist test-dist chaos browser-deps powercut powercut-deps tour
+.PHONY: help build test test-postgres test-short bench herd run stop fuzz check clean dist test-dist chaos browser-deps powercut powercut-deps tour
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -17,7 +17,11 @@ test: browser-deps powercut-deps ## run every test (race detector on), including
 	$(GO) vet ./...
 	$(GO) vet -tags stationsync_test ./agent/ ./cmd/station-agent/
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-postgres
 	$(MAKE) test-dist
+
+test-postgres: ## the county store's suite (store, merge, feed, scoping, staff pages) again on PostgreSQL at 127.0.0.1:5432; fails if it is not there
+	STATIONSYNC_TEST_STORE=postgres $(GO) test -count=1 -timeout 20m ./server/...
 
 test-short: browser-deps ## quick run: fewer kill cycles, same assertions, no race detector
 	$(GO) test -short -count=1 ./...

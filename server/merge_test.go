@@ -96,7 +96,14 @@ func mergedState(t *testing.T, s *CountyStore, id string) outcomeState {
 // the same set of losing values, whatever order they arrive in, and
 // however often each is repeated.
 func TestMergeOrderAndRepetitionDoNotMatter(t *testing.T) {
-	for seed := range 40 {
+	seeds := 40
+	if pgtest.Postgres() {
+		// 200 stores are 60 s on PostgreSQL (a schema and its migration
+		// each); the merge's logic is the same Go on both engines, so
+		// PostgreSQL checks its SQL on the first 8 seeds.
+		seeds = 8
+	}
+	for seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 7))
 			base := hlc.Make(1_700_000_000_000, 0)
