@@ -42,9 +42,12 @@ import (
 //	HERD_QUEUE_WAIT=1s     the county's --queue-wait (default its own, 2 s)
 //	HERD_STORES=sqlite,postgres  the county's stores, each herd size on each (default both);
 //	                       postgres is a fresh database on pgtest's server (`serve --db`)
+//	HERD_SERVERS=2         county-server processes on the PostgreSQL store, one database and one
+//	                       data directory, stations spread over them (default 1; SQLite: always 1)
 type config struct {
 	stations       []int
 	stores         []string
+	servers        int
 	changes, batch int
 	limit          time.Duration
 	profile        string
@@ -55,7 +58,7 @@ type config struct {
 
 func configFromEnv(t *testing.T) config {
 	full := os.Getenv("HERD") != ""
-	c := config{stations: []int{200}, stores: []string{"sqlite", "postgres"}, changes: 20, batch: 1000, limit: 3 * time.Minute, profileSeconds: 30,
+	c := config{stations: []int{200}, stores: []string{"sqlite", "postgres"}, servers: 1, changes: 20, batch: 1000, limit: 3 * time.Minute, profileSeconds: 30,
 		profile: os.Getenv("HERD_PROFILE"), results: os.Getenv("HERD_RESULTS"), queueWait: os.Getenv("HERD_QUEUE_WAIT")}
 	if full {
 		c.stations, c.changes, c.limit = []int{3000}, 100, 5*time.Minute
@@ -90,6 +93,7 @@ func configFromEnv(t *testing.T) config {
 			}
 		}
 	}
+	num("HERD_SERVERS", &c.servers)
 	num("HERD_CHANGES", &c.changes)
 	num("HERD_BATCH", &c.batch)
 	num("HERD_PROFILE_SECONDS", &c.profileSeconds)
@@ -184,10 +188,8 @@ const epoch = "e1"
 
 func runHerd(t *testing.T, cfg config, n int, store string) row {
 	ctx := context.Background()
-	r := row{stations: n, changes: cfg.changes, queueWait: cfg.queueWait, store: store}
-	metricsAddr, pprofAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t)
-	env := []string{"LOG_LEVEL=warn",
-		"STATIONSYNC_METRICS_ADDR=" + metricsAddr, "STATIONSYNC_TEST_PPROF_ADDR=" + pprofAddr, "STATIONSYNC_QUEUE_WAIT=" + cfg.queueWait}
+	r := row{stations: n, changes: cfg.changes, queueWait: cfg.queueWait, store: store, servers: 1}
+	env := []string{"LOG_LEVEL=warn", "STATIONSYNC_QUEUE_WAIT=" + cfg.queueWait}
 	var pgURL, pgName string
 	if store == "postgres" {
 		// Made before the county, so its drop (a cleanup) runs after the
@@ -196,6 +198,7 @@ func runHerd(t *testing.T, cfg config, n int, store string) row {
 		pgName = pgURL[strings.LastIndexByte(pgURL, '/')+1:]
 		pgName, _, _ = strings.Cut(pgName, "?")
 		env = append(env, "STATIONSYNC_DB="+pgURL) // serve --db's default
+		r.servers = cfg.servers
 	}
 	// The generator's peak RSS is this herd's alone: the process's
 	// high-water mark would otherwise carry the previous herd's (and
@@ -204,11 +207,32 @@ func runHerd(t *testing.T, cfg config, n int, store string) row {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		t.Logf("reset the generator's peak RSS: %v (it counts from the process's start)", err)
 	}
-	c := testsupport.NewCountyProc(t, countyBin, env...)
+	// The county's servers: on PostgreSQL several may share the database
+	// and the data directory, as behind a load balancer; station i talks
+	// to server i mod r.servers.
+	cs := make([]*testsupport.CountyProc, r.servers)
+	metricsAddrs := make([]string, r.servers)
+	var pprofAddr string
+	for k := range cs {
+		metricsAddrs[k] = testsupport.FreeAddr(t)
+		e := append(append([]string(nil), env...), "STATIONSYNC_METRICS_ADDR="+metricsAddrs[k])
+		if k == 0 { // the profile is of the first server
+			pprofAddr = testsupport.FreeAddr(t)
+			e = append(e, "STATIONSYNC_TEST_PPROF_ADDR="+pprofAddr)
+		}
+		cs[k] = testsupport.NewCountyProc(t, countyBin, e...)
+		if k > 0 {
+			cs[k].Data = cs[0].Data
+		}
+	}
+	c := cs[0]
 	villages := gen.Villages("340123", n)
 	codes := makeCodes(t, c, pgURL, villages) // as staff make them (`county-server station add`), in one transaction
-	c.Start()
-	t.Cleanup(c.Kill)
+	for _, ck := range cs {
+		ck.Start()
+		t.Cleanup(ck.Kill)
+	}
+	url := func(i int) string { return cs[i%len(cs)].URL() }
 
 	// Enrolment over the protocol, each station its own key, 16 at a
 	// time as an installer's script would (the county's enrolment limit
@@ -221,7 +245,7 @@ func runHerd(t *testing.T, cfg config, n int, store string) row {
 		if err != nil {
 			return err
 		}
-		cl := syncproto.NewClient(c.URL())
+		cl := syncproto.NewClient(url(i))
 		cl.Logger = testsupport.Quiet
 		defer cl.CloseIdle()
 		res, err := cl.Enroll(ctx, syncproto.EnrollRequest{Code: codes[i], PublicKey: pub, Hostname: fmt.Sprintf("herd-%d", i), AgentVersion: "herd"})
@@ -249,7 +273,7 @@ func runHerd(t *testing.T, cfg config, n int, store string) row {
 	// The county's gauges and the load generator's own heap, sampled.
 	rec := newRecorder()
 	pgBefore := pgMemory(pgName)
-	samp := startSampler(metricsAddr, pgName)
+	samp := startSampler(metricsAddrs, pgName)
 	var prof sync.WaitGroup
 	if cfg.profile != "" {
 		prof.Go(func() { r.profile = takeProfile(t, pprofAddr, cfg.profileSeconds, profilePath(cfg.profile, store, n)) })
@@ -261,18 +285,22 @@ func runHerd(t *testing.T, cfg config, n int, store string) row {
 	back := time.Now()
 	var wg sync.WaitGroup
 	for _, s := range ss {
-		wg.Go(func() { s.err = s.run(hctx, c.URL(), rec, back) })
+		wg.Go(func() { s.err = s.run(hctx, url(s.i), rec, back) })
 	}
 	wg.Wait()
 	r.converged = time.Since(back)
 	samp.stop()
 	prof.Wait()
-	r.serverRSS = testsupport.VmHWM(c.P.Pid())
+	for _, ck := range cs {
+		rss := testsupport.VmHWM(ck.P.Pid())
+		r.serverRSS = max(r.serverRSS, rss)
+		r.serversRSS += rss
+	}
 	r.genRSS = testsupport.VmHWM(os.Getpid())
 	r.genHeap = samp.peakHeap.Load()
 	r.pushQueue, r.slotsBusy = samp.peakQueue.Load(), samp.peakSlots.Load()
 	r.pgBefore, r.pgPeak = pgBefore, samp.peakPG.Load()
-	r.county = scrape(metricsAddr)
+	r.county = scrapeAll(metricsAddrs)
 	r.lat = rec.quantiles()
 	r.status = rec.counts()
 	var failed []string
@@ -281,7 +309,9 @@ func runHerd(t *testing.T, cfg config, n int, store string) row {
 			failed = append(failed, fmt.Sprintf("station %d: %v", s.i, s.err))
 		}
 	}
-	c.Stop()
+	for _, ck := range cs {
+		ck.Stop()
+	}
 	if len(failed) > 0 {
 		t.Errorf("%d of %d stations did not converge within %s; first: %s", len(failed), n, cfg.limit, failed[0])
 	}
@@ -307,7 +337,9 @@ func runHerd(t *testing.T, cfg config, n int, store string) row {
 	if r.genRSS > bound {
 		t.Errorf("load generator peaked at %d MiB, over the bound of %d MiB for %d stations", r.genRSS>>20, bound>>20, n)
 	}
-	c.CheckLog()
+	for _, ck := range cs {
+		ck.CheckLog()
+	}
 	return r
 }
 

@@ -90,7 +90,7 @@ type sampler struct {
 	wg                                     sync.WaitGroup
 }
 
-func startSampler(metricsAddr, pgName string) *sampler {
+func startSampler(metricsAddrs []string, pgName string) *sampler {
 	s := &sampler{done: make(chan struct{})}
 	s.wg.Go(func() {
 		t := time.NewTicker(250 * time.Millisecond)
@@ -99,7 +99,7 @@ func startSampler(metricsAddr, pgName string) *sampler {
 		for {
 			runtime.ReadMemStats(&ms)
 			peak(&s.peakHeap, int64(ms.HeapInuse))
-			m := scrape(metricsAddr)
+			m := scrapeAll(metricsAddrs)
 			peak(&s.peakQueue, int64(m["stationsync_store_push_queue"]))
 			peak(&s.peakSlots, int64(m["stationsync_sync_slots_busy"]))
 			peak(&s.peakPG, pgMemory(pgName))
@@ -158,6 +158,19 @@ func pgMemory(db string) int64 {
 		}
 	}
 	return sum
+}
+
+// scrapeAll is scrape of every server, the values added up: the queues
+// and slots of several servers together, their histograms' sums and
+// counts together.
+func scrapeAll(addrs []string) map[string]float64 {
+	out := map[string]float64{}
+	for _, a := range addrs {
+		for k, v := range scrape(a) {
+			out[k] += v
+		}
+	}
+	return out
 }
 
 var scrapeClient = &http.Client{Timeout: 5 * time.Second}
@@ -244,11 +257,13 @@ func profilePath(p, store string, n int) string {
 type row struct {
 	stations, changes    int
 	store                string // sqlite, postgres
+	servers              int    // county-server processes
 	queueWait            string // the county's --queue-wait
 	ingested, lost, dup  int
 	lat                  latency
 	converged            time.Duration
-	serverRSS, genRSS    int64 // VmHWM, bytes
+	serverRSS, genRSS    int64 // VmHWM, bytes; serverRSS the largest server's
+	serversRSS           int64 // the servers' VmHWM added up
 	genHeap              int64 // peak HeapInuse, bytes
 	pushQueue, slotsBusy int64 // peaks of the county's gauges
 	pgBefore, pgPeak     int64 // PostgreSQL backends' Pss before the return and at peak (pgMemory)
@@ -265,8 +280,8 @@ func mean(m map[string]float64, name string) time.Duration {
 }
 
 func (r row) line() string {
-	return fmt.Sprintf("store=%s stations=%d changes=%d queue_wait=%s ingested=%d lost=%d dup=%d push p50=%s p95=%s p99=%s max=%s converged=%s server_rss=%dMiB pg_backends_pss=%dMiB..%dMiB gen_rss=%dMiB gen_heap=%dMiB 429=%d 503=%d answers=%v county: push_mean=%s merge_mean=%s commit_mean=%s group_mean=%.1f pull_mean=%s writer_waits=%.0f writer_wait_total=%.1fs peak_push_queue=%d peak_slots_busy=%d cpu_seconds=%.1f profile=%s",
-		r.store, r.stations, r.changes, r.queueWait, r.ingested, r.lost, r.dup, ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99), ms(r.lat.max), r.converged.Round(100*time.Millisecond),
+	return fmt.Sprintf("store=%s servers=%d servers_rss_sum=%dMiB stations=%d changes=%d queue_wait=%s ingested=%d lost=%d dup=%d push p50=%s p95=%s p99=%s max=%s converged=%s server_rss=%dMiB pg_backends_pss=%dMiB..%dMiB gen_rss=%dMiB gen_heap=%dMiB 429=%d 503=%d answers=%v county: push_mean=%s merge_mean=%s commit_mean=%s group_mean=%.1f pull_mean=%s writer_waits=%.0f writer_wait_total=%.1fs peak_push_queue=%d peak_slots_busy=%d cpu_seconds=%.1f profile=%s",
+		r.store, r.servers, r.serversRSS>>20, r.stations, r.changes, r.queueWait, r.ingested, r.lost, r.dup, ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99), ms(r.lat.max), r.converged.Round(100*time.Millisecond),
 		r.serverRSS>>20, r.pgBefore>>20, r.pgPeak>>20, r.genRSS>>20, r.genHeap>>20, r.refused(429), r.refused(503), r.status,
 		ms(mean(r.county, "stationsync_push_duration_seconds")), ms(mean(r.county, "stationsync_store_merge_duration_seconds")),
 		ms(mean(r.county, "stationsync_store_commit_duration_seconds")),
@@ -295,9 +310,9 @@ func (r row) meets() bool {
 
 func formatTable(cfg config, rows []row) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nHerd (one county-server process; %d CPUs, GOMAXPROCS %d; batch %d; PostgreSQL on the same machine; PG backends: their Pss before the return → peak)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), cfg.batch)
-	fmt.Fprintf(&b, "| %-8s | %-8s | %-7s | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-15s | %-10s | %-15s | %-5s | %-5s | %-7s |\n",
-		"store", "stations", "changes", "queue-wait", "ingested (lost/dup)", "push p50", "push p95", "push p99", "converged", "server RSS", "PG backends", "gen RSS", "gen heap (peak)", "429", "503", "targets")
+	fmt.Fprintf(&b, "\nHerd (one county-server process; %d CPUs, GOMAXPROCS %d; batch %d; PostgreSQL on the same machine; server RSS: the largest server's; PG backends: their Pss before the return → peak)\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), cfg.batch)
+	fmt.Fprintf(&b, "| %-8s | %-7s | %-8s | %-7s | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-15s | %-10s | %-15s | %-5s | %-5s | %-7s |\n",
+		"store", "servers", "stations", "changes", "queue-wait", "ingested (lost/dup)", "push p50", "push p95", "push p99", "converged", "server RSS", "PG backends", "gen RSS", "gen heap (peak)", "429", "503", "targets")
 	for _, r := range rows {
 		ok := "met"
 		if !r.meets() {
@@ -307,8 +322,8 @@ func formatTable(cfg config, rows []row) string {
 		if r.store == "postgres" {
 			pg = fmt.Sprintf("%d → %d MiB", r.pgBefore>>20, r.pgPeak>>20)
 		}
-		fmt.Fprintf(&b, "| %-8s | %-8d | %-7d | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-15s | %-10s | %-15s | %-5d | %-5d | %-7s |\n",
-			r.store, r.stations, r.changes, r.queueWait, fmt.Sprintf("%d (%d/%d)", r.ingested, r.lost, r.dup), ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99),
+		fmt.Fprintf(&b, "| %-8s | %-7d | %-8d | %-7d | %-10s | %-20s | %-9s | %-9s | %-9s | %-9s | %-10s | %-15s | %-10s | %-15s | %-5d | %-5d | %-7s |\n",
+			r.store, r.servers, r.stations, r.changes, r.queueWait, fmt.Sprintf("%d (%d/%d)", r.ingested, r.lost, r.dup), ms(r.lat.p50), ms(r.lat.p95), ms(r.lat.p99),
 			r.converged.Round(100*time.Millisecond), fmt.Sprintf("%d MiB", r.serverRSS>>20), pg, fmt.Sprintf("%d MiB", r.genRSS>>20), fmt.Sprintf("%d MiB", r.genHeap>>20),
 			r.refused(429), r.refused(503), ok)
 	}
