@@ -25,8 +25,9 @@ import (
 //go:embed migrations/*.sql migrations_postgres/*.sql
 var migrationFS embed.FS
 
-// Store is what the county server needs from its database. CountyStore is
-// the embedded default; a PostgreSQL store implements the same interface.
+// Store is what the county's sync server needs from its database.
+// CountyStore implements it on either engine (Database): SQLite, the
+// embedded default, or PostgreSQL for several servers.
 type Store interface {
 	CreateCode(ctx context.Context, village string, ttl time.Duration) (string, error)
 	Enroll(ctx context.Context, code string, pub []byte, hostname, agentVersion string) (*Station, error)
