@@ -2,12 +2,7 @@ package chaos
 
 import (
 	"context"
-	"log"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -56,7 +51,7 @@ func TestTwoServersKills(t *testing.T) {
 	a, b := newServer(), newServer()
 	a.Start()
 	b.Start()
-	front := newRoundRobin(t, a, b)
+	front := testsupport.NewRoundRobin(t, a, b)
 
 	// Two stations a village: each pulls the feed the other's pushes
 	// write, through either server.
@@ -155,9 +150,9 @@ func TestTwoServersKills(t *testing.T) {
 		testsupport.CheckIntegrity(t, s.DBPath())
 	}
 	b.CheckLog()
-	f.add("requests-to-a", int(front.served[0].Load()))
-	f.add("requests-to-b", int(front.served[1].Load()))
-	f.add("front-502", int(front.failed.Load()))
+	f.add("requests-to-a", int(front.Served[0].Load()))
+	f.add("requests-to-b", int(front.Served[1].Load()))
+	f.add("front-502", int(front.Failed.Load()))
 	record(t, result{scenario: "two-servers", seed: seed, faults: f.snapshot(), tally: tl, took: time.Since(began),
 		notes: "two county-server processes on one PostgreSQL database behind a round-robin front; A killed, every other time at server/after-commit"})
 }
@@ -179,42 +174,3 @@ func sharedFeedPositions(t *testing.T, cs *server.CountyStore) int {
 	}
 	return n - distinct
 }
-
-// roundRobin is the load balancer in front of several county servers: each
-// request to the next, no health checks, so a request to a dead server
-// fails (502) and the station retries as it would after any lost answer.
-type roundRobin struct {
-	*httptest.Server
-	next   atomic.Uint64
-	served [2]atomic.Int64
-	failed atomic.Int64
-}
-
-func newRoundRobin(t *testing.T, a, b *testsupport.CountyProc) *roundRobin {
-	rr := &roundRobin{}
-	var proxies []*httputil.ReverseProxy
-	for _, c := range []*testsupport.CountyProc{a, b} {
-		u, err := url.Parse(c.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := httputil.NewSingleHostReverseProxy(u)
-		p.ErrorLog = log.New(discard{}, "", 0)
-		p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			rr.failed.Add(1)
-			w.WriteHeader(http.StatusBadGateway)
-		}
-		proxies = append(proxies, p)
-	}
-	rr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i := rr.next.Add(1) % uint64(len(proxies))
-		rr.served[i].Add(1)
-		proxies[i].ServeHTTP(w, r)
-	}))
-	t.Cleanup(rr.Close)
-	return rr
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -2,15 +2,9 @@ package multiserver
 
 import (
 	"context"
-	"log"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +42,7 @@ func TestProcessesBehindRoundRobin(t *testing.T) {
 		c.Start()
 		servers = append(servers, c)
 	}
-	front := newRoundRobin(t, servers...)
+	front := testsupport.NewRoundRobin(t, servers...)
 
 	vs := villages(2)
 	type site struct {
@@ -139,9 +133,9 @@ func TestProcessesBehindRoundRobin(t *testing.T) {
 	for _, s := range sites {
 		saves += s.saves
 	}
-	t.Logf("4 stations, %d saves; the front sent %d requests to server 1, %d to server 2, %d failed", saves, front.served[0].Load(), front.served[1].Load(), front.failed.Load())
-	if front.served[0].Load() == 0 || front.served[1].Load() == 0 {
-		t.Errorf("a server got no request: %d and %d", front.served[0].Load(), front.served[1].Load())
+	t.Logf("4 stations, %d saves; the front sent %d requests to server 1, %d to server 2, %d failed", saves, front.Served[0].Load(), front.Served[1].Load(), front.Failed.Load())
+	if front.Served[0].Load() == 0 || front.Served[1].Load() == 0 {
+		t.Errorf("a server got no request: %d and %d", front.Served[0].Load(), front.Served[1].Load())
 	}
 
 	// The county's records against what each station saved, once, and
@@ -213,41 +207,3 @@ func checkFeed(t *testing.T, cs *server.CountyStore) {
 		t.Errorf("county: %d records at %d feed positions", n, distinct)
 	}
 }
-
-// roundRobin is a load balancer in front of the county servers: each
-// request to the next, no health checks.
-type roundRobin struct {
-	*httptest.Server
-	next   atomic.Uint64
-	served [2]atomic.Int64
-	failed atomic.Int64
-}
-
-func newRoundRobin(t *testing.T, cs ...*testsupport.CountyProc) *roundRobin {
-	rr := &roundRobin{}
-	var proxies []*httputil.ReverseProxy
-	for _, c := range cs {
-		u, err := url.Parse(c.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := httputil.NewSingleHostReverseProxy(u)
-		p.ErrorLog = log.New(discard{}, "", 0)
-		p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			rr.failed.Add(1)
-			w.WriteHeader(http.StatusBadGateway)
-		}
-		proxies = append(proxies, p)
-	}
-	rr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i := rr.next.Add(1) % uint64(len(proxies))
-		rr.served[i].Add(1)
-		proxies[i].ServeHTTP(w, r)
-	}))
-	t.Cleanup(rr.Close)
-	return rr
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
