@@ -32,30 +32,11 @@ func NewDatabase(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := sql.Open("pgx", AdminURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL (%s): %v", AdminURL(), err)
-	}
-	defer admin.Close()
-	var b [6]byte
-	rand.Read(b[:])
-	name := "stationsync_t_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
+	name := "stationsync_t_" + randomName()
+	if err := exec(ctx, AdminURL(), `CREATE DATABASE `+name+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
 		t.Fatalf("PostgreSQL must run at %s for this test (trust auth; see README): %v", AdminURL(), err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := sql.Open("pgx", AdminURL())
-		if err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
+	t.Cleanup(func() { dropLater(t, AdminURL(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
 	return withDatabase(AdminURL(), name)
 }
 
@@ -89,36 +70,43 @@ func NewSchema(t testing.TB) string {
 			t.Fatalf("create %s: %v", sharedDB, err)
 		}
 	}
-	db, err := sql.Open("pgx", withDatabase(AdminURL(), sharedDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var b [6]byte
-	rand.Read(b[:])
-	name := "t_" + hex.EncodeToString(b[:])
-	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+name); err != nil {
+	u := withDatabase(AdminURL(), sharedDB)
+	name := "t_" + randomName()
+	if err := exec(ctx, u, `CREATE SCHEMA `+name); err != nil {
 		t.Fatalf("create schema %s: %v", name, err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		db, err := sql.Open("pgx", withDatabase(AdminURL(), sharedDB))
-		if err != nil {
-			t.Errorf("drop test schema %s: %v", name, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.ExecContext(ctx, `DROP SCHEMA `+name+` CASCADE`); err != nil {
-			t.Errorf("drop test schema %s: %v", name, err)
-		}
-	})
-	u := withDatabase(AdminURL(), sharedDB)
+	t.Cleanup(func() { dropLater(t, u, `DROP SCHEMA `+name+` CASCADE`) })
 	sep := "?"
 	if strings.Contains(u, "?") {
 		sep = "&"
 	}
 	return u + sep + "search_path=" + name
+}
+
+func randomName() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// exec runs one statement on its own connection to url.
+func exec(ctx context.Context, url, stmt string) error {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, stmt)
+	return err
+}
+
+// dropLater runs a test's drop statement at its end.
+func dropLater(t testing.TB, url, stmt string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := exec(ctx, url, stmt); err != nil {
+		t.Errorf("%s: %v", stmt, err)
+	}
 }
 
 // withDatabase replaces the database name in a postgres:// URL.
