@@ -20,8 +20,8 @@ test: browser-deps powercut-deps ## run every test (race detector on), including
 	$(MAKE) test-postgres
 	$(MAKE) test-dist
 
-test-postgres: ## the county store's suite (store, merge, feed, scoping, staff pages) again on PostgreSQL at 127.0.0.1:5432; fails if it is not there
-	STATIONSYNC_TEST_STORE=postgres $(GO) test -count=1 -timeout 20m ./server/...
+test-postgres: ## the county store's suite (store, merge, feed, scoping, staff pages, their Chromium tests) again on PostgreSQL at 127.0.0.1:5432; fails if it is not there
+	STATIONSYNC_TEST_STORE=postgres $(GO) test -count=1 -timeout 20m ./server/... ./tests/countyweb/
 
 test-short: browser-deps ## quick run: fewer kill cycles, same assertions, no race detector
 	$(GO) test -short -count=1 ./...

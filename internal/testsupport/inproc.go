@@ -16,6 +16,7 @@ import (
 	"stationsync/agent"
 	"stationsync/internal/gen"
 	"stationsync/internal/linkem"
+	"stationsync/internal/pgdb/pgtest"
 	"stationsync/internal/records"
 	"stationsync/server"
 )
@@ -32,9 +33,12 @@ const CountyCode = "340123"
 // the database passes integrity_check.
 type County struct {
 	Store *server.CountyStore
-	Path  string           // the database file
-	HTTP  *httptest.Server // the server itself, without the link
-	Link  *linkem.Proxy    // what stations reach it through
+	Path  string // the database file
+	// PG is the PostgreSQL database the county runs on instead, when the
+	// run asks for it (pgtest.StoreEnv); Path is then unused.
+	PG   string
+	HTTP *httptest.Server // the server itself, without the link
+	Link *linkem.Proxy    // what stations reach it through
 
 	handler atomic.Pointer[http.Handler]
 	closed  bool
@@ -46,6 +50,9 @@ type County struct {
 func NewCounty(t testing.TB) *County {
 	t.Helper()
 	c := &County{Path: filepath.Join(t.TempDir(), "county.db"), idle: map[net.Conn]bool{}}
+	if pgtest.Postgres() {
+		c.PG = pgtest.NewSchema(t)
+	}
 	c.open(t)
 	c.HTTP = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*c.handler.Load()).ServeHTTP(w, r)
@@ -83,7 +90,11 @@ func NewCounty(t testing.TB) *County {
 
 func (c *County) open(t testing.TB) {
 	t.Helper()
-	st, err := server.OpenSQLite(context.Background(), c.Path, CountyCode)
+	target := c.Path
+	if c.PG != "" {
+		target = c.PG
+	}
+	st, err := server.Open(context.Background(), target, filepath.Dir(c.Path), CountyCode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +117,9 @@ func (c *County) SetHandler(h http.Handler) { c.handler.Store(&h) }
 // file (nil: nothing), and opens it again behind the same address.
 func (c *County) Restart(t testing.TB, fn func(path string)) {
 	t.Helper()
+	if fn != nil && c.PG != "" {
+		t.Fatal("Restart with a change to the SQLite file, but the county is on PostgreSQL")
+	}
 	c.Store.Close()
 	if fn != nil {
 		fn(c.Path)

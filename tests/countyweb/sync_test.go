@@ -55,11 +55,10 @@ type county struct {
 func newCounty(t *testing.T) *county {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := server.OpenSQLite(ctx, filepath.Join(dir, "county.db"), countyCode)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// On PostgreSQL when the run asks for it (STATIONSYNC_TEST_STORE).
+	st := testsupport.OpenCountyStore(t, countyCode)
+	dir := st.DataDir()
+	var err error
 	c := &county{store: st, tlsDir: filepath.Join(dir, "tls")}
 	os.MkdirAll(c.tlsDir, 0o700)
 	if c.pin, err = server.OwnCA(c.tlsDir, []string{"127.0.0.1"}, time.Now()); err != nil {
@@ -91,7 +90,6 @@ func newCounty(t *testing.T) *county {
 		if err := st.DB().IntegrityCheck(context.Background()); err != nil {
 			t.Errorf("county: %v", err)
 		}
-		st.Close()
 	})
 	if _, err := st.CreateUser(ctx, server.NewUser{Username: "county", DisplayName: "县民政局张三", Role: server.RoleCounty, Password: pw}); err != nil {
 		t.Fatal(err)
